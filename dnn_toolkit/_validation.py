@@ -1,0 +1,82 @@
+"""Argument checks shared by the public functions.
+
+Every check raises before any op is created, naming the argument, what was expected and
+what was received, in the form `Received an invalid value for `units`, expected a
+positive integer. Received: units=-3`.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def _received(name, value):
+  return f"Received: {name}={value!r}"
+
+
+def check_positive_int(name, value):
+  """Returns `value` as an int, or raises if it is not a positive integer (bools rejected)."""
+  if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+    raise TypeError(f"Expected `{name}` to be a positive integer, got type "
+                    f"{type(value).__name__}. {_received(name, value)}")
+  if value <= 0:
+    raise ValueError(f"Received an invalid value for `{name}`, expected a positive "
+                     f"integer. {_received(name, value)}")
+  return int(value)
+
+
+def check_non_negative_int(name, value):
+  """Returns `value` as an int, or raises if it is not an integer >= 0 (bools rejected)."""
+  if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+    raise TypeError(f"Expected `{name}` to be a non-negative integer, got type "
+                    f"{type(value).__name__}. {_received(name, value)}")
+  if value < 0:
+    raise ValueError(f"Received an invalid value for `{name}`, expected a non-negative "
+                     f"integer. {_received(name, value)}")
+  return int(value)
+
+
+def check_number(name, value):
+  """Returns `value` as a float, or raises TypeError if it is not a real number."""
+  if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating,
+                                                       np.integer)):
+    raise TypeError(f"Expected `{name}` to be a number, got type "
+                    f"{type(value).__name__}. {_received(name, value)}")
+  value = float(value)
+  if not np.isfinite(value):
+    raise ValueError(f"Received an invalid value for `{name}`, expected a finite "
+                     f"number. {_received(name, value)}")
+  return value
+
+
+def check_in_range(name, value, low, high, low_open=False, high_open=False):
+  """Returns `value` as a float if it lies in the interval, else raises ValueError.
+
+  Args:
+    name: the argument's name, for the message.
+    value: the value to check.
+    low: lower bound, or None for none.
+    high: upper bound, or None for none.
+    low_open: whether `low` itself is excluded.
+    high_open: whether `high` itself is excluded.
+  """
+  value = check_number(name, value)
+  too_low = low is not None and (value <= low if low_open else value < low)
+  too_high = high is not None and (value >= high if high_open else value > high)
+  if too_low or too_high:
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    raise ValueError(f"Received an invalid value for `{name}`, expected a number in "
+                     f"{left}{lo}, {hi}{right}. {_received(name, value)}")
+  return value
+
+
+def check_choice(name, value, choices):
+  """Returns `value` if it is one of `choices`, else raises ValueError listing them."""
+  if value not in choices:
+    listed = ", ".join(repr(c) for c in choices)
+    raise ValueError(f"Received an invalid value for `{name}`, expected one of "
+                     f"{listed}. {_received(name, value)}")
+  return value

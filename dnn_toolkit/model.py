@@ -1,0 +1,268 @@
+"""A deep net configured with every choice the lesson discusses, built in a graph.
+
+    config = DNNConfig(hidden_layers=(300, 100))        # the lesson's default DNN
+    with tf.Graph().as_default():
+      dnn = build_dnn(config, n_inputs=784)
+      # dnn.X, dnn.y, dnn.is_training, dnn.logits, dnn.loss, dnn.train_op, ...
+
+Variables are named as the lesson's code names them (`hidden1/weights`, ...,
+`outputs/biases`), ops sit under the name scopes `dnn`, `loss`, `train` and `eval`, so
+TensorBoard's graph reads like the lesson's diagrams. Building the graph is separate from
+running it: `dnn_toolkit.training` runs it in a Session, and a
+`tf.compat.v1.train.MonitoredTrainingSession` can drive `dnn.train_op` as well.
+"""
+
+import dataclasses
+from typing import Optional, Tuple
+
+import tensorflow as tf
+
+from dnn_toolkit import _validation
+from dnn_toolkit import activations
+from dnn_toolkit import initializers
+from dnn_toolkit import optimizers
+from dnn_toolkit import regularizers
+from dnn_toolkit.layers import batch_norm, dropout, fully_connected
+
+_V1 = tf.compat.v1
+
+
+@dataclasses.dataclass(frozen=True)
+class DNNConfig:
+  """Every choice of a DNN classifier and its training, checked by `validate()`.
+
+  The defaults are the lesson's "Default DNN configuration": He initialization, ELU,
+  batch normalization, dropout, Adam, no learning-rate schedule.
+
+  Attributes:
+    hidden_layers: units of each hidden layer, e.g. (300, 100).
+    n_outputs: number of classes.
+    initializer: 'he', 'xavier' or 'normal' (N(0, 1), to show the problem).
+    activation: 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu' or 'selu'.
+    batch_norm: batch normalization before each hidden activation.
+    batch_norm_decay: decay of the moving averages, in [0, 1).
+    dropout_rate: probability of dropping a hidden unit when training, in [0, 1).
+    l1_scale, l2_scale: non-negative weight penalties (0 disables).
+    max_norm: optional max-norm threshold of the hidden weights, clipped each step.
+    optimizer: 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop' or 'adam'.
+    learning_rate: positive initial learning rate.
+    momentum: momentum of 'momentum', 'nesterov' and 'rmsprop'.
+    schedule: 'none', 'exponential' or 'piecewise'.
+    decay_steps, decay_rate: parameters of 'exponential'.
+    boundaries, values: parameters of 'piecewise' (global steps and rates).
+    clip_value: optional positive bound of each gradient component.
+    clip_norm: optional positive bound of the gradients' global norm.
+    seed: graph-level seed: same seed, same initial weights, dropout masks and
+      shuffling. None for a fresh draw each run.
+  """
+  hidden_layers: Tuple[int, ...] = (300, 100)
+  n_outputs: int = 10
+  initializer: str = "he"
+  activation: str = "elu"
+  batch_norm: bool = True
+  batch_norm_decay: float = 0.9
+  dropout_rate: float = 0.2
+  l1_scale: float = 0.0
+  l2_scale: float = 0.0
+  max_norm: Optional[float] = None
+  optimizer: str = "adam"
+  learning_rate: float = 0.001
+  momentum: float = 0.9
+  schedule: str = "none"
+  decay_steps: int = 10000
+  decay_rate: float = 0.1
+  boundaries: Tuple[int, ...] = ()
+  values: Tuple[float, ...] = ()
+  clip_value: Optional[float] = None
+  clip_norm: Optional[float] = None
+  seed: Optional[int] = 42
+
+  def validate(self):
+    """Raises ValueError or TypeError naming the first bad field; returns self."""
+    if not isinstance(self.hidden_layers, (tuple, list)) or not self.hidden_layers:
+      raise ValueError("Expected `hidden_layers` to be a non-empty sequence of positive "
+                       f"integers. Received: hidden_layers={self.hidden_layers!r}")
+    for units in self.hidden_layers:
+      _validation.check_positive_int("hidden_layers", units)
+    _validation.check_positive_int("n_outputs", self.n_outputs)
+    _validation.check_choice("initializer", self.initializer, tuple(initializers._BY_NAME))
+    _validation.check_choice("activation", self.activation, activations.NAMES)
+    if not isinstance(self.batch_norm, bool):
+      raise TypeError(f"Expected `batch_norm` to be a bool. "
+                      f"Received: batch_norm={self.batch_norm!r}")
+    _validation.check_in_range("batch_norm_decay", self.batch_norm_decay, 0.0, 1.0,
+                               high_open=True)
+    _validation.check_in_range("dropout_rate", self.dropout_rate, 0.0, 1.0,
+                               high_open=True)
+    _validation.check_in_range("l1_scale", self.l1_scale, 0.0, None)
+    _validation.check_in_range("l2_scale", self.l2_scale, 0.0, None)
+    for name in ("max_norm", "clip_value", "clip_norm"):
+      if getattr(self, name) is not None:
+        _validation.check_in_range(name, getattr(self, name), 0.0, None, low_open=True)
+    _validation.check_choice("optimizer", self.optimizer, optimizers.OPTIMIZERS)
+    _validation.check_in_range("momentum", self.momentum, 0.0, 1.0, high_open=True)
+    optimizers.check_schedule(self.schedule, self.learning_rate, self.decay_steps,
+                              self.decay_rate, self.boundaries, self.values)
+    if self.seed is not None:
+      _validation.check_non_negative_int("seed", self.seed)
+    return self
+
+  def to_dict(self):
+    """Returns the fields as a JSON-ready dict (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()}
+
+  @classmethod
+  def from_dict(cls, fields):
+    """Builds a config from `to_dict()` output; unknown keys raise ValueError."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+      raise ValueError(f"Unknown DNNConfig fields {unknown}; known: {sorted(known)}")
+    tuples = {"hidden_layers", "boundaries", "values"}
+    return cls(**{k: tuple(v) if k in tuples else v for k, v in fields.items()})
+
+  def differences(self, other):
+    """Returns the names of the fields whose values differ from `other`'s."""
+    mine, theirs = self.to_dict(), other.to_dict()
+    return [k for k in mine if mine[k] != theirs.get(k)]
+
+
+#: The lesson's "Default DNN configuration" with two hidden layers of 300 and 100 units.
+LESSON_DEFAULT = DNNConfig()
+
+
+@dataclasses.dataclass
+class DNN:
+  """The tensors and ops of a built DNN (see `build_dnn`)."""
+  config: DNNConfig
+  X: tf.Tensor                  # [batch_size, n_inputs] float32 placeholder
+  y: tf.Tensor                  # [batch_size] int64 placeholder
+  is_training: tf.Tensor        # scalar bool, False unless fed
+  hidden: list                  # each [batch_size, units], after the activation
+  logits: tf.Tensor             # [batch_size, n_outputs]
+  predictions: tf.Tensor        # [batch_size] int64
+  base_loss: tf.Tensor          # mean cross-entropy
+  loss: tf.Tensor               # base_loss + regularization penalties
+  correct: tf.Tensor            # [batch_size] bool
+  accuracy: tf.Tensor           # scalar
+  global_step: tf.Variable
+  learning_rate: tf.Tensor
+  grads_and_vars: list
+  train_op: tf.Operation        # runs the batch-norm updates too
+  max_norm_op: Optional[tf.Operation]  # run after each train step (None: no max-norm)
+  weights: list                 # weight variables of hidden1..N and outputs
+
+  @property
+  def layer_scopes(self):
+    """The variable scopes of the layers, bottom up: hidden1..N, outputs."""
+    return [f"hidden{i + 1}" for i in range(len(self.hidden))] + ["outputs"]
+
+
+def build_dnn(config, n_inputs):
+  """Builds the DNN of `config` for inputs of `n_inputs` features in the default graph.
+
+  Args:
+    config: a `DNNConfig`; validated before any op is created.
+    n_inputs: positive int, the number of input features (784 for MNIST).
+
+  Returns:
+    A `DNN` holding the placeholders, outputs, loss and training ops.
+
+  Raises:
+    ValueError, TypeError: from `config.validate()` or on a bad `n_inputs`.
+  """
+  config.validate()
+  n_inputs = _validation.check_positive_int("n_inputs", n_inputs)
+  if config.seed is not None:
+    _V1.set_random_seed(config.seed)
+  X = _V1.placeholder(tf.float32, shape=(None, n_inputs), name="X")
+  y = _V1.placeholder(tf.int64, shape=(None,), name="y")
+  is_training = _V1.placeholder_with_default(False, shape=(), name="is_training")
+  global_step = _V1.train.get_or_create_global_step()
+  with tf.name_scope("dnn"):
+    hidden, top = _hidden_layers(config, X, is_training, global_step)
+    logits = fully_connected(top, config.n_outputs, activation_fn=None,
+                             weights_initializer=initializers.get(config.initializer),
+                             weights_regularizer=_weight_penalty(config),
+                             scope="outputs")
+  with tf.name_scope("loss"):
+    xentropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+    base_loss = tf.reduce_mean(xentropy, name="avg_xentropy")
+    reg_losses = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES)
+    loss = tf.add_n([base_loss] + reg_losses, name="loss")
+  with tf.name_scope("train"):
+    learning_rate, grads_and_vars, train_op = _training_ops(config, loss, global_step)
+  with tf.name_scope("eval"):
+    predictions = tf.argmax(logits, axis=1, name="predictions")
+    correct = tf.equal(predictions, y, name="correct")
+    accuracy = tf.reduce_mean(tf.cast(correct, tf.float32), name="accuracy")
+  max_norm = regularizers.max_norm_op() if config.max_norm is not None else None
+  scopes = [f"hidden{i + 1}" for i in range(len(hidden))] + ["outputs"]
+  by_name = {v.op.name: v for v in _V1.global_variables()}
+  weights = [by_name[f"{scope}/weights"] for scope in scopes]
+  return DNN(config, X, y, is_training, hidden, logits, predictions, base_loss, loss,
+             correct, accuracy, global_step, learning_rate, grads_and_vars, train_op,
+             max_norm, weights)
+
+
+def _weight_penalty(config):
+  if config.l1_scale or config.l2_scale:
+    return regularizers.l1_l2_regularizer(config.l1_scale, config.l2_scale)
+  return None
+
+
+def _hidden_layers(config, X, is_training, global_step):
+  """Builds hidden1..N; returns their outputs and the (dropped-out) top tensor."""
+  activation = activations.get(config.activation)
+  penalty = _weight_penalty(config)
+  max_norm = (regularizers.max_norm_regularizer(config.max_norm)
+              if config.max_norm is not None else None)
+
+  def regularizer(weights):  # Both a penalty and a max-norm clip may apply.
+    results = [fn(weights) for fn in (penalty, max_norm) if fn is not None]
+    results = [r for r in results if r is not None]
+    return tf.add_n(results) if results else None
+
+  bn_params = {"is_training": is_training, "decay": config.batch_norm_decay}
+  hidden, top = [], X
+  for index, units in enumerate(config.hidden_layers):
+    outputs = fully_connected(
+        top, units, activation_fn=activation,
+        weights_initializer=initializers.get(config.initializer),
+        weights_regularizer=regularizer,
+        normalizer_fn=batch_norm if config.batch_norm else None,
+        normalizer_params=bn_params if config.batch_norm else None,
+        scope=f"hidden{index + 1}")  # [batch_size, units]
+    hidden.append(outputs)
+    top = outputs
+    if config.dropout_rate > 0.0:
+      top = dropout(outputs, keep_prob=1.0 - config.dropout_rate,
+                    is_training=is_training, seed=_step_seed(config, index, global_step),
+                    scope=f"hidden{index + 1}_dropout")
+  return hidden, top
+
+
+def _step_seed(config, index, global_step):
+  """A per-layer, per-step seed for stateless dropout masks (None without a seed)."""
+  if config.seed is None:
+    return None
+  return tf.stack([tf.constant(config.seed * 1000 + index, tf.int64),
+                   tf.cast(global_step, tf.int64)])
+
+
+def _training_ops(config, loss, global_step):
+  """Returns (learning_rate, grads_and_vars, train_op); train_op runs UPDATE_OPS."""
+  learning_rate = optimizers.learning_rate_schedule(
+      config.schedule, config.learning_rate, global_step, config.decay_steps,
+      config.decay_rate, config.boundaries, config.values)
+  optimizer = optimizers.make_optimizer(config.optimizer, learning_rate, config.momentum)
+  grads_and_vars = optimizer.compute_gradients(loss)
+  grads_and_vars = optimizers.clip_gradients(grads_and_vars, config.clip_value,
+                                             config.clip_norm)
+  # Batch norm's moving averages are updated by ops outside the gradient path.
+  update_ops = _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)
+  with tf.control_dependencies(update_ops):
+    train_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step,
+                                         name="training_op")
+  return learning_rate, grads_and_vars, train_op

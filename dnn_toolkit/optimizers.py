@@ -1,0 +1,123 @@
+"""Optimizers, learning-rate schedules and gradient clipping, chosen by name.
+
+Every function builds ops in the default graph; names are validated before any op is
+created.
+"""
+
+import tensorflow as tf
+
+from dnn_toolkit import _validation
+
+_V1 = tf.compat.v1
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+SCHEDULES = ("none", "exponential", "piecewise")
+
+
+def make_optimizer(name, learning_rate, momentum=0.9):
+  """Returns a `tf.compat.v1.train` optimizer from its name.
+
+  Args:
+    name: 'sgd' (plain gradient descent), 'momentum', 'nesterov' (momentum with
+      Nesterov's look-ahead), 'adagrad', 'rmsprop' or 'adam'.
+    learning_rate: positive float or scalar tensor (e.g. a schedule).
+    momentum: the momentum of 'momentum', 'nesterov' and 'rmsprop'. Default 0.9.
+
+  Returns:
+    A `tf.compat.v1.train.Optimizer`.
+
+  Raises:
+    ValueError: if `name` is unknown (the message lists the known ones), or a
+      numeric `learning_rate` is not positive.
+  """
+  _validation.check_choice("optimizer", name, OPTIMIZERS)
+  if not isinstance(learning_rate, (tf.Tensor, tf.Variable)):
+    _validation.check_in_range("learning_rate", learning_rate, 0.0, None, low_open=True)
+  momentum = _validation.check_in_range("momentum", momentum, 0.0, 1.0, high_open=True)
+  if name == "sgd":
+    return _V1.train.GradientDescentOptimizer(learning_rate)
+  if name in ("momentum", "nesterov"):
+    return _V1.train.MomentumOptimizer(learning_rate, momentum,
+                                       use_nesterov=(name == "nesterov"))
+  if name == "adagrad":
+    return _V1.train.AdagradOptimizer(learning_rate)
+  if name == "rmsprop":
+    return _V1.train.RMSPropOptimizer(learning_rate, momentum=momentum, decay=0.9,
+                                      epsilon=1e-10)
+  return _V1.train.AdamOptimizer(learning_rate)
+
+
+def learning_rate_schedule(schedule, learning_rate, global_step, decay_steps=10000,
+                           decay_rate=0.1, boundaries=(), values=()):
+  """Returns the learning rate as a scalar tensor of `global_step`.
+
+  Args:
+    schedule: 'none' (constant), 'exponential' (`lr * decay_rate ** (step /
+      decay_steps)`) or 'piecewise' (`values[i]` while `step <= boundaries[i]`).
+    learning_rate: positive float, the initial rate ('none' and 'exponential').
+    global_step: the int64 global step variable.
+    decay_steps: positive int, for 'exponential'.
+    decay_rate: positive float, for 'exponential'.
+    boundaries: increasing ints, for 'piecewise'.
+    values: positive floats, one more than `boundaries`, for 'piecewise'.
+
+  Returns:
+    A float32 scalar tensor named 'learning_rate'.
+
+  Raises:
+    ValueError: on an unknown schedule or inconsistent parameters.
+  """
+  check_schedule(schedule, learning_rate, decay_steps, decay_rate, boundaries, values)
+  if schedule == "exponential":
+    rate = _V1.train.exponential_decay(learning_rate, global_step, decay_steps,
+                                       decay_rate)
+  elif schedule == "piecewise":
+    rate = _V1.train.piecewise_constant(global_step, [int(b) for b in boundaries],
+                                        [float(v) for v in values])
+  else:
+    rate = tf.constant(float(learning_rate))
+  return tf.identity(tf.cast(rate, tf.float32), name="learning_rate")
+
+
+def check_schedule(schedule, learning_rate, decay_steps, decay_rate, boundaries, values):
+  """Raises ValueError/TypeError if the schedule's parameters do not fit together."""
+  _validation.check_choice("schedule", schedule, SCHEDULES)
+  _validation.check_in_range("learning_rate", learning_rate, 0.0, None, low_open=True)
+  if schedule == "exponential":
+    _validation.check_positive_int("decay_steps", decay_steps)
+    _validation.check_in_range("decay_rate", decay_rate, 0.0, None, low_open=True)
+  if schedule == "piecewise":
+    boundaries, values = list(boundaries), list(values)
+    for b in boundaries:
+      _validation.check_positive_int("boundaries", b)
+    for v in values:
+      _validation.check_in_range("values", v, 0.0, None, low_open=True)
+    if len(values) != len(boundaries) + 1 or not boundaries:
+      raise ValueError("A 'piecewise' schedule needs at least one boundary and one more "
+                       "value than boundaries. Received: "
+                       f"boundaries={boundaries}, values={values}")
+    if any(b2 <= b1 for b1, b2 in zip(boundaries, boundaries[1:])):
+      raise ValueError("Expected `boundaries` to increase strictly. "
+                       f"Received: boundaries={boundaries}")
+
+
+def clip_gradients(grads_and_vars, clip_value=None, clip_norm=None):
+  """Clips gradients by value, by global norm, both, or returns them unchanged.
+
+  Args:
+    grads_and_vars: list of (gradient, variable) from `optimizer.compute_gradients`.
+    clip_value: optional positive float; each gradient is clipped to
+      [-clip_value, clip_value].
+    clip_norm: optional positive float; all gradients are scaled together so their
+      global l2 norm is at most `clip_norm`.
+
+  Returns:
+    A list of (gradient, variable) of the same length.
+  """
+  pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+  grads = [g for g, _ in pairs]
+  if clip_value is not None:
+    grads = [tf.clip_by_value(g, -clip_value, clip_value) for g in grads]
+  if clip_norm is not None:
+    grads, _ = tf.clip_by_global_norm(grads, clip_norm)
+  return list(zip(grads, [v for _, v in pairs]))

@@ -1,0 +1,305 @@
+"""Training a built DNN in a Session: the step loop, evaluation, early stopping.
+
+`fit` runs the loop; what happens around it (checkpoints, TensorBoard logs) is done by
+hooks, objects with any of these methods, called in this order:
+
+    begin(sess, dnn, state)
+    after_step(sess, state, loss, X_batch, y_batch)   # every training step
+    after_epoch(sess, state, metrics, improved)       # after validation
+    on_interrupt(sess, state)                         # Ctrl-C, before it propagates
+    end(sess, state)                                  # after the best weights are back
+
+A hook may also have a `last_checkpoint` attribute, quoted when training diverges.
+"""
+
+import dataclasses
+import math
+import time
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from dnn_toolkit import _validation
+from dnn_toolkit.data import epoch_permutation
+from dnn_toolkit.errors import TrainingDivergedError
+from dnn_toolkit.progress import Progress
+
+_V1 = tf.compat.v1
+
+
+@dataclasses.dataclass
+class TrainState:
+  """Where a run is; everything `fit` needs to continue it exactly.
+
+  Attributes:
+    epoch: epochs completed.
+    batch: batches completed in the current epoch (non-zero only mid-epoch).
+    global_step: training steps completed.
+    best_val_loss: lowest validation loss so far.
+    best_epoch: the epoch (1-based) that reached it, 0 before any.
+    epochs_without_improvement: epochs since then, for early stopping.
+    stopped_early: whether early stopping ended the run.
+    shuffle_seed: the seed of the per-epoch shuffles.
+    epoch_loss_sum, epoch_correct: running sums over the current epoch's batches.
+    history: one dict of metrics per completed epoch.
+  """
+  epoch: int = 0
+  batch: int = 0
+  global_step: int = 0
+  best_val_loss: float = math.inf
+  best_epoch: int = 0
+  epochs_without_improvement: int = 0
+  stopped_early: bool = False
+  shuffle_seed: int = 0
+  epoch_loss_sum: float = 0.0
+  epoch_correct: float = 0.0
+  history: list = dataclasses.field(default_factory=list)
+
+  def to_dict(self):
+    fields = dataclasses.asdict(self)
+    fields["best_val_loss"] = None if math.isinf(self.best_val_loss) else self.best_val_loss
+    return fields
+
+  @classmethod
+  def from_dict(cls, fields):
+    fields = dict(fields)
+    if fields.get("best_val_loss") is None:
+      fields["best_val_loss"] = math.inf
+    return cls(**fields)
+
+
+def as_arrays(name, data):
+  """Returns (images, labels) of a DataSet-like object or an (images, labels) pair."""
+  if hasattr(data, "images") and hasattr(data, "labels"):
+    images, labels = data.images, data.labels
+  elif isinstance(data, (tuple, list)) and len(data) == 2:
+    images, labels = data
+  else:
+    raise TypeError(f"Expected `{name}` to be a DataSet or an (images, labels) pair. "
+                    f"Received: {name} of type {type(data).__name__}")
+  images, labels = np.asarray(images, np.float32), np.asarray(labels, np.int64)
+  if images.ndim != 2 or labels.shape != (images.shape[0],):
+    raise ValueError(f"Expected `{name}` images [n, n_inputs] and labels [n]. "
+                     f"Received: images {images.shape}, labels {labels.shape}")
+  return images, labels
+
+
+def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
+                        patience):
+  """Validates the training arguments before a graph is built; returns the arrays.
+
+  Returns:
+    ((X_train, y_train), (X_valid, y_valid)) as float32 / int64 arrays.
+
+  Raises:
+    ValueError, TypeError: naming the argument and what was received.
+  """
+  X_train, y_train = as_arrays("train", train)
+  X_valid, y_valid = as_arrays("validation", validation)
+  _validation.check_positive_int("epochs", epochs)
+  batch_size = _validation.check_positive_int("batch_size", batch_size)
+  if patience is not None:
+    _validation.check_positive_int("patience", patience)
+  if batch_size > len(X_train):
+    raise ValueError("Received an invalid value for `batch_size`, expected at most the "
+                     f"{len(X_train)} training examples. Received: batch_size={batch_size}")
+  for name, X, y in (("train", X_train, y_train), ("validation", X_valid, y_valid)):
+    if X.shape[1] != n_inputs:
+      raise ValueError(f"Expected `{name}` images of {n_inputs} features. "
+                       f"Received: {X.shape[1]}")
+    if len(y) and (y.min() < 0 or y.max() >= config.n_outputs):
+      raise ValueError(f"Expected `{name}` labels in [0, {config.n_outputs}) "
+                       f"(n_outputs). Received labels from {y.min()} to {y.max()}")
+  return (X_train, y_train), (X_valid, y_valid)
+
+
+def evaluate(sess, dnn, images, labels, batch_size=5000):
+  """Returns {'loss': mean cross-entropy, 'accuracy': ...} with dropout off.
+
+  Args:
+    sess: the Session holding the trained variables.
+    dnn: the built `DNN`.
+    images: float32 array `[n, n_inputs]`.
+    labels: int array `[n]`.
+    batch_size: examples per run, to bound memory.
+  """
+  total_loss = total_correct = 0.0
+  for start in range(0, len(images), batch_size):
+    X = images[start:start + batch_size]
+    y = labels[start:start + batch_size]
+    loss, correct = sess.run([dnn.base_loss, dnn.correct], {dnn.X: X, dnn.y: y})
+    total_loss += float(loss) * len(X)
+    total_correct += float(np.sum(correct))
+  n = max(len(images), 1)
+  return {"loss": total_loss / n, "accuracy": total_correct / n}
+
+
+def predict(sess, dnn, images, batch_size=5000):
+  """Returns the predicted classes `[n]` (int64) of `images` `[n, n_inputs]`."""
+  return np.concatenate([
+      sess.run(dnn.predictions, {dnn.X: images[start:start + batch_size]})
+      for start in range(0, len(images), batch_size)] or [np.zeros(0, np.int64)])
+
+
+class ParamSnapshot:
+  """Keeps the values of variables (default: the model's) in memory and puts them back.
+
+  Early stopping uses it for the best weights: a copy in memory costs far less than a
+  checkpoint per improvement. Its ops are built at construction, before the loop.
+  """
+
+  def __init__(self, variables=None):
+    self.variables = list(variables if variables is not None
+                          else _V1.model_variables())
+    with tf.name_scope("param_snapshot"):
+      self._feeds = [_V1.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables]
+      self._restore = tf.group(*[_V1.assign(v, p) for v, p in
+                                 zip(self.variables, self._feeds)])
+    self.values = None
+
+  def capture(self, sess):
+    self.values = sess.run(self.variables)
+
+  def load(self, values):
+    """Sets the snapshot from a dict {variable op name: value} (e.g. a checkpoint)."""
+    self.values = [values[v.op.name] for v in self.variables]
+
+  def restore(self, sess):
+    if self.values is not None:
+      sess.run(self._restore, dict(zip(self._feeds, self.values)))
+
+
+def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
+        hooks=(), state=None, snapshot=None, verbose=1, stream=None):
+  """Trains `dnn` in `sess`, validating after each epoch, with optional early stopping.
+
+  Each epoch visits every training example once, in an order drawn from
+  (`state.shuffle_seed`, epoch) alone, so a run resumed from `state` sees the same
+  batches as an uninterrupted one. Batch-norm updates run with each step (they are tied
+  to `dnn.train_op`); max-norm clipping runs after each step; dropout is on only for
+  training steps. After the loop the weights of the best validation loss are put back.
+
+  Args:
+    sess: a Session on the graph of `dnn`, variables initialized or restored.
+    dnn: a `DNN` from `build_dnn`.
+    train: DataSet or (images `[n, n_inputs]`, labels `[n]`).
+    validation: same, for early stopping and the epoch metrics.
+    epochs: positive int, the last epoch to train (counting those in `state`).
+    batch_size: positive int, at most the number of training examples. Default 50.
+    patience: stop after this many epochs without a lower validation loss; None
+      trains all `epochs`.
+    hooks: objects with any of the methods listed in the module docstring.
+    state: a `TrainState` to continue from; default a new one seeded from the config.
+    snapshot: a `ParamSnapshot` holding the best weights so far (resume).
+    verbose: 0 for silence, 1 for a progress bar (terminal) or a line per epoch.
+    stream: where progress goes. Default sys.stderr.
+
+  Returns:
+    The final `TrainState`; `state.history` has one metrics dict per epoch.
+
+  Raises:
+    TrainingDivergedError: when a loss becomes NaN or infinite; no hook runs after it.
+    KeyboardInterrupt: after the hooks' `on_interrupt` (which save the position).
+  """
+  (X, y), (X_valid, y_valid) = check_fit_arguments(
+      dnn.config, int(dnn.X.shape[1]), train, validation, epochs, batch_size, patience)
+  if state is None:
+    seed = dnn.config.seed if dnn.config.seed is not None else np.random.randint(2**31)
+    state = TrainState(shuffle_seed=int(seed))
+  snapshot = snapshot or ParamSnapshot()
+  step = sess.make_callable([dnn.train_op, dnn.loss, dnn.accuracy],
+                            [dnn.X, dnn.y, dnn.is_training])
+  clip = sess.make_callable(dnn.max_norm_op) if dnn.max_norm_op is not None else None
+  progress = Progress(verbose, stream)
+  _call(hooks, "begin", sess, dnn, state)
+  try:
+    while state.epoch < epochs and not state.stopped_early:
+      started = time.perf_counter()
+      _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, sess)
+      metrics = _validate(sess, dnn, X_valid, y_valid, state, len(X), started)
+      improved = _early_stopping(sess, snapshot, state, metrics, patience)
+      progress.end_epoch(metrics)
+      _call(hooks, "after_epoch", sess, state, metrics, improved)
+  except KeyboardInterrupt:
+    _call(hooks, "on_interrupt", sess, state)
+    raise
+  except TrainingDivergedError as error:
+    raise TrainingDivergedError(f"{error} {_last_checkpoint(hooks)}") from None
+  snapshot.restore(sess)
+  _call(hooks, "end", sess, state)
+  return state
+
+
+def _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, sess):
+  """Runs the remaining batches of epoch `state.epoch`, updating `state` after each."""
+  n_batches = math.ceil(len(X) / batch_size)
+  order = epoch_permutation(len(X), state.shuffle_seed, state.epoch)
+  progress.start_epoch(state.epoch, epochs, n_batches)
+  first = state.batch
+  for batch in range(first, n_batches):
+    indices = order[batch * batch_size:(batch + 1) * batch_size]
+    X_batch, y_batch = X[indices], y[indices]  # [batch_size, n_inputs], [batch_size]
+    _, loss, accuracy = step(X_batch, y_batch, True)
+    if not math.isfinite(loss):
+      raise TrainingDivergedError(
+          f"Training diverged: the loss became {loss} at epoch {state.epoch + 1}, "
+          f"batch {batch + 1} (global step {state.global_step + 1}); lower the learning "
+          "rate or clip the gradients. No checkpoint was written after it.")
+    if clip is not None:
+      clip()
+    state.batch, state.global_step = batch + 1, state.global_step + 1
+    state.epoch_loss_sum += float(loss) * len(indices)
+    state.epoch_correct += float(accuracy) * len(indices)
+    seen = min((batch + 1) * batch_size, len(X))
+    progress.update(batch + 1, state.epoch_loss_sum / seen,
+                    (batch + 1 - first) * batch_size)
+    _call(hooks, "after_step", sess, state, float(loss), X_batch, y_batch)
+
+
+def _validate(sess, dnn, X_valid, y_valid, state, n_train, started):
+  """Returns the epoch's metrics and moves `state` to the next epoch."""
+  valid = evaluate(sess, dnn, X_valid, y_valid)
+  if not math.isfinite(valid["loss"]):
+    raise TrainingDivergedError(
+        f"Training diverged: the validation loss became {valid['loss']} after epoch "
+        f"{state.epoch + 1} (global step {state.global_step}). No checkpoint was "
+        "written after it.")
+  seconds = time.perf_counter() - started
+  metrics = {"epoch": state.epoch + 1, "global_step": state.global_step,
+             "loss": state.epoch_loss_sum / n_train,
+             "accuracy": state.epoch_correct / n_train,
+             "val_loss": valid["loss"], "val_accuracy": valid["accuracy"],
+             "learning_rate": float(sess.run(dnn.learning_rate)), "seconds": seconds}
+  state.epoch, state.batch = state.epoch + 1, 0
+  state.epoch_loss_sum = state.epoch_correct = 0.0
+  state.history.append(metrics)
+  return metrics
+
+
+def _early_stopping(sess, snapshot, state, metrics, patience):
+  """Records a new best (and captures its weights); returns whether it improved."""
+  improved = metrics["val_loss"] < state.best_val_loss
+  if improved:
+    state.best_val_loss, state.best_epoch = metrics["val_loss"], metrics["epoch"]
+    state.epochs_without_improvement = 0
+    snapshot.capture(sess)
+  else:
+    state.epochs_without_improvement += 1
+    if patience is not None and state.epochs_without_improvement >= patience:
+      state.stopped_early = True
+  return improved
+
+
+def _call(hooks, method, *args):
+  for hook in hooks:
+    fn = getattr(hook, method, None)
+    if fn is not None:
+      fn(*args)
+
+
+def _last_checkpoint(hooks):
+  paths = [getattr(h, "last_checkpoint", None) for h in hooks]
+  paths = [p for p in paths if p]
+  return (f"Last good checkpoint: {paths[-1]}" if paths
+          else "No checkpoint had been written.")
