@@ -60,7 +60,7 @@ def check_in_range(name, value, low, high, low_open=False, high_open=False):
     low_open: whether `low` itself is excluded.
     high_open: whether `high` itself is excluded.
   """
-  value = check_number(name, value)
+  given, value = value, check_number(name, value)
   too_low = low is not None and (value <= low if low_open else value < low)
   too_high = high is not None and (value >= high if high_open else value > high)
   if too_low or too_high:
@@ -69,7 +69,7 @@ def check_in_range(name, value, low, high, low_open=False, high_open=False):
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
     raise ValueError(f"Received an invalid value for `{name}`, expected a number in "
-                     f"{left}{lo}, {hi}{right}. {_received(name, value)}")
+                     f"{left}{lo}, {hi}{right}. {_received(name, given)}")
   return value
 
 

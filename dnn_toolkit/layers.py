@@ -39,7 +39,8 @@ def _inputs_with_known_depth(inputs, fn_name, min_rank=2):
 def _check_is_training(is_training):
   if isinstance(is_training, bool):
     return is_training
-  if isinstance(is_training, (tf.Tensor, tf.Variable)) and is_training.dtype == tf.bool:
+  if (isinstance(is_training, (tf.Tensor, tf.Variable))
+      and is_training.dtype.base_dtype == tf.bool):
     static = tf.get_static_value(is_training)
     return bool(static) if static is not None else is_training
   raise TypeError("Expected `is_training` to be a Python bool or a scalar bool tensor "

@@ -146,6 +146,7 @@ class DNN:
   loss: tf.Tensor               # base_loss + regularization penalties
   correct: tf.Tensor            # [batch_size] bool
   accuracy: tf.Tensor           # scalar
+  batch_stats: tf.Tensor        # [2]: loss, accuracy
   global_step: tf.Variable
   learning_rate: tf.Tensor
   grads_and_vars: list
@@ -159,21 +160,32 @@ class DNN:
     return [f"hidden{i + 1}" for i in range(len(self.hidden))] + ["outputs"]
 
 
-def build_dnn(config, n_inputs):
+def build_dnn(config, n_inputs, frozen_layers=0, stop_gradient=False):
   """Builds the DNN of `config` for inputs of `n_inputs` features in the default graph.
 
   Args:
     config: a `DNNConfig`; validated before any op is created.
     n_inputs: positive int, the number of input features (784 for MNIST).
+    frozen_layers: int in [0, len(hidden_layers)], the number of lowest hidden layers
+      that training leaves unchanged (transfer learning, `dnn_toolkit.transfer`). They
+      run in inference mode (batch norm on its moving statistics, no update ops, no
+      dropout) and get no weight penalty or max-norm clipping, so their output is a
+      fixed function of the input and can be cached. Default 0.
+    stop_gradient: how they are frozen. False (default): their variables are left out
+      of the optimizer's `var_list`. True: their top output passes through
+      `tf.stop_gradient` and the optimizer is given every trainable variable; no
+      gradient reaches the frozen ones. Needs `frozen_layers > 0`.
 
   Returns:
     A `DNN` holding the placeholders, outputs, loss and training ops.
 
   Raises:
-    ValueError, TypeError: from `config.validate()` or on a bad `n_inputs`.
+    ValueError, TypeError: from `config.validate()` or on a bad `n_inputs`,
+      `frozen_layers` or `stop_gradient`.
   """
   config.validate()
   n_inputs = _validation.check_positive_int("n_inputs", n_inputs)
+  _check_frozen_layers(config, frozen_layers, stop_gradient)
   if config.seed is not None:
     _V1.set_random_seed(config.seed)
   X = _V1.placeholder(tf.float32, shape=(None, n_inputs), name="X")
@@ -181,7 +193,8 @@ def build_dnn(config, n_inputs):
   is_training = _V1.placeholder_with_default(False, shape=(), name="is_training")
   global_step = _V1.train.get_or_create_global_step()
   with tf.name_scope("dnn"):
-    hidden, top = _hidden_layers(config, X, is_training, global_step)
+    hidden, top = _hidden_layers(config, X, is_training, global_step, frozen_layers,
+                                 stop_gradient)
     logits = fully_connected(top, config.n_outputs, activation_fn=None,
                              weights_initializer=initializers.get(config.initializer),
                              weights_regularizer=_weight_penalty(config),
@@ -192,18 +205,22 @@ def build_dnn(config, n_inputs):
     reg_losses = _V1.get_collection(_V1.GraphKeys.REGULARIZATION_LOSSES)
     loss = tf.add_n([base_loss] + reg_losses, name="loss")
   with tf.name_scope("train"):
-    learning_rate, grads_and_vars, train_op = _training_ops(config, loss, global_step)
+    frozen = frozen_layers if not stop_gradient else 0  # stop_gradient: all in var_list
+    learning_rate, grads_and_vars, train_op = _training_ops(config, loss, global_step,
+                                                            frozen)
   with tf.name_scope("eval"):
     predictions = tf.argmax(logits, axis=1, name="predictions")
     correct = tf.equal(predictions, y, name="correct")
     accuracy = tf.reduce_mean(tf.cast(correct, tf.float32), name="accuracy")
+    # One fetch for the training loop instead of two: fetches cost per output.
+    batch_stats = tf.stack([loss, accuracy], name="batch_stats")  # [2]
   max_norm = regularizers.max_norm_op() if config.max_norm is not None else None
   scopes = [f"hidden{i + 1}" for i in range(len(hidden))] + ["outputs"]
   by_name = {v.op.name: v for v in _V1.global_variables()}
   weights = [by_name[f"{scope}/weights"] for scope in scopes]
   return DNN(config, X, y, is_training, hidden, logits, predictions, base_loss, loss,
-             correct, accuracy, global_step, learning_rate, grads_and_vars, train_op,
-             max_norm, weights)
+             correct, accuracy, batch_stats, global_step, learning_rate, grads_and_vars,
+             train_op, max_norm, weights)
 
 
 def _weight_penalty(config):
@@ -212,8 +229,26 @@ def _weight_penalty(config):
   return None
 
 
-def _hidden_layers(config, X, is_training, global_step):
-  """Builds hidden1..N; returns their outputs and the (dropped-out) top tensor."""
+def _check_frozen_layers(config, frozen_layers, stop_gradient):
+  frozen_layers = _validation.check_non_negative_int("frozen_layers", frozen_layers)
+  if frozen_layers > len(config.hidden_layers):
+    raise ValueError("Received an invalid value for `frozen_layers`, expected at most "
+                     f"the {len(config.hidden_layers)} hidden layers. "
+                     f"Received: frozen_layers={frozen_layers}")
+  if not isinstance(stop_gradient, bool):
+    raise TypeError("Expected `stop_gradient` to be a bool. "
+                    f"Received: stop_gradient={stop_gradient!r}")
+  if stop_gradient and not frozen_layers:
+    raise ValueError("`stop_gradient=True` needs frozen layers to stop at, expected "
+                     "frozen_layers > 0. Received: frozen_layers=0")
+
+
+def _hidden_layers(config, X, is_training, global_step, frozen_layers=0,
+                   stop_gradient=False):
+  """Builds hidden1..N; returns their outputs and the (dropped-out) top tensor.
+
+  The lowest `frozen_layers` run in inference mode, without regularizer or dropout.
+  """
   activation = activations.get(config.activation)
   penalty = _weight_penalty(config)
   max_norm = (regularizers.max_norm_regularizer(config.max_norm)
@@ -225,18 +260,23 @@ def _hidden_layers(config, X, is_training, global_step):
     return tf.add_n(results) if results else None
 
   bn_params = {"is_training": is_training, "decay": config.batch_norm_decay}
+  frozen_bn_params = dict(bn_params, is_training=False)
   hidden, top = [], X
   for index, units in enumerate(config.hidden_layers):
+    frozen = index < frozen_layers
     outputs = fully_connected(
         top, units, activation_fn=activation,
         weights_initializer=initializers.get(config.initializer),
-        weights_regularizer=regularizer,
+        weights_regularizer=None if frozen else regularizer,
         normalizer_fn=batch_norm if config.batch_norm else None,
-        normalizer_params=bn_params if config.batch_norm else None,
+        normalizer_params=(frozen_bn_params if frozen else bn_params)
+        if config.batch_norm else None,
         scope=f"hidden{index + 1}")  # [batch_size, units]
     hidden.append(outputs)
     top = outputs
-    if config.dropout_rate > 0.0:
+    if stop_gradient and index + 1 == frozen_layers:
+      top = tf.stop_gradient(outputs, name=f"hidden{index + 1}_stop_gradient")
+    if config.dropout_rate > 0.0 and not frozen:
       top = dropout(outputs, keep_prob=1.0 - config.dropout_rate,
                     is_training=is_training, seed=_step_seed(config, index, global_step),
                     scope=f"hidden{index + 1}_dropout")
@@ -251,13 +291,22 @@ def _step_seed(config, index, global_step):
                    tf.cast(global_step, tf.int64)])
 
 
-def _training_ops(config, loss, global_step):
-  """Returns (learning_rate, grads_and_vars, train_op); train_op runs UPDATE_OPS."""
+def _training_ops(config, loss, global_step, frozen_layers=0):
+  """Returns (learning_rate, grads_and_vars, train_op); train_op runs UPDATE_OPS.
+
+  The variables of hidden1..hidden<frozen_layers> are left out of the optimizer's
+  var_list.
+  """
   learning_rate = optimizers.learning_rate_schedule(
       config.schedule, config.learning_rate, global_step, config.decay_steps,
       config.decay_rate, config.boundaries, config.values)
   optimizer = optimizers.make_optimizer(config.optimizer, learning_rate, config.momentum)
-  grads_and_vars = optimizer.compute_gradients(loss)
+  frozen = {f"hidden{i + 1}" for i in range(frozen_layers)}
+  var_list = None  # Default: every trainable variable.
+  if frozen:
+    var_list = [v for v in _V1.trainable_variables()
+                if v.op.name.split("/")[0] not in frozen]
+  grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
   grads_and_vars = optimizers.clip_gradients(grads_and_vars, config.clip_value,
                                              config.clip_norm)
   # Batch norm's moving averages are updated by ops outside the gradient path.

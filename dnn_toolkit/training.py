@@ -207,8 +207,10 @@ def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
   if state is None:
     seed = dnn.config.seed if dnn.config.seed is not None else np.random.randint(2**31)
     state = TrainState(shuffle_seed=int(seed))
-  snapshot = snapshot or ParamSnapshot()
-  step = sess.make_callable([dnn.train_op, dnn.loss, dnn.accuracy],
+  if snapshot is None:
+    with sess.graph.as_default():  # The caller's default graph may be another one.
+      snapshot = ParamSnapshot()
+  step = sess.make_callable([dnn.train_op, dnn.batch_stats],
                             [dnn.X, dnn.y, dnn.is_training])
   clip = sess.make_callable(dnn.max_norm_op) if dnn.max_norm_op is not None else None
   progress = Progress(verbose, stream)
@@ -240,7 +242,7 @@ def _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, s
   for batch in range(first, n_batches):
     indices = order[batch * batch_size:(batch + 1) * batch_size]
     X_batch, y_batch = X[indices], y[indices]  # [batch_size, n_inputs], [batch_size]
-    _, loss, accuracy = step(X_batch, y_batch, True)
+    _, (loss, accuracy) = step(X_batch, y_batch, True)
     if not math.isfinite(loss):
       raise TrainingDivergedError(
           f"Training diverged: the loss became {loss} at epoch {state.epoch + 1}, "
