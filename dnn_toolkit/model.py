@@ -259,7 +259,10 @@ def _hidden_layers(config, X, is_training, global_step, frozen_layers=0,
     results = [r for r in results if r is not None]
     return tf.add_n(results) if results else None
 
-  bn_params = {"is_training": is_training, "decay": config.batch_norm_decay}
+  # scale=True: gamma lets each unit choose the spread of its input to ELU or
+  # sigmoid, which (unlike ReLU) are not scale-invariant.
+  bn_params = {"is_training": is_training, "decay": config.batch_norm_decay,
+               "scale": True}
   frozen_bn_params = dict(bn_params, is_training=False)
   hidden, top = [], X
   for index, units in enumerate(config.hidden_layers):

@@ -25,8 +25,15 @@ class Progress:
     self._start = time.perf_counter()
     self._last_draw = 0.0
 
-  def update(self, batch, loss, samples):
-    """Redraws the bar after `batch` batches (1-based), at most every min_interval."""
+  def update(self, batch, loss, samples, accuracy=None):
+    """Redraws the bar after `batch` batches (1-based), at most every min_interval.
+
+    Args:
+      batch: batches done in this epoch, 1-based.
+      loss: the epoch's running mean training loss.
+      samples: examples trained on since `start_epoch`, for the speed.
+      accuracy: optional running mean training accuracy.
+    """
     if not self.live:
       return
     now = time.perf_counter()
@@ -38,7 +45,9 @@ class Progress:
     speed = samples / max(now - self._start, 1e-9)
     self.stream.write(f"\repoch {self._epoch + 1}/{self._epochs} "
                       f"[{'=' * done}{'.' * (width - done)}] {batch}/{self._n_batches} "
-                      f"loss {loss:.4f}  {speed:,.0f} samples/s")
+                      f"loss {loss:.4f}  "
+                      + ("" if accuracy is None else f"accuracy {accuracy:.4f}  ")
+                      + f"{speed:,.0f} samples/s")
     self.stream.flush()
 
   def end_epoch(self, metrics):

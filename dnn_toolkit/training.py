@@ -14,6 +14,8 @@ A hook may also have a `last_checkpoint` attribute, quoted when training diverge
 
 import dataclasses
 import math
+import signal
+import threading
 import time
 from typing import Optional
 
@@ -78,7 +80,13 @@ def as_arrays(name, data):
   else:
     raise TypeError(f"Expected `{name}` to be a DataSet or an (images, labels) pair. "
                     f"Received: {name} of type {type(data).__name__}")
-  images, labels = np.asarray(images, np.float32), np.asarray(labels, np.int64)
+  labels = np.asarray(labels)
+  if labels.dtype.kind == "f":
+    fractional = labels[labels != np.round(labels)]
+    if fractional.size:
+      raise ValueError(f"Expected `{name}` labels to be class indices (integers). "
+                       f"Received non-integer labels such as {fractional[0]}")
+  images, labels = np.asarray(images, np.float32), labels.astype(np.int64)
   if images.ndim != 2 or labels.shape != (images.shape[0],):
     raise ValueError(f"Expected `{name}` images [n, n_inputs] and labels [n]. "
                      f"Received: images {images.shape}, labels {labels.shape}")
@@ -104,6 +112,9 @@ def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
   if batch_size > len(X_train):
     raise ValueError("Received an invalid value for `batch_size`, expected at most the "
                      f"{len(X_train)} training examples. Received: batch_size={batch_size}")
+  if not len(X_valid):  # Its loss would read 0.0: a best epoch that means nothing.
+    raise ValueError("Expected `validation` to hold at least one example; it drives "
+                     "early stopping and the epoch metrics. Received: 0 examples")
   for name, X, y in (("train", X_train, y_train), ("validation", X_valid, y_valid)):
     if X.shape[1] != n_inputs:
       raise ValueError(f"Expected `{name}` images of {n_inputs} features. "
@@ -200,7 +211,8 @@ def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
 
   Raises:
     TrainingDivergedError: when a loss becomes NaN or infinite; no hook runs after it.
-    KeyboardInterrupt: after the hooks' `on_interrupt` (which save the position).
+    KeyboardInterrupt: after the hooks' `on_interrupt` (which save the position). A
+      Ctrl-C during a step is held until the step is counted in `state`.
   """
   (X, y), (X_valid, y_valid) = check_fit_arguments(
       dnn.config, int(dnn.X.shape[1]), train, validation, epochs, batch_size, patience)
@@ -214,15 +226,18 @@ def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
                             [dnn.X, dnn.y, dnn.is_training])
   clip = sess.make_callable(dnn.max_norm_op) if dnn.max_norm_op is not None else None
   progress = Progress(verbose, stream)
+  held = _HeldInterrupt()
+  hooks = list(hooks) + [held]  # Last: Ctrl-C surfaces once every hook saw the step.
   _call(hooks, "begin", sess, dnn, state)
   try:
-    while state.epoch < epochs and not state.stopped_early:
-      started = time.perf_counter()
-      _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, sess)
-      metrics = _validate(sess, dnn, X_valid, y_valid, state, len(X), started)
-      improved = _early_stopping(sess, snapshot, state, metrics, patience)
-      progress.end_epoch(metrics)
-      _call(hooks, "after_epoch", sess, state, metrics, improved)
+    with held:
+      while state.epoch < epochs and not state.stopped_early:
+        started = time.perf_counter()
+        _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, sess)
+        metrics = _validate(sess, dnn, X_valid, y_valid, state, len(X), started)
+        improved = _early_stopping(sess, snapshot, state, metrics, patience)
+        progress.end_epoch(metrics)
+        _call(hooks, "after_epoch", sess, state, metrics, improved)
   except KeyboardInterrupt:
     _call(hooks, "on_interrupt", sess, state)
     raise
@@ -255,7 +270,7 @@ def _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, s
     state.epoch_correct += float(accuracy) * len(indices)
     seen = min((batch + 1) * batch_size, len(X))
     progress.update(batch + 1, state.epoch_loss_sum / seen,
-                    (batch + 1 - first) * batch_size)
+                    (batch + 1 - first) * batch_size, state.epoch_correct / seen)
     _call(hooks, "after_step", sess, state, float(loss), X_batch, y_batch)
 
 
@@ -305,3 +320,50 @@ def _last_checkpoint(hooks):
   paths = [p for p in paths if p]
   return (f"Last good checkpoint: {paths[-1]}" if paths
           else "No checkpoint had been written.")
+
+
+class _HeldInterrupt:
+  """Holds Ctrl-C (SIGINT) until the step in progress is counted, then raises it.
+
+  Ctrl-C nearly always arrives inside `sess.run`. Raised there, it would leave the
+  variables one step ahead of the `TrainState`, and a run resumed from the position
+  saved on interrupt would repeat that step. As the last hook, this raises the held
+  KeyboardInterrupt once every hook has seen the step. A second Ctrl-C raises at once.
+  Signals can be held in the main thread only; elsewhere Ctrl-C is left alone.
+  """
+
+  def __init__(self):
+    self.pending = False
+    self._previous = None
+
+  def __enter__(self):
+    if (threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+      self._previous = signal.signal(signal.SIGINT, self._hold)
+    return self
+
+  def __exit__(self, exc_type, exc_value, traceback):
+    if self._previous is not None:
+      signal.signal(signal.SIGINT, self._previous)
+      self._previous = None
+    if exc_type is None:
+      self._raise_if_pending()  # Held through the last epoch's end.
+
+  def _hold(self, signum, frame):
+    del signum, frame  # Unused.
+    if self.pending:
+      raise KeyboardInterrupt
+    self.pending = True
+
+  def after_step(self, sess, state, loss, X_batch, y_batch):
+    del sess, state, loss, X_batch, y_batch  # Unused.
+    self._raise_if_pending()
+
+  def after_epoch(self, sess, state, metrics, improved):
+    del sess, state, metrics, improved  # Unused.
+    self._raise_if_pending()
+
+  def _raise_if_pending(self):
+    if self.pending:
+      self.pending = False
+      raise KeyboardInterrupt

@@ -74,7 +74,7 @@ def toy_data():
   return _make_toy_data()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_toy_data():
   """`make_toy_data(n_train=240, n_valid=60, n_features=20, n_classes=3, seed=0)`."""
   return _make_toy_data

@@ -1,0 +1,292 @@
+"""Tests of dnn_toolkit.summaries: the logs of a real (short) run, read back two ways.
+
+One module-scoped run trains a 10-layer sigmoid net with Xavier initialization on random
+inputs through `experiment.train` with `experiment.default_hook_factories()`, as the
+command line does. Its logs are read with `summaries.read_scalars` and through the HTTP
+API of a real TensorBoard server started on 127.0.0.1.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dnn_toolkit import experiment
+from dnn_toolkit import summaries
+from dnn_toolkit.model import DNNConfig
+
+_V1 = tf.compat.v1
+N_LAYERS = 10
+LAYERS = [f"hidden{i + 1}" for i in range(N_LAYERS)] + ["outputs"]
+EVERY_N_STEPS = 2
+EPOCHS, BATCH_SIZE, N_TRAIN = 2, 50, 200  # 4 steps an epoch, 8 in all
+DIAGNOSTIC_STEPS = [1, 2, 4, 6, 8]
+CONFIG = DNNConfig(hidden_layers=(100,) * N_LAYERS, activation="sigmoid",
+                   initializer="xavier", batch_norm=False, dropout_rate=0.0)
+SERVER_DEADLINE_S = 60
+
+
+def _random_data(n, seed):
+  rng = np.random.RandomState(seed)
+  return rng.rand(n, 784).astype(np.float32), rng.randint(0, 10, n).astype(np.int64)
+
+
+def _train(run_dir, epochs=EPOCHS, resume=False):
+  return experiment.train(
+      CONFIG, _random_data(N_TRAIN, 0), _random_data(100, 1), run_dir=run_dir,
+      epochs=epochs, batch_size=BATCH_SIZE, patience=None, resume=resume, verbose=0,
+      hook_factories=experiment.default_hook_factories(every_n_steps=EVERY_N_STEPS))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  """(run_dir, RunResult) of the short run."""
+  run_dir = str(tmp_path_factory.mktemp("summaries") / "run")
+  return run_dir, _train(run_dir)
+
+
+@pytest.fixture(scope="module")
+def scalars(run):
+  logdir = summaries.logdir_of(run[0])
+  return {name: summaries.read_scalars(os.path.join(logdir, name))
+          for name in (summaries.TRAIN, summaries.VALIDATION)}
+
+
+def _events(directory):
+  paths = sorted(os.listdir(directory))
+  return [event for path in paths if path.startswith("events.out.tfevents.")
+          for event in _V1.train.summary_iterator(os.path.join(directory, path))]
+
+
+# ------------------------------------------------------------------ the logs
+
+
+def test_every_run_logs_train_and_validation_and_plots(run):
+  logs = summaries.logdir_of(run[0])
+  assert logs == os.path.join(run[0], "logs")
+  for sub in ("train", "validation"):
+    assert any(f.startswith("events.out.tfevents.") for f in os.listdir(
+        os.path.join(logs, sub)))
+  for png in ("learning_curves.png", "gradient_norms.png"):
+    with open(os.path.join(logs, png), "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_epoch_scalars_are_the_values_training_reported(run, scalars):
+  history = run[1].history
+  steps = [m["global_step"] for m in history]
+  assert steps == [4, 8]
+  for run_name, tag, key in (("train", "loss", "loss"), ("train", "accuracy", "accuracy"),
+                             ("train", "learning_rate", "learning_rate"),
+                             ("validation", "loss", "val_loss"),
+                             ("validation", "accuracy", "val_accuracy")):
+    logged_steps, values = scalars[run_name][tag]
+    assert logged_steps.tolist() == steps
+    # Event files store float32: the reported float64 rounded once.
+    np.testing.assert_array_equal(values, np.float32([m[key] for m in history]))
+
+
+def test_diagnostics_are_logged_every_n_steps_per_layer(scalars):
+  train = scalars["train"]
+  for name in LAYERS:
+    for prefix in ("gradient_norm", "weight_norm"):
+      assert train[f"{prefix}/{name}"][0].tolist() == DIAGNOSTIC_STEPS
+  for name in LAYERS[:-1]:
+    for prefix in ("activation_mean", "activation_std", "saturated_fraction"):
+      assert train[f"{prefix}/{name}"][0].tolist() == DIAGNOSTIC_STEPS
+    assert f"dead_fraction/{name}" not in train  # undefined for sigmoid
+  assert "activation_mean/outputs" not in train
+  assert train["batch_loss"][0].tolist() == DIAGNOSTIC_STEPS
+  assert "gradient_norm/hidden1" not in scalars["validation"]
+
+
+def test_logged_diagnostics_show_the_vanishing_gradient(scalars):
+  train = scalars["train"]
+  first, last = train["gradient_norm/hidden1"][1], train["gradient_norm/hidden10"][1]
+  assert np.all(first * 100 <= last), first / last  # measured: about 5e-6
+  sigmoid_mean = train["activation_mean/hidden5"][1]
+  assert np.all((sigmoid_mean > 0.3) & (sigmoid_mean < 0.7))
+
+
+def test_histograms_and_graph_are_logged(run):
+  events = _events(os.path.join(summaries.logdir_of(run[0]), "train"))
+  histograms = {v.tag for e in events for v in e.summary.value if v.HasField("histo")}
+  assert histograms == ({f"weights/{n}" for n in LAYERS} |
+                        {f"activations/{n}" for n in LAYERS[:-1]})
+  graphs = [e.graph_def for e in events if e.graph_def]
+  assert len(graphs) == 1
+  names = {node.name for node in tf.compat.v1.GraphDef.FromString(graphs[0]).node}
+  for name in ("hidden1/weights", "dnn/hidden1/MatMul", "loss/loss",
+               "diagnostics/hidden1/gradient_norm/Sqrt", "summaries/merged"):
+    assert name in names
+
+
+def test_a_resumed_run_continues_the_curves(run, tmp_path):
+  run_dir = str(tmp_path / "run")
+  shutil.copytree(run[0], run_dir)
+  result = _train(run_dir, epochs=EPOCHS + 1, resume=True)
+  train = summaries.read_scalars(os.path.join(run_dir, "logs", "train"))
+  steps, values = train["loss"]
+  assert steps.tolist() == [4, 8, 12]
+  np.testing.assert_array_equal(values, np.float32([m["loss"] for m in result.history]))
+  assert train["gradient_norm/hidden1"][0].tolist() == DIAGNOSTIC_STEPS + [10, 12]
+
+
+def test_read_scalars_stops_quietly_at_a_truncated_record(run, tmp_path):
+  source = os.path.join(summaries.logdir_of(run[0]), "validation")
+  (name,) = os.listdir(source)
+  with open(os.path.join(source, name), "rb") as f:
+    data = f.read()
+  with open(tmp_path / name, "wb") as f:
+    f.write(data[:-7])  # the last record (epoch 2's) loses its end
+  steps, _ = summaries.read_scalars(str(tmp_path))["loss"]
+  assert steps.tolist() == [4]
+
+
+# ------------------------------------------------------ a real TensorBoard
+
+
+def _free_port():
+  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _get(port, path, **query):
+  url = f"http://127.0.0.1:{port}{path}"
+  if query:
+    url += "?" + urllib.parse.urlencode(query)
+  with urllib.request.urlopen(url, timeout=5) as response:
+    return response.read().decode()
+
+
+def _wait_for_tags(process, port, expected, log):
+  """Polls the scalar tags until `expected` {run: tags} are all served; returns them."""
+  deadline = time.monotonic() + SERVER_DEADLINE_S
+  while time.monotonic() < deadline:
+    if process.poll() is not None:
+      pytest.fail(f"TensorBoard exited with {process.returncode}:\n{log.read_text()}")
+    try:
+      tags = json.loads(_get(port, "/data/plugin/scalars/tags"))
+      if all(set(t) <= set(tags.get(r, {})) for r, t in expected.items()):
+        return tags
+    except (urllib.error.URLError, ConnectionError, OSError):
+      pass  # not listening yet
+    time.sleep(0.5)
+  pytest.fail(f"TensorBoard served no {expected} within {SERVER_DEADLINE_S} s:\n"
+              f"{log.read_text()[-3000:]}")
+
+
+def _scalar_values(port, run_name, tag):
+  rows = json.loads(_get(port, "/data/plugin/scalars/scalars", run=run_name, tag=tag))
+  return [row[1] for row in rows], np.array([row[2] for row in rows])
+
+
+def test_tensorboard_serves_the_graph_and_the_scalars(run, scalars, tmp_path):
+  run_dir, result = run
+  port = _free_port()
+  argv = summaries.tensorboard_command(summaries.find_logdir(run_dir), port)
+  argv += ["--load_fast=false", "--reload_interval=1"]
+  log = tmp_path / "tensorboard.log"
+  with open(log, "wb") as out:
+    process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+  try:
+    gradient_tags = {f"gradient_norm/{name}" for name in LAYERS}
+    _wait_for_tags(process, port, log=log, expected={
+        "train": {"loss", "accuracy", "learning_rate"} | gradient_tags,
+        "validation": {"loss", "accuracy"}})
+    info = json.loads(_get(port, "/data/plugin/graphs/info"))
+    assert info["train"]["run_graph"] is True
+    graph = _get(port, "/data/plugin/graphs/graph", run="train")
+    assert 'name: "dnn/hidden1/MatMul"' in graph
+    assert 'name: "diagnostics/hidden1/gradient_norm/Sqrt"' in graph
+    history = result.history
+    for run_name, tag, key in (("train", "loss", "loss"),
+                               ("train", "accuracy", "accuracy"),
+                               ("validation", "loss", "val_loss"),
+                               ("validation", "accuracy", "val_accuracy")):
+      steps, values = _scalar_values(port, run_name, tag)
+      assert steps == [m["global_step"] for m in history]
+      np.testing.assert_allclose(values, [m[key] for m in history], rtol=1e-6)
+    for name in ("hidden1", "hidden10", "outputs"):
+      steps, values = _scalar_values(port, "train", f"gradient_norm/{name}")
+      assert steps == DIAGNOSTIC_STEPS
+      np.testing.assert_allclose(values, scalars["train"][f"gradient_norm/{name}"][1],
+                                 rtol=1e-6)
+  finally:
+    process.terminate()
+    try:
+      process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
+# --------------------------------------------- locating logs, the command
+
+
+def test_find_logdir_prefers_the_runs_logs(run):
+  assert summaries.find_logdir(run[0]) == os.path.join(run[0], "logs")
+  train = os.path.join(run[0], "logs", "train")
+  assert summaries.find_logdir(train) == train
+
+
+def test_find_logdir_says_when_there_are_no_event_files(tmp_path):
+  (tmp_path / "logs").mkdir()
+  with pytest.raises(FileNotFoundError, match="No TensorBoard event files were found"):
+    summaries.find_logdir(str(tmp_path))
+  with pytest.raises(FileNotFoundError, match="does not exist"):
+    summaries.find_logdir(str(tmp_path / "missing"))
+
+
+def test_tensorboard_command_serves_loopback_only():
+  argv = summaries.tensorboard_command("/runs/a b/logs", 6007)
+  assert argv[1:] == ["-m", "tensorboard.main", "--logdir", "/runs/a b/logs",
+                      "--host", "127.0.0.1", "--port", "6007"]
+  assert "'/runs/a b/logs'" in summaries.format_command(argv)
+
+
+@pytest.mark.parametrize("port, error", [(-1, ValueError), (65536, ValueError),
+                                         (True, TypeError), ("6006", TypeError),
+                                         (6006.0, TypeError)])
+def test_tensorboard_command_rejects_bad_ports(port, error):
+  with pytest.raises(error, match="port"):
+    summaries.tensorboard_command("logs", port)
+
+
+@pytest.mark.parametrize("every_n_steps, error", [(0, ValueError), (-3, ValueError),
+                                                  (2.5, TypeError), (None, TypeError),
+                                                  ("64", TypeError), (True, TypeError)])
+def test_summary_hook_rejects_bad_every_n_steps(every_n_steps, error):
+  with pytest.raises(error, match="every_n_steps"):
+    summaries.SummaryHook.factory(every_n_steps=every_n_steps)
+  with pytest.raises(error, match="every_n_steps"):
+    summaries.SummaryHook(None, "logs", every_n_steps=every_n_steps)
+
+
+@pytest.mark.parametrize("name, value, error, message", [
+    ("histograms", 1, TypeError, "`histograms` to be a bool"),
+    ("is_training", "yes", TypeError, "`is_training` to be a bool"),
+    ("write_plots", None, TypeError, "`write_plots` to be a bool"),
+    ("saturation_threshold", 0.0, ValueError, "saturation_threshold"),
+    ("saturation_threshold", "5%", TypeError, "saturation_threshold"),
+])
+def test_summary_hook_rejects_bad_options(name, value, error, message):
+  with pytest.raises(error, match=message):
+    summaries.SummaryHook.factory(**{name: value})
+  with pytest.raises(error, match=message):
+    summaries.SummaryHook(None, "logs", **{name: value})
+
+
+def test_default_hook_factories_log_every_run():
+  (factory,) = experiment.default_hook_factories()
+  assert callable(factory)
