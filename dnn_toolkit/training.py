@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from dnn_toolkit import _fast_run
 from dnn_toolkit import _validation
 from dnn_toolkit.data import epoch_permutation
 from dnn_toolkit.errors import TrainingDivergedError
@@ -222,8 +223,8 @@ def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
   if snapshot is None:
     with sess.graph.as_default():  # The caller's default graph may be another one.
       snapshot = ParamSnapshot()
-  step = sess.make_callable([dnn.train_op, dnn.batch_stats],
-                            [dnn.X, dnn.y, dnn.is_training])
+  step = _fast_run.step_function(sess, dnn.train_op, dnn.batch_stats,
+                                 [dnn.X, dnn.y, dnn.is_training])
   clip = sess.make_callable(dnn.max_norm_op) if dnn.max_norm_op is not None else None
   progress = Progress(verbose, stream)
   held = _HeldInterrupt()
@@ -257,7 +258,7 @@ def _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, s
   for batch in range(first, n_batches):
     indices = order[batch * batch_size:(batch + 1) * batch_size]
     X_batch, y_batch = X[indices], y[indices]  # [batch_size, n_inputs], [batch_size]
-    _, (loss, accuracy) = step(X_batch, y_batch, True)
+    loss, accuracy = step(X_batch, y_batch, True)
     if not math.isfinite(loss):
       raise TrainingDivergedError(
           f"Training diverged: the loss became {loss} at epoch {state.epoch + 1}, "
