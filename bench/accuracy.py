@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import tempfile
 
-from dnn_toolkit._quiet import import_tensorflow_quietly
+from dnn_toolkit import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 

@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 
-from dnn_toolkit._quiet import import_tensorflow_quietly
+from dnn_toolkit import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()
 

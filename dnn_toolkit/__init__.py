@@ -19,4 +19,14 @@ def enable_tf1_behavior():
   compat.enable_tf1_behavior()
 
 
-__all__ = ["enable_tf1_behavior", "__version__"]
+def import_tensorflow_quietly():
+  """Imports TensorFlow without its start-up log lines; returns the module.
+
+  For scripts and entry points: TensorFlow's C++ start-up notices and its notices about
+  its own deprecated internals are dropped, every other warning still shows.
+  """
+  from dnn_toolkit import _quiet  # pylint: disable=import-outside-toplevel
+  return _quiet.import_tensorflow_quietly()
+
+
+__all__ = ["enable_tf1_behavior", "import_tensorflow_quietly", "__version__"]

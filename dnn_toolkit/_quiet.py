@@ -3,10 +3,12 @@
 TensorFlow's C++ runtime writes informational lines straight to file descriptor 2 while
 it loads and finds its devices, before `TF_CPP_MIN_LOG_LEVEL` can take effect. This
 captures that descriptor for the import alone and writes back every line that is not a
-known start-up notice, so real warnings still reach the user. Library code never calls
-it: only entry points the toolkit owns.
+known start-up notice, so real warnings still reach the user. It also drops the
+notices TensorFlow logs about its own deprecated internals. Library code never calls
+it: only entry points (the command line, demos, benchmarks).
 """
 
+import logging
 import os
 import re
 import sys
@@ -23,8 +25,17 @@ _NOISE = re.compile(r"^(I\d{4} |WARNING: All log messages before absl|"
 def import_tensorflow_quietly():
   """Imports TensorFlow with its start-up notices hidden; returns the module."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  if "tensorflow" in sys.modules:
-    return sys.modules["tensorflow"]
+  if "tensorflow" not in sys.modules:
+    _import_with_stderr_captured()
+  tf = sys.modules["tensorflow"]
+  logger = tf.get_logger()
+  if not any(isinstance(f, _TensorFlowDeprecations) for f in logger.filters):
+    logger.addFilter(_TensorFlowDeprecations())
+  return tf
+
+
+def _import_with_stderr_captured():
+  """Imports TensorFlow, writing back the captured stderr lines that are not noise."""
   sys.stderr.flush()
   saved = os.dup(2)
   with tempfile.TemporaryFile(mode="w+b") as captured:
@@ -40,4 +51,15 @@ def import_tensorflow_quietly():
               if line.strip() and not _NOISE.match(line)]
   for line in kept:
     sys.stderr.write(line + "\n")
-  return tf
+
+
+class _TensorFlowDeprecations(logging.Filter):
+  """Drops the notices that TensorFlow's own tf.compat.v1 internals are deprecated.
+
+  The Saver's checkpoint rotation and the v1 optimizers' slot set-up log them through
+  TensorFlow's logger; they are about TensorFlow's code, not the user's. Every other
+  record, warnings included, passes.
+  """
+
+  def filter(self, record):
+    return "is deprecated and will be removed" not in record.getMessage()
