@@ -149,6 +149,11 @@ class SummaryHook:
   def on_interrupt(self, sess, state):
     self._flush()
 
+  def on_diverged(self, sess, state):
+    """Keeps the logs up to the divergence: they show the loss blowing up."""
+    for writer in self._writers.values():
+      writer.close()
+
   def end(self, sess, state):
     self._flush()
     if self.write_plots:

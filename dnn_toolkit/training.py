@@ -7,6 +7,7 @@ hooks, objects with any of these methods, called in this order:
     after_step(sess, state, loss, X_batch, y_batch)   # every training step
     after_epoch(sess, state, metrics, improved)       # after validation
     on_interrupt(sess, state)                         # Ctrl-C, before it propagates
+    on_diverged(sess, state)                          # NaN loss: flush logs, save nothing
     end(sess, state)                                  # after the best weights are back
 
 A hook may also have a `last_checkpoint` attribute, quoted when training diverges.
@@ -211,7 +212,8 @@ def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
     The final `TrainState`; `state.history` has one metrics dict per epoch.
 
   Raises:
-    TrainingDivergedError: when a loss becomes NaN or infinite; no hook runs after it.
+    TrainingDivergedError: when a loss becomes NaN or infinite; only the hooks'
+      `on_diverged` run after it (a checkpoint hook saves nothing then).
     KeyboardInterrupt: after the hooks' `on_interrupt` (which save the position). A
       Ctrl-C during a step is held until the step is counted in `state`.
   """
@@ -243,6 +245,7 @@ def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
     _call(hooks, "on_interrupt", sess, state)
     raise
   except TrainingDivergedError as error:
+    _call(hooks, "on_diverged", sess, state)
     raise TrainingDivergedError(f"{error} {_last_checkpoint(hooks)}") from None
   snapshot.restore(sess)
   _call(hooks, "end", sess, state)

@@ -53,6 +53,9 @@ class Recorder:
   def on_interrupt(self, sess, state):
     self.calls.append("on_interrupt")
 
+  def on_diverged(self, sess, state):
+    self.calls.append("on_diverged")
+
   def end(self, sess, state):
     self.calls.append("end")
 
@@ -190,8 +193,8 @@ def test_a_diverging_loss_stops_training_naming_epoch_and_step(session, toy_data
   assert (f"at epoch 1, batch {last_good + 1} (global step {last_good + 1})"
           in message), message
   assert "No checkpoint had been written" in message
-  # No hook runs after the divergence: no epoch end, no `end`.
-  assert recorder.calls == ["begin"] + ["after_step"] * last_good
+  # Only `on_diverged` runs after the divergence (logs flush): no epoch end, no `end`.
+  assert recorder.calls == ["begin"] + ["after_step"] * last_good + ["on_diverged"]
 
 
 def test_a_diverging_loss_names_the_last_good_checkpoint(session, toy_data):
