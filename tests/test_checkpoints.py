@@ -16,21 +16,11 @@ from dnn_toolkit import checkpoints, training
 from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError,
                                 TrainingDivergedError)
 from dnn_toolkit.model import DNNConfig, build_dnn
+from _helpers import files_of
 
 V1 = tf.compat.v1
 N_INPUTS = 20
 PLAIN = DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False, dropout_rate=0.0)
-
-
-def files_of(directory):
-  """{relative path: (mtime_ns, bytes)} of every file under `directory`."""
-  found = {}
-  for root, _, names in os.walk(directory):
-    for name in names:
-      path = os.path.join(root, name)
-      with open(path, "rb") as f:
-        found[os.path.relpath(path, directory)] = (os.stat(path).st_mtime_ns, f.read())
-  return found
 
 
 @pytest.fixture

@@ -22,23 +22,13 @@ from dnn_toolkit import _fast_run, checkpoints, experiment
 from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError,
                                 TrainingDivergedError)
 from dnn_toolkit.model import DNNConfig
+from _helpers import files_of
 
 CONFIG = DNNConfig(hidden_layers=(16, 8), n_outputs=3, dropout_rate=0.2, max_norm=2.0)
 PLAIN = DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False, dropout_rate=0.0)
 V1 = tf.compat.v1
 # Three epochs of 8 steps (240 examples in batches of 32).
 RUN = {"epochs": 3, "batch_size": 32, "patience": None, "verbose": 0}
-
-
-def files_of(directory):
-  """{relative path: (mtime_ns, bytes)} of every file under `directory`."""
-  found = {}
-  for root, _, names in os.walk(directory):
-    for name in names:
-      path = os.path.join(root, name)
-      with open(path, "rb") as f:
-        found[os.path.relpath(path, directory)] = (os.stat(path).st_mtime_ns, f.read())
-  return found
 
 
 def outcome(run_dir):
