@@ -4,7 +4,7 @@ They keep each demo about its lesson. A demo does, in this order:
 
     args = _common.parser(__doc__, "regularization").parse_args()
     out = _common.output_dir(args.out, "regularization")   # exits now if unwritable
-    tf = import_tensorflow_quietly()                        # then the slow imports
+    tf = import_tensorflow_quietly()       # then the slow imports, TF's notices hidden
     datasets = _common.load_mnist_or_exit("regularization")
     ...
     _common.print_table(headers, rows)
@@ -14,7 +14,6 @@ Nothing here imports TensorFlow, so the cheap checks run before the slow import.
 """
 
 import argparse
-import logging
 import os
 import shutil
 import sys
@@ -79,22 +78,6 @@ def load_mnist_or_exit(demo_name, **kwargs):
                     "with the MNIST files)")
   except DataError as error:
     fail(demo_name, str(error).splitlines()[0])
-
-
-class _NoDeprecationNotices(logging.Filter):
-
-  def filter(self, record):
-    return "is deprecated and will be removed" not in record.getMessage()
-
-
-def hide_deprecation_notices(tf):
-  """Hides TensorFlow's notices that its own tf.compat.v1 internals are deprecated.
-
-  The Saver and the v1 optimizers log them the first time they run; they are about
-  TensorFlow's code, not the demo's, and tell a reader nothing. Every other warning
-  still shows.
-  """
-  tf.get_logger().addFilter(_NoDeprecationNotices())
 
 
 def run_dir(out, name):

@@ -30,7 +30,7 @@ import statistics
 import sys
 
 import _common
-from dnn_toolkit._quiet import import_tensorflow_quietly
+from dnn_toolkit import import_tensorflow_quietly
 
 DEMO = "compare_techniques"
 
@@ -268,7 +268,6 @@ def main(argv=None):
   budget = QUICK if args.quick else FULL
   variants = [v for v in VARIANTS if v[3] or not args.quick]
   tf = import_tensorflow_quietly()  # first: it hides TF's start-up log lines
-  _common.hide_deprecation_notices(tf)
   from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
   datasets = _common.load_mnist_or_exit(DEMO)
   # The same balanced subset for every run: the budget is fixed, only configs vary.

@@ -33,7 +33,7 @@ import sys
 import numpy as np
 
 import _common
-from dnn_toolkit._quiet import import_tensorflow_quietly
+from dnn_toolkit import import_tensorflow_quietly
 
 DEMO = "regularization"
 
@@ -277,7 +277,6 @@ def main(argv=None):
   out = _common.output_dir(args.out, DEMO)  # fails in a second, before TF loads
   budget = QUICK if args.quick else FULL
   tf = import_tensorflow_quietly()  # first: it hides TF's start-up log lines
-  _common.hide_deprecation_notices(tf)
   from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
   datasets = _common.load_mnist_or_exit(DEMO)
 

