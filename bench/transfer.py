@@ -35,10 +35,15 @@ import tempfile
 import time
 
 import numpy as np
-import tensorflow as tf
 
+from dnn_toolkit import import_tensorflow_quietly
+
+tf = import_tensorflow_quietly()
+
+# pylint: disable=g-import-not-at-top
 from dnn_toolkit import data, experiment, pretraining, training, transfer
 from dnn_toolkit.model import DNNConfig, build_dnn
+# pylint: enable=g-import-not-at-top
 
 _V1 = tf.compat.v1
 
