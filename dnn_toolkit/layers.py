@@ -185,7 +185,8 @@ def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True,
     outputs_collections: collections the output is added to.
     scope: optional name scope. Default 'Dropout'.
     seed: optional int seed of the mask; or a `[2]` int tensor such as
-      `tf.stack([seed, global_step])`, which draws the mask statelessly from it, so a
+      `tf.stack([seed, global_step])` (or a function returning one, called only in
+      the training branch), which draws the mask statelessly from it, so a
       run resumed from a checkpoint draws the same masks as an uninterrupted one.
 
   Returns:
@@ -212,6 +213,8 @@ def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True,
 
 
 def _dropout_mask(inputs, rate, noise_shape, seed):
+  if callable(seed):
+    seed = seed()  # Built here, in the training branch: inference never reads it.
   if isinstance(seed, (tf.Tensor, tf.Variable)):
     return tf.nn.experimental.stateless_dropout(inputs, rate, seed,
                                                 noise_shape=noise_shape)

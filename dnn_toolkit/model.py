@@ -287,11 +287,15 @@ def _hidden_layers(config, X, is_training, global_step, frozen_layers=0,
 
 
 def _step_seed(config, index, global_step):
-  """A per-layer, per-step seed for stateless dropout masks (None without a seed)."""
+  """A per-layer, per-step seed of stateless dropout masks (None without a seed).
+
+  A function, so the global step is read in dropout's training branch only: evaluating
+  weights restored from a `best` checkpoint (model variables only) needs no step.
+  """
   if config.seed is None:
     return None
-  return tf.stack([tf.constant(config.seed * 1000 + index, tf.int64),
-                   tf.cast(global_step, tf.int64)])
+  return lambda: tf.stack([tf.constant(config.seed * 1000 + index, tf.int64),
+                           tf.cast(global_step, tf.int64)])
 
 
 def _training_ops(config, loss, global_step, frozen_layers=0):

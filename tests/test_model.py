@@ -283,3 +283,14 @@ def test_max_norm_op_raises_without_max_norm_layers(graph):
   build_dnn(SMALL, N_INPUTS)
   with pytest.raises(GraphStateError, match="max_norm_regularizer"):
     regularizers.max_norm_op()
+
+
+def test_evaluation_needs_only_the_model_variables_even_with_dropout():
+  """Weights restored from a `best` checkpoint (model variables only) evaluate as is."""
+  with tf.Graph().as_default():
+    dnn = build_dnn(DNNConfig(hidden_layers=(8,), n_outputs=3, dropout_rate=0.5), 5)
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.variables_initializer(tf.compat.v1.model_variables()))
+      X = np.ones((4, 5), np.float32)
+      first = sess.run(dnn.logits, {dnn.X: X})  # global_step was never initialized
+      np.testing.assert_array_equal(sess.run(dnn.logits, {dnn.X: X}), first)
