@@ -14,8 +14,10 @@ Nothing here imports TensorFlow, so the cheap checks run before the slow import.
 """
 
 import argparse
+import math
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 
@@ -115,3 +117,19 @@ def print_table(headers, rows):
 def finish(out):
   """Names the output directory, the last line a demo prints."""
   print(f"\nOutputs are in {os.path.abspath(out)}", flush=True)
+
+
+def mean_std(values):
+  """Returns (mean, standard deviation) of the finite values; std 0 for one value."""
+  values = [v for v in values if math.isfinite(v)]
+  if not values:
+    return math.nan, math.nan
+  return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def percent(values):
+  """Formats fractions as 'mean ± std' in percent, or 'diverged' if none is finite."""
+  mean, std = mean_std(values)
+  if math.isnan(mean):
+    return "diverged"
+  return f"{100 * mean:.2f} ± {100 * std:.2f}"

@@ -26,7 +26,6 @@ seconds per variant), runs/<variant>-seed<N>/ (one run directory per training ru
 import dataclasses
 import math
 import os
-import statistics
 import sys
 
 import _common
@@ -135,21 +134,6 @@ def run_all(configs, budget, datasets, out):
 # --------------------------------------------------------------------- the summary
 
 
-def mean_std(values):
-  """Returns (mean, standard deviation) of the finite values; std 0 for one value."""
-  values = [v for v in values if math.isfinite(v)]
-  if not values:
-    return math.nan, math.nan
-  return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def percent(values):
-  mean, std = mean_std(values)
-  if math.isnan(mean):
-    return "diverged"
-  return f"{100 * mean:.2f} ± {100 * std:.2f}"
-
-
 def settings(group, changes):
   """The settings a row changes, as the table states them."""
   if group == "optimizer":
@@ -166,9 +150,9 @@ def table_rows(variants, names, results):
   for (group, variant, changes, _), name in zip(variants, names):
     runs = results[name]
     label = variant + (" (reference)" if name == "reference" else "")
-    seconds = mean_std([r["seconds"] for r in runs])[0]
+    seconds = _common.mean_std([r["seconds"] for r in runs])[0]
     rows.append([group, label, settings(group, changes),
-                 percent([r["val"] for r in runs]), percent([r["test"] for r in runs]),
+                 _common.percent([r["val"] for r in runs]), _common.percent([r["test"] for r in runs]),
                  f"{seconds:.1f}" if math.isfinite(seconds) else "-"])
   return rows
 
@@ -179,7 +163,7 @@ HEADERS = ["group", "variant", "settings", "val acc % (mean ± std)",
 
 def activation_ranking(variants, names, results, n_seeds):
   """Returns lines: the observed ranking of the claimed activations, and the verdict."""
-  stats = {variant: mean_std([r["val"] for r in results[name]])
+  stats = {variant: _common.mean_std([r["val"] for r in results[name]])
            for (group, variant, _, _), name in zip(variants, names)
            if group == "activation" and variant in CLAIM}
   if len(stats) < len(CLAIM):
@@ -233,11 +217,11 @@ def plot(path, variants, names, results):
   labels, accuracy, spread, seconds, colors = [], [], [], [], []
   palette = dict(zip(dict.fromkeys(g for g, _, _, _ in variants), plt.cm.tab10.colors))
   for (group, variant, _, _), name in zip(variants, names):
-    mean, std = mean_std([r["val"] for r in results[name]])
+    mean, std = _common.mean_std([r["val"] for r in results[name]])
     labels.append(f"{group}: {variant}")
     accuracy.append(100 * mean if math.isfinite(mean) else 0.0)
     spread.append(100 * std if math.isfinite(std) else 0.0)
-    seconds.append(mean_std([r["seconds"] for r in results[name]])[0])
+    seconds.append(_common.mean_std([r["seconds"] for r in results[name]])[0])
     colors.append(palette[group])
   seconds = [s if math.isfinite(s) else 0.0 for s in seconds]
   fig, (left, right) = plt.subplots(1, 2, sharey=True,
@@ -267,7 +251,7 @@ def main(argv=None):
   out = _common.output_dir(args.out, DEMO)  # fails in a second, before TF loads
   budget = QUICK if args.quick else FULL
   variants = [v for v in VARIANTS if v[3] or not args.quick]
-  tf = import_tensorflow_quietly()  # first: it hides TF's start-up log lines
+  import_tensorflow_quietly()  # first: it hides TF's start-up log lines
   from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
   datasets = _common.load_mnist_or_exit(DEMO)
   # The same balanced subset for every run: the budget is fixed, only configs vary.

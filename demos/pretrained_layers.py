@@ -42,7 +42,6 @@ import dataclasses
 import json
 import math
 import os
-import statistics
 import sys
 import time
 
@@ -384,20 +383,9 @@ def print_restore(how, metrics, checkpoint):
 # --------------------------------------------------------------------- the summary
 
 
-def mean_std(values):
-  values = [v for v in values if math.isfinite(v)]
-  if not values:
-    return math.nan, math.nan
-  return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def percent(values):
-  return "{:.2f} ± {:.2f}".format(*(100 * x for x in mean_std(values)))
-
-
 def gap(better, worse):
   """'+x.xx points (verdict)': mean(better) - mean(worse) of two lists of fractions."""
-  (m1, s1), (m2, s2) = mean_std(better), mean_std(worse)
+  (m1, s1), (m2, s2) = _common.mean_std(better), _common.mean_std(worse)
   verdict = ("one seed: cannot tell from noise" if len(better) < 2 else
              "more than the seed spread" if abs(m1 - m2) > s1 + s2 else "within noise")
   return f"{100 * (m1 - m2):+.2f} points ({verdict})"
@@ -410,11 +398,11 @@ def part1_table(results, epochs):
   rows = []
   for name, _ in PART1_VARIANTS:
     runs = results[name]
-    rows.append([name, percent([r["curve"][0] for r in runs]),
-                 percent([r["curve"][-1] for r in runs]),
-                 percent([r["test"] for r in runs]),
-                 f"{mean_std([r['dead'] for r in runs])[0]:.1f}",
-                 f"{mean_std([r['seconds'] for r in runs])[0]:.1f}"])
+    rows.append([name, _common.percent([r["curve"][0] for r in runs]),
+                 _common.percent([r["curve"][-1] for r in runs]),
+                 _common.percent([r["test"] for r in runs]),
+                 f"{_common.mean_std([r['dead'] for r in runs])[0]:.1f}",
+                 f"{_common.mean_std([r['seconds'] for r in runs])[0]:.1f}"])
   return headers, rows
 
 
@@ -445,10 +433,10 @@ def part2_table(results, epochs):
   for label, _, frozen, _ in TRANSFER_VARIANTS:
     runs = results[label]
     rows.append([label, "nothing" if frozen is None else layers_text(REUSED),
-                 trained[frozen], percent([r["curve"][0] for r in runs]),
-                 percent([r["curve"][-1] for r in runs]),
-                 percent([r["test"] for r in runs]),
-                 f"{mean_std([r['seconds'] for r in runs])[0]:.1f}"])
+                 trained[frozen], _common.percent([r["curve"][0] for r in runs]),
+                 _common.percent([r["curve"][-1] for r in runs]),
+                 _common.percent([r["test"] for r in runs]),
+                 f"{_common.mean_std([r['seconds'] for r in runs])[0]:.1f}"])
   return headers, rows
 
 

@@ -184,14 +184,6 @@ def train_variants(budget, train, datasets, out):
 # --------------------------------------------------------------------- the summary
 
 
-def mean_std(values):
-  return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def percent(values):
-  return "{:.2f} ± {:.2f}".format(*(100 * x for x in mean_std(values)))
-
-
 HEADERS = ["regularization", "train acc %", "test acc %", "gap (points)", "best epoch",
            "val loss: lowest -> last epoch", "weights near 0 (abs < 1e-3)"]
 
@@ -200,28 +192,28 @@ def table_rows(results):
   rows = []
   for name, _ in VARIANTS:
     runs = results[name]
-    gap = mean_std([100 * (r["train"] - r["test"]) for r in runs])[0]
-    rows.append([name, percent([r["train"] for r in runs]),
-                 percent([r["test"] for r in runs]), f"{gap:.2f}",
-                 f"{mean_std([r['best_epoch'] for r in runs])[0]:.0f}",
-                 f"{mean_std([min(r['val_loss']) for r in runs])[0]:.3f} -> "
-                 f"{mean_std([r['val_loss'][-1] for r in runs])[0]:.3f}",
-                 f"{100 * mean_std([r['small'] for r in runs])[0]:.0f}%"])
+    gap = _common.mean_std([100 * (r["train"] - r["test"]) for r in runs])[0]
+    rows.append([name, _common.percent([r["train"] for r in runs]),
+                 _common.percent([r["test"] for r in runs]), f"{gap:.2f}",
+                 f"{_common.mean_std([r['best_epoch'] for r in runs])[0]:.0f}",
+                 f"{_common.mean_std([min(r['val_loss']) for r in runs])[0]:.3f} -> "
+                 f"{_common.mean_std([r['val_loss'][-1] for r in runs])[0]:.3f}",
+                 f"{100 * _common.mean_std([r['small'] for r in runs])[0]:.0f}%"])
   return rows
 
 
 def effects(results):
   """Lines saying how much each regularizer moved the test accuracy and the gap."""
   def mean(name, key):
-    return mean_std([r[key] for r in results[name]])[0]
+    return _common.mean_std([r[key] for r in results[name]])[0]
   def rise(name):  # how far the validation loss climbed back from its lowest
     return statistics.fmean(r["val_loss"][-1] - min(r["val_loss"]) for r in results[name])
   lines = [f"none: the validation loss rose {rise('none'):.3f} above its lowest by the "
            "last epoch"]
   for name in ("l1", "dropout", "l1 + dropout"):
     test = 100 * (mean(name, "test") - mean("none", "test"))
-    spread = 100 * (mean_std([r["test"] for r in results[name]])[1] +
-                    mean_std([r["test"] for r in results["none"]])[1])
+    spread = 100 * (_common.mean_std([r["test"] for r in results[name]])[1] +
+                    _common.mean_std([r["test"] for r in results["none"]])[1])
     noise = ("one seed: cannot tell from noise" if len(results[name]) < 2 else
              "more than the seed spread" if abs(test) > spread else "within noise")
     gap = 100 * ((mean(name, "train") - mean(name, "test")) -

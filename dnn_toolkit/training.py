@@ -18,7 +18,6 @@ import math
 import signal
 import threading
 import time
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
