@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/compare_techniques.py             # full run, ~5 min on 2 cores
+    .venv/bin/python demos/compare_techniques.py             # full run, ~3 min on 2 cores
     .venv/bin/python demos/compare_techniques.py --quick     # under a minute
 
 The lesson lists ways to train deep nets faster and better: a good initializer, a

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/regularization.py             # full run, ~2 min on 2 cores
+    .venv/bin/python demos/regularization.py             # full run, ~1 min on 2 cores
     .venv/bin/python demos/regularization.py --quick     # under a minute
 
 Part 1 is the lesson's code in graph mode: the l1 penalty of a small net written out by
@@ -39,7 +39,7 @@ DEMO = "regularization"
 
 # ---------------------------------------------------------------------------- flags
 
-# A small training subset overfits within a few epochs. The full run measured 2 minutes
+# A small training subset overfits within a few epochs. The full run measured 1-2 minutes
 # on a busy 2-core machine; --quick trains on fewer examples, fewer epochs, one seed.
 FULL = {"examples_per_class": 200, "epochs": 40, "seeds": (0, 1, 2)}
 QUICK = {"examples_per_class": 100, "epochs": 8, "seeds": (0,)}

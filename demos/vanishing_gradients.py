@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/vanishing_gradients.py            # full run, ~2 min on 2 cores
+    .venv/bin/python demos/vanishing_gradients.py            # full run, ~20 s on 2 cores
     .venv/bin/python demos/vanishing_gradients.py --quick    # under a minute
 
 Part 1 plots the logistic (sigmoid) function and its derivative, shading where the
