@@ -29,7 +29,7 @@ def _add_config_flags(parser):
   g = parser.add_argument_group("model (defaults: the lesson's default DNN)")
   g.add_argument("--hidden-layers", type=int, nargs="+", default=list(d.hidden_layers),
                  metavar="UNITS", help="units per hidden layer (default: %(default)s)")
-  g.add_argument("--n-outputs", type=int, default=d.n_outputs, help="classes (%(default)s)")
+  g.add_argument("--n-outputs", type=int, default=d.n_outputs, help="classes (default: %(default)s)")
   g.add_argument("--initializer", choices=("he", "xavier", "normal"), default=d.initializer,
                  help="weight initialization (default: %(default)s)")
   g.add_argument("--activation", choices=activations.NAMES, default=d.activation,
@@ -40,29 +40,34 @@ def _add_config_flags(parser):
                  metavar="DECAY", help="moving-average decay (default: %(default)s)")
   g.add_argument("--dropout-rate", type=float, default=d.dropout_rate, metavar="RATE",
                  help="dropout rate of hidden units, 0 for none (default: %(default)s)")
-  g.add_argument("--l1-scale", type=float, default=d.l1_scale, metavar="SCALE")
-  g.add_argument("--l2-scale", type=float, default=d.l2_scale, metavar="SCALE")
+  g.add_argument("--l1-scale", type=float, default=d.l1_scale, metavar="SCALE",
+                 help="l1 penalty scale of the weights, 0 for none (default: %(default)s)")
+  g.add_argument("--l2-scale", type=float, default=d.l2_scale, metavar="SCALE",
+                 help="l2 penalty scale of the weights, 0 for none (default: %(default)s)")
   g.add_argument("--max-norm", type=float, default=d.max_norm, metavar="THRESHOLD",
                  help="max-norm of hidden weights, clipped each step (default: none)")
   o = parser.add_argument_group("optimization")
   o.add_argument("--optimizer", choices=optimizers.OPTIMIZERS, default=d.optimizer,
-                 help="(default: %(default)s)")
+                 help="the optimizer (default: %(default)s)")
   o.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
-                 help="(default: %(default)s)")
+                 help="the (initial) learning rate (default: %(default)s)")
   o.add_argument("--momentum", type=float, default=d.momentum,
                  help="for momentum, nesterov, rmsprop (default: %(default)s)")
   o.add_argument("--schedule", choices=optimizers.SCHEDULES, default=d.schedule,
                  help="learning-rate schedule (default: %(default)s)")
-  o.add_argument("--decay-steps", type=int, default=d.decay_steps, metavar="STEPS")
-  o.add_argument("--decay-rate", type=float, default=d.decay_rate, metavar="RATE")
+  o.add_argument("--decay-steps", type=int, default=d.decay_steps, metavar="STEPS",
+                 help="exponential schedule: steps per decay (default: %(default)s)")
+  o.add_argument("--decay-rate", type=float, default=d.decay_rate, metavar="RATE",
+                 help="exponential schedule: rate multiplier per decay_steps "
+                      "(default: %(default)s)")
   o.add_argument("--boundaries", type=int, nargs="*", default=[], metavar="STEP",
                  help="piecewise schedule: global steps where the rate changes")
   o.add_argument("--values", type=float, nargs="*", default=[], metavar="LR",
                  help="piecewise schedule: one more rate than boundaries")
   o.add_argument("--clip-value", type=float, default=None, metavar="V",
-                 help="clip each gradient component to [-V, V]")
+                 help="clip each gradient component to [-V, V] (default: no clipping)")
   o.add_argument("--clip-norm", type=float, default=None, metavar="N",
-                 help="clip the gradients' global norm to N")
+                 help="clip the gradients' global norm to N (default: no clipping)")
   o.add_argument("--seed", type=int, default=d.seed,
                  help="seed of weights, dropout and shuffling (default: %(default)s)")
 
@@ -80,8 +85,7 @@ def _add_train_parser(subparsers):
   p = subparsers.add_parser(
       "train", help="train a DNN on MNIST in a Session",
       description="Train a DNN classifier on MNIST with checkpoints, early stopping and "
-                  "TensorBoard logs. Ctrl-C saves; --resume continues.",
-      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                  "TensorBoard logs. Ctrl-C saves; --resume continues.")
   _add_config_flags(p)
   r = p.add_argument_group("run")
   r.add_argument("--data", default=None, metavar="PATH",
@@ -91,17 +95,25 @@ def _add_train_parser(subparsers):
                  help="check --data against the official MNIST digests; --no-verify "
                       "trains on another data set in the MNIST layout (e.g. "
                       "Fashion-MNIST)")
-  r.add_argument("--validation-size", type=int, default=5000)
-  r.add_argument("--epochs", type=int, default=20)
-  r.add_argument("--batch-size", type=int, default=50)
+  r.add_argument("--validation-size", type=int, default=5000, metavar="N",
+                 help="the first N training images validate (default: %(default)s)")
+  r.add_argument("--epochs", type=int, default=20,
+                 help="epochs in all, counting those of a resumed run "
+                      "(default: %(default)s)")
+  r.add_argument("--batch-size", type=int, default=50, metavar="N",
+                 help="examples per training step (default: %(default)s)")
   r.add_argument("--patience", type=int, default=5,
-                 help="early-stopping patience in epochs; 0 disables it")
+                 help="early-stopping patience in epochs; 0 disables it "
+                      "(default: %(default)s)")
   r.add_argument("--run-dir", default=None,
                  help="where checkpoints and logs go (default: checkpoints/run-<time>)")
   r.add_argument("--resume", action="store_true",
                  help="continue the run in --run-dir from its latest checkpoint")
   r.add_argument("--save-every-steps", type=int, default=None, metavar="N",
                  help="also checkpoint every N steps (default: each epoch)")
+  r.add_argument("--log-every-steps", type=int, default=100, metavar="N",
+                 help="steps between per-layer diagnostics in the TensorBoard logs "
+                      "(default: %(default)s)")
   r.add_argument("--quiet", action="store_true", help="no progress output")
   p.set_defaults(handler=_train)
 
@@ -111,6 +123,9 @@ def _train(args):
   from dnn_toolkit import data, experiment
   from dnn_toolkit.errors import DataIntegrityError
   config = _config_from_args(args).validate()
+  if args.log_every_steps < 1:
+    raise ValueError("Expected --log-every-steps to be a positive integer. "
+                     f"Received: --log-every-steps {args.log_every_steps}")
   try:
     datasets = data.load_mnist(validation_size=args.validation_size, path=args.data,
                                verify=args.verify)
@@ -126,7 +141,7 @@ def _train(args):
         run_dir=run_dir, epochs=args.epochs, batch_size=args.batch_size,
         patience=args.patience or None, resume=args.resume,
         save_every_steps=args.save_every_steps, verbose=0 if args.quiet else 1,
-        hook_factories=experiment.default_hook_factories())
+        hook_factories=experiment.default_hook_factories(args.log_every_steps))
   except KeyboardInterrupt:
     print(f"\nInterrupted: the position is saved in {run_dir}. Continue with:\n"
           f"  dnn-toolkit train --resume --run-dir {run_dir} [same flags]",
@@ -145,12 +160,12 @@ def _add_tensorboard_parser(subparsers):
   p = subparsers.add_parser(
       "tensorboard", help="serve a run's TensorBoard logs on 127.0.0.1",
       description="Start TensorBoard on 127.0.0.1 for the logs of a run directory "
-                  "(<run_dir>/logs), or print the command that does.",
-      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                  "(<run_dir>/logs), or print the command that does.")
   p.add_argument("run_dir", metavar="RUN_DIR",
                  help="a run directory, or any directory holding event files")
   p.add_argument("--port", type=int, default=6006,
-                 help="port on 127.0.0.1; 0 lets TensorBoard pick a free one")
+                 help="port on 127.0.0.1; 0 lets TensorBoard pick a free one "
+                      "(default: %(default)s)")
   p.add_argument("--print-command", action="store_true",
                  help="print the command instead of running it")
   p.set_defaults(handler=_tensorboard)

@@ -112,6 +112,7 @@ def test_train_refuses_data_that_is_not_mnist_unless_told(small_mnist, tmp_path,
     (["--patience", "-2"], "Received: patience=-2"),
     (["--validation-size", "400"], "Received: validation_size=400"),
     (["--validation-size", "0"], "`validation` to hold at least one example"),
+    (["--log-every-steps", "0"], "Received: --log-every-steps 0"),
 ])
 def test_train_bad_flag_values_exit_2_and_write_nothing(small_mnist, tmp_path, capsys,
                                                         flags, message):
@@ -142,6 +143,8 @@ def test_train_help_lists_the_flags(capsys):
                "--resume", "--save-every-steps", "--quiet"):
     assert flag in out, flag
   assert "(default: adam)" in out
+  assert "(default: 50)" in out and "(default: 20)" in out  # --batch-size, --epochs
+  assert "(default: None)" not in out and ") (default:" not in out  # said once, plainly
 
 
 def test_train_ctrl_c_tells_how_to_resume(small_mnist, tmp_path, capsys, monkeypatch):
