@@ -21,7 +21,9 @@ training run:
   the sigmoid in its steep middle, and the gradient reaches every layer.
 
 Outputs go under checkpoints/vanishing_gradients (--out DIR to change it): sigmoid.png,
-gradient_norms.png (per layer, each variant), results.md.
+gradient_norms.png (per layer, each variant), results.md, and logs/<variant>/ with the
+TensorBoard logs of each brief training run (gradient norm, saturation and dead units
+per layer over the steps).
 """
 
 import os
@@ -86,14 +88,16 @@ def plot_sigmoid(path, threshold=0.01):
 # ------------------------------------------------ part 2: gradients in a deep net
 
 
-def probe_variant(tf, name, fields, datasets, budget, seed=42):
-  """Builds one variant, probes it, trains it briefly, probes again.
+def probe_variant(tf, name, fields, datasets, budget, logdir, seed=42):
+  """Builds one variant, probes it, trains it briefly (logging to `logdir`), probes again.
 
   Returns:
     (report before training, report after, validation accuracy after).
   """
-  from dnn_toolkit import diagnostics, training  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit.model import DNNConfig, build_dnn  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import diagnostics, summaries, training
+  from dnn_toolkit.model import DNNConfig, build_dnn
+  # pylint: enable=import-outside-toplevel
   config = DNNConfig(**{**BASE, **fields, "seed": seed})
   X_probe = datasets.validation.images[:PROBE_BATCH]
   y_probe = datasets.validation.labels[:PROBE_BATCH]
@@ -102,6 +106,8 @@ def probe_variant(tf, name, fields, datasets, budget, seed=42):
   with graph.as_default():
     dnn = build_dnn(config, n_inputs=784)
     diagnostics.probes_for_dnn(dnn)  # Probe ops are built before the Session starts.
+    # TensorBoard: per-layer gradient norms, saturation, histograms every 20 steps.
+    logs = summaries.SummaryHook(dnn, logdir, every_n_steps=20)
     snapshot = training.ParamSnapshot()
     init = tf.compat.v1.global_variables_initializer()
   with tf.compat.v1.Session(graph=graph) as sess:
@@ -113,7 +119,7 @@ def probe_variant(tf, name, fields, datasets, budget, seed=42):
     n = budget["train_examples"]
     training.fit(sess, dnn, (datasets.train.images[:n], datasets.train.labels[:n]),
                  datasets.validation, epochs=budget["epochs"], batch_size=50,
-                 snapshot=snapshot, verbose=0)
+                 hooks=[logs], snapshot=snapshot, verbose=0)
     after = diagnostics.gradient_report(sess, dnn, X_probe, y_probe, is_training=bn)
     accuracy = training.evaluate(sess, dnn, datasets.validation.images,
                                  datasets.validation.labels)["accuracy"]
@@ -170,7 +176,9 @@ def main(argv=None):
   print(f"Part 2: {DEPTH} hidden layers of {UNITS} units, gradients probed on "
         f"{PROBE_BATCH} images, then {budget['epochs']} epoch(s) of SGD on "
         f"{budget['train_examples']} images")
-  results = {name: probe_variant(tf, name, fields, datasets, budget)
+  logs = os.path.join(out, "logs")
+  results = {name: probe_variant(tf, name, fields, datasets, budget,
+                                 os.path.join(logs, slug(name)))
              for name, fields in VARIANTS}
   print(f"\nPer-layer gradients of '{VARIANTS[1][0]}' before training:")
   from dnn_toolkit import diagnostics  # pylint: disable=import-outside-toplevel
@@ -183,7 +191,17 @@ def main(argv=None):
   plot_profiles(results, os.path.join(out, "gradient_norms.png"))
   with open(os.path.join(out, "results.md"), "w") as f:
     f.write(_common.format_table(headers, rows, markdown=True) + "\n")
+  from dnn_toolkit import summaries  # pylint: disable=import-outside-toplevel
+  print("\nSee the gradients per layer in TensorBoard (scalars gradient_norm/...):\n"
+        f"  dnn-toolkit tensorboard {logs}\n  or: "
+        + summaries.format_command(summaries.tensorboard_command(logs)))
   _common.finish(out)
+
+
+def slug(name):
+  """'sigmoid, Xavier, batch norm' -> 'sigmoid-xavier-batch-norm', a log run name."""
+  return "-".join(name.lower().replace(",", " ").replace("(", " ").replace(")", " ")
+                  .split())
 
 
 if __name__ == "__main__":
