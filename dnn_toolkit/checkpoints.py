@@ -15,11 +15,11 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from dnn_toolkit._files import atomic_write_text
 from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, NoMatchError,
                                 ShapeMismatchError, TrainingDivergedError)
 
@@ -29,23 +29,6 @@ STATE_FILE = "state.json"
 LATEST = "latest"
 BEST = "best"
 CKPT_NAME = "model.ckpt"
-
-
-def atomic_write_text(path, text):
-  """Writes `text` to `path` through a temporary file and a rename: never half-written."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def read_run_state(run_dir):
