@@ -589,17 +589,40 @@ def iterate_minibatches(images, labels, batch_size, seed=None, epoch=0, start_ba
       sess.run(train_op, feed_dict={x: images, y: labels})
   """
   images, labels = _check_images_labels(images, labels)
-  num_batches = batches_per_epoch(len(labels), batch_size, drop_remainder)
+  return ((images[index], labels[index]) for index in
+          minibatch_indices(len(labels), batch_size, seed, epoch, start_batch,
+                            drop_remainder))
+
+
+def minibatch_indices(n, batch_size, seed=None, epoch=0, start_batch=0,
+                      drop_remainder=False):
+  """Yields the example indices of each mini-batch of one epoch: the one batching rule.
+
+  Batch b of epoch e holds `epoch_permutation(n, seed, e)[b*batch_size:(b+1)*batch_size]`.
+  Every loop over mini-batches in the package (training, pretraining,
+  `iterate_minibatches`) draws its batches here, so they agree and resume exactly.
+
+  Args:
+    n: number of examples, a non-negative integer.
+    batch_size: a positive integer.
+    seed: a non-negative integer, or None for an order that cannot be reproduced.
+    epoch: the epoch number, a non-negative integer.
+    start_batch: the index of the first batch to yield, to resume mid-epoch.
+    drop_remainder: if True, skip the last n % batch_size examples.
+
+  Returns:
+    An iterator of int64 index arrays `[batch_size]` (the last one shorter when n is
+    not a multiple and `drop_remainder` is False).
+
+  Raises:
+    TypeError, ValueError: as `iterate_minibatches`, at the call.
+  """
+  num_batches = batches_per_epoch(n, batch_size, drop_remainder)
   start_batch = check_non_negative_int("start_batch", start_batch)
   if start_batch > num_batches:
     raise ValueError(f"Received an invalid value for `start_batch`, expected an integer "
                      f"in [0, {num_batches}] (batches in this epoch). "
                      f"Received: start_batch={start_batch}")
-  order = epoch_permutation(len(labels), seed, epoch)
-  return _batches(images, labels, order, batch_size, start_batch, num_batches)
-
-
-def _batches(images, labels, order, batch_size, start_batch, num_batches):
-  for b in range(start_batch, num_batches):
-    index = order[b * batch_size:(b + 1) * batch_size]
-    yield images[index], labels[index]
+  order = epoch_permutation(n, seed, epoch)
+  return (order[b * batch_size:(b + 1) * batch_size]
+          for b in range(start_batch, num_batches))
