@@ -80,3 +80,54 @@ def check_choice(name, value, choices):
     raise ValueError(f"Received an invalid value for `{name}`, expected one of "
                      f"{listed}. {_received(name, value)}")
   return value
+
+
+def check_callable(name, value, allow_none=True):
+  """Returns `value` if it is callable (or None when allowed), else raises TypeError."""
+  if (value is None and allow_none) or callable(value):
+    return value
+  expected = "callable or None" if allow_none else "callable"
+  raise TypeError(f"Expected `{name}` to be {expected}. {_received(name, value)}")
+
+
+def check_optional_seed(name, value):
+  """Returns `value` if it is None or an integer >= 0 (bools rejected), else raises."""
+  if value is None:
+    return None
+  return check_non_negative_int(name, value)
+
+
+def check_float_dtype(name, dtype):
+  """Returns `dtype` as a floating point `tf.DType`, else raises TypeError.
+
+  The message keeps contrib's wording ("Cannot create initializer for non-floating
+  point type"), which TF 1.x code may match.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  try:
+    as_dtype = tf.as_dtype(dtype)
+  except TypeError:
+    as_dtype = None
+  if as_dtype is None or not as_dtype.is_floating:
+    shown = getattr(as_dtype, "name", None) or repr(dtype)
+    raise TypeError(f"Cannot create initializer for non-floating point type: expected "
+                    f"`{name}` to be a floating point type. Received: {name}={shown}")
+  return as_dtype
+
+
+def check_axes(name, value):
+  """Returns `value` (None, an int or a non-empty list of ints) or raises TypeError.
+
+  Bools are rejected; the result is None, an int, or a tuple of ints.
+  """
+  if value is None:
+    return None
+  is_int = lambda v: (not isinstance(v, bool)
+                      and isinstance(v, (numbers.Integral, np.integer)))
+  if is_int(value):
+    return int(value)
+  if (isinstance(value, (list, tuple)) and value
+      and all(is_int(v) for v in value)):
+    return tuple(int(v) for v in value)
+  raise TypeError(f"Expected `{name}` to be an int, a non-empty list of ints or None. "
+                  f"{_received(name, value)}")
