@@ -13,7 +13,7 @@ running it: `dnn_toolkit.training` runs it in a Session, and a
 """
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Optional
 
 import tensorflow as tf
 
@@ -22,110 +22,10 @@ from dnn_toolkit import activations
 from dnn_toolkit import initializers
 from dnn_toolkit import optimizers
 from dnn_toolkit import regularizers
+from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.layers import batch_norm, dropout, fully_connected
 
 _V1 = tf.compat.v1
-
-
-@dataclasses.dataclass(frozen=True)
-class DNNConfig:
-  """Every choice of a DNN classifier and its training, checked by `validate()`.
-
-  The defaults are the lesson's "Default DNN configuration": He initialization, ELU,
-  batch normalization, dropout, Adam, no learning-rate schedule.
-
-  Attributes:
-    hidden_layers: units of each hidden layer, e.g. (300, 100).
-    n_outputs: number of classes.
-    initializer: 'he', 'xavier' or 'normal' (N(0, 1), to show the problem).
-    activation: 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu' or 'selu'.
-    batch_norm: batch normalization before each hidden activation.
-    batch_norm_decay: decay of the moving averages, in [0, 1).
-    dropout_rate: probability of dropping a hidden unit when training, in [0, 1).
-    l1_scale, l2_scale: non-negative weight penalties (0 disables).
-    max_norm: optional max-norm threshold of the hidden weights, clipped each step.
-    optimizer: 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop' or 'adam'.
-    learning_rate: positive initial learning rate.
-    momentum: momentum of 'momentum', 'nesterov' and 'rmsprop'.
-    schedule: 'none', 'exponential' or 'piecewise'.
-    decay_steps, decay_rate: parameters of 'exponential'.
-    boundaries, values: parameters of 'piecewise' (global steps and rates).
-    clip_value: optional positive bound of each gradient component.
-    clip_norm: optional positive bound of the gradients' global norm.
-    seed: graph-level seed: same seed, same initial weights, dropout masks and
-      shuffling. None for a fresh draw each run.
-  """
-  hidden_layers: Tuple[int, ...] = (300, 100)
-  n_outputs: int = 10
-  initializer: str = "he"
-  activation: str = "elu"
-  batch_norm: bool = True
-  batch_norm_decay: float = 0.9
-  dropout_rate: float = 0.2
-  l1_scale: float = 0.0
-  l2_scale: float = 0.0
-  max_norm: Optional[float] = None
-  optimizer: str = "adam"
-  learning_rate: float = 0.001
-  momentum: float = 0.9
-  schedule: str = "none"
-  decay_steps: int = 10000
-  decay_rate: float = 0.1
-  boundaries: Tuple[int, ...] = ()
-  values: Tuple[float, ...] = ()
-  clip_value: Optional[float] = None
-  clip_norm: Optional[float] = None
-  seed: Optional[int] = 42
-
-  def validate(self):
-    """Raises ValueError or TypeError naming the first bad field; returns self."""
-    if not isinstance(self.hidden_layers, (tuple, list)) or not self.hidden_layers:
-      raise ValueError("Expected `hidden_layers` to be a non-empty sequence of positive "
-                       f"integers. Received: hidden_layers={self.hidden_layers!r}")
-    for units in self.hidden_layers:
-      _validation.check_positive_int("hidden_layers", units)
-    _validation.check_positive_int("n_outputs", self.n_outputs)
-    _validation.check_choice("initializer", self.initializer, tuple(initializers._BY_NAME))
-    _validation.check_choice("activation", self.activation, activations.NAMES)
-    if not isinstance(self.batch_norm, bool):
-      raise TypeError(f"Expected `batch_norm` to be a bool. "
-                      f"Received: batch_norm={self.batch_norm!r}")
-    _validation.check_in_range("batch_norm_decay", self.batch_norm_decay, 0.0, 1.0,
-                               high_open=True)
-    _validation.check_in_range("dropout_rate", self.dropout_rate, 0.0, 1.0,
-                               high_open=True)
-    _validation.check_in_range("l1_scale", self.l1_scale, 0.0, None)
-    _validation.check_in_range("l2_scale", self.l2_scale, 0.0, None)
-    for name in ("max_norm", "clip_value", "clip_norm"):
-      if getattr(self, name) is not None:
-        _validation.check_in_range(name, getattr(self, name), 0.0, None, low_open=True)
-    _validation.check_choice("optimizer", self.optimizer, optimizers.OPTIMIZERS)
-    _validation.check_in_range("momentum", self.momentum, 0.0, 1.0, high_open=True)
-    optimizers.check_schedule(self.schedule, self.learning_rate, self.decay_steps,
-                              self.decay_rate, self.boundaries, self.values)
-    if self.seed is not None:
-      _validation.check_non_negative_int("seed", self.seed)
-    return self
-
-  def to_dict(self):
-    """Returns the fields as a JSON-ready dict (tuples as lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v
-            for k, v in dataclasses.asdict(self).items()}
-
-  @classmethod
-  def from_dict(cls, fields):
-    """Builds a config from `to_dict()` output; unknown keys raise ValueError."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-      raise ValueError(f"Unknown DNNConfig fields {unknown}; known: {sorted(known)}")
-    tuples = {"hidden_layers", "boundaries", "values"}
-    return cls(**{k: tuple(v) if k in tuples else v for k, v in fields.items()})
-
-  def differences(self, other):
-    """Returns the names of the fields whose values differ from `other`'s."""
-    mine, theirs = self.to_dict(), other.to_dict()
-    return [k for k in mine if mine[k] != theirs.get(k)]
 
 
 #: The lesson's "Default DNN configuration" with two hidden layers of 300 and 100 units.

@@ -10,8 +10,7 @@ from dnn_toolkit import _validation
 
 _V1 = tf.compat.v1
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-SCHEDULES = ("none", "exponential", "piecewise")
+from dnn_toolkit.config import OPTIMIZERS, SCHEDULES, check_schedule  # pylint: disable=unused-import
 
 
 def make_optimizer(name, learning_rate, momentum=0.9):
@@ -77,28 +76,6 @@ def learning_rate_schedule(schedule, learning_rate, global_step, decay_steps=100
   else:
     rate = tf.constant(float(learning_rate))
   return tf.identity(tf.cast(rate, tf.float32), name="learning_rate")
-
-
-def check_schedule(schedule, learning_rate, decay_steps, decay_rate, boundaries, values):
-  """Raises ValueError/TypeError if the schedule's parameters do not fit together."""
-  _validation.check_choice("schedule", schedule, SCHEDULES)
-  _validation.check_in_range("learning_rate", learning_rate, 0.0, None, low_open=True)
-  if schedule == "exponential":
-    _validation.check_positive_int("decay_steps", decay_steps)
-    _validation.check_in_range("decay_rate", decay_rate, 0.0, None, low_open=True)
-  if schedule == "piecewise":
-    boundaries, values = list(boundaries), list(values)
-    for b in boundaries:
-      _validation.check_positive_int("boundaries", b)
-    for v in values:
-      _validation.check_in_range("values", v, 0.0, None, low_open=True)
-    if len(values) != len(boundaries) + 1 or not boundaries:
-      raise ValueError("A 'piecewise' schedule needs at least one boundary and one more "
-                       "value than boundaries. Received: "
-                       f"boundaries={boundaries}, values={values}")
-    if any(b2 <= b1 for b1, b2 in zip(boundaries, boundaries[1:])):
-      raise ValueError("Expected `boundaries` to increase strictly. "
-                       f"Received: boundaries={boundaries}")
 
 
 def clip_gradients(grads_and_vars, clip_value=None, clip_norm=None):

@@ -294,3 +294,4 @@ def test_evaluation_needs_only_the_model_variables_even_with_dropout():
       X = np.ones((4, 5), np.float32)
       first = sess.run(dnn.logits, {dnn.X: X})  # global_step was never initialized
       np.testing.assert_array_equal(sess.run(dnn.logits, {dnn.X: X}), first)
+
