@@ -1,4 +1,4 @@
-"""Weight initializers with tf.contrib.layers' exact distributions.
+"""Weight initializers with tf.contrib.layers' exact distributions, and a lookup by name.
 
 Each factory validates its arguments at once and returns a closure
 `initializer(shape, dtype=tf.float32, partition_info=None)` that
@@ -30,19 +30,6 @@ def _fans(shape):
   return fan_in, fan_out
 
 
-def _check_seed(seed):
-  if seed is not None:
-    _validation.check_non_negative_int("seed", seed)
-
-
-def _check_float_dtype(dtype):
-  dtype = tf.as_dtype(dtype)
-  if not dtype.is_floating:
-    raise TypeError("Expected `dtype` to be a floating point type. "
-                    f"Received: dtype={dtype.name}")
-  return dtype
-
-
 def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False, seed=None,
                                  dtype=tf.float32):
   """Returns an initializer whose weights have variance `factor / n`.
@@ -71,12 +58,12 @@ def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False, seed=
   """
   factor = _validation.check_in_range("factor", factor, 0.0, None, low_open=True)
   _validation.check_choice("mode", mode, _MODES)
-  _check_seed(seed)
-  default_dtype = _check_float_dtype(dtype)
+  _validation.check_optional_seed("seed", seed)
+  default_dtype = _validation.check_float_dtype("dtype", dtype)
 
   def _initializer(shape, dtype=default_dtype, partition_info=None):
     del partition_info  # Accepted for get_variable; partitioning is not supported.
-    dtype = _check_float_dtype(dtype)
+    dtype = _validation.check_float_dtype("dtype", dtype)
     shape = [int(d) for d in shape]
     fan_in, fan_out = _fans(shape)
     n = {"FAN_IN": fan_in, "FAN_OUT": fan_out, "FAN_AVG": (fan_in + fan_out) / 2.0}[mode]
@@ -103,6 +90,11 @@ def xavier_initializer(uniform=True, seed=None, dtype=tf.float32):
   """
   return variance_scaling_initializer(factor=1.0, mode="FAN_AVG", uniform=uniform,
                                       seed=seed, dtype=dtype)
+
+
+#: contrib's name for Xavier initialization of convolution kernels: the same function,
+#: whose fans include the receptive field (`[height, width, in, out]` kernels).
+xavier_initializer_conv2d = xavier_initializer
 
 
 def he_initializer(uniform=False, seed=None, dtype=tf.float32):
@@ -135,13 +127,13 @@ def normal_initializer(stddev=1.0, seed=None, dtype=tf.float32):
     An initializer function.
   """
   stddev = _validation.check_in_range("stddev", stddev, 0.0, None, low_open=True)
-  _check_seed(seed)
-  default_dtype = _check_float_dtype(dtype)
+  _validation.check_optional_seed("seed", seed)
+  default_dtype = _validation.check_float_dtype("dtype", dtype)
 
   def _initializer(shape, dtype=default_dtype, partition_info=None):
     del partition_info
-    return tf.random.normal([int(d) for d in shape], 0.0, stddev,
-                            dtype=_check_float_dtype(dtype), seed=seed)
+    dtype = _validation.check_float_dtype("dtype", dtype)
+    return tf.random.normal([int(d) for d in shape], 0.0, stddev, dtype=dtype, seed=seed)
 
   return _initializer
 

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from dnn_toolkit import initializers
 from dnn_toolkit.initializers import (he_initializer, normal_initializer,
-                                      variance_scaling_initializer, xavier_initializer)
+                                      variance_scaling_initializer, xavier_initializer,
+                                      xavier_initializer_conv2d)
 
 V1 = tf.compat.v1
 SHAPE = (400, 2500)
@@ -176,3 +177,41 @@ def test_get_unknown_name_lists_the_names(graph):
   message = str(error.value)
   assert "Received: initializer='lecun'" in message
   assert all(f"'{name}'" in message for name in ("xavier", "glorot", "he", "normal"))
+
+
+# contrib's initializer tests ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_xavier_initializer_conv2d_variance(uniform):
+  # A [100, 40, 5, 7] kernel: fan_in 100*40*5, fan_out 100*40*7.
+  w = _sample(xavier_initializer_conv2d(uniform=uniform, seed=1), shape=(100, 40, 5, 7))
+  np.testing.assert_allclose(w.var(), 2.0 / (100 * 40 * (5 + 7)), rtol=0.02)
+  assert xavier_initializer_conv2d is xavier_initializer
+
+
+@pytest.mark.parametrize("factory", [xavier_initializer, he_initializer])
+def test_scalar_shape(factory):
+  w = _sample(factory(seed=1), shape=())
+  assert w.shape == ()
+
+
+@pytest.mark.parametrize("mode", ["FAN_IN", "FAN_OUT", "FAN_AVG"])
+def test_vector_shape_uses_its_length_for_every_mode(mode):
+  # contrib: a [100] vector has fan_in = fan_out = 100, so variance 2 / 100 each mode.
+  w = _sample(variance_scaling_initializer(mode=mode, uniform=True, seed=1),
+              shape=(100,))
+  limit = np.sqrt(3.0 * 2.0 / 100)
+  assert np.abs(w).max() <= limit
+  assert np.abs(w).max() > 0.9 * limit
+
+
+def test_non_floating_dtype_message_is_contribs(graph):
+  message = "Cannot create initializer for non-floating point type"
+  with pytest.raises(TypeError, match=message):
+    xavier_initializer(dtype=tf.int32)
+  with pytest.raises(TypeError, match=message + r".*Received: dtype=int32"):
+    variance_scaling_initializer()([], dtype=tf.int32)
+  with pytest.raises(TypeError, match=message + r".*Received: dtype='float'"):
+    normal_initializer(dtype="float")
+  assert graph.get_operations() == []
