@@ -32,6 +32,27 @@ _V1 = tf.compat.v1
 LESSON_DEFAULT = DNNConfig()
 
 
+def hidden_scope(index):
+  """The variable scope of hidden layer `index` (1-based): 'hidden1', 'hidden2', ...
+
+  The one place the layer naming of `build_dnn` is spelled; checkpoints, transfer
+  learning and pretraining name layers through it (and `OUTPUTS_SCOPE`).
+  """
+  return f"hidden{index}"
+
+
+def hidden_scope_pattern(indices):
+  """The scope pattern of hidden layers by number: (1, 2, 3) -> 'hidden(1|2|3)'.
+
+  It matches exactly those layers' scopes (see `scopes.scope_matches`).
+  """
+  return "hidden(" + "|".join(str(int(i)) for i in indices) + ")"
+
+
+#: The variable scope of the output layer.
+OUTPUTS_SCOPE = "outputs"
+
+
 @dataclasses.dataclass
 class DNN:
   """The tensors and ops of a built DNN (see `build_dnn`)."""
@@ -42,6 +63,7 @@ class DNN:
   hidden: list                  # each [batch_size, units], after the activation
   logits: tf.Tensor             # [batch_size, n_outputs]
   predictions: tf.Tensor        # [batch_size] int64
+  xentropy: tf.Tensor           # [batch_size] cross-entropy of each example
   base_loss: tf.Tensor          # mean cross-entropy
   loss: tf.Tensor               # base_loss + regularization penalties
   correct: tf.Tensor            # [batch_size] bool
@@ -53,11 +75,13 @@ class DNN:
   train_op: tf.Operation        # runs the batch-norm updates too
   max_norm_op: Optional[tf.Operation]  # run after each train step (None: no max-norm)
   weights: list                 # weight variables of hidden1..N and outputs
+  frozen_layers: int = 0        # hidden1..frozen_layers run frozen (inference mode)
+  stop_gradient_layer: Optional[int] = None  # the layer whose output is stopped
 
   @property
   def layer_scopes(self):
     """The variable scopes of the layers, bottom up: hidden1..N, outputs."""
-    return [f"hidden{i + 1}" for i in range(len(self.hidden))] + ["outputs"]
+    return [hidden_scope(i + 1) for i in range(len(self.hidden))] + [OUTPUTS_SCOPE]
 
 
 def build_dnn(config, n_inputs, frozen_layers=0, stop_gradient=False):
@@ -98,7 +122,7 @@ def build_dnn(config, n_inputs, frozen_layers=0, stop_gradient=False):
     logits = fully_connected(top, config.n_outputs, activation_fn=None,
                              weights_initializer=initializers.get(config.initializer),
                              weights_regularizer=_weight_penalty(config),
-                             scope="outputs")
+                             scope=OUTPUTS_SCOPE)
   with tf.name_scope("loss"):
     xentropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
     base_loss = tf.reduce_mean(xentropy, name="avg_xentropy")
@@ -115,12 +139,17 @@ def build_dnn(config, n_inputs, frozen_layers=0, stop_gradient=False):
     # One fetch for the training loop instead of two: fetches cost per output.
     batch_stats = tf.stack([loss, accuracy], name="batch_stats")  # [2]
   max_norm = regularizers.max_norm_op() if config.max_norm is not None else None
-  scopes = [f"hidden{i + 1}" for i in range(len(hidden))] + ["outputs"]
+  dnn = DNN(config=config, X=X, y=y, is_training=is_training, hidden=hidden,
+            logits=logits, predictions=predictions, xentropy=xentropy,
+            base_loss=base_loss, loss=loss, correct=correct, accuracy=accuracy,
+            batch_stats=batch_stats, global_step=global_step,
+            learning_rate=learning_rate, grads_and_vars=grads_and_vars,
+            train_op=train_op, max_norm_op=max_norm, weights=[],
+            frozen_layers=frozen_layers,
+            stop_gradient_layer=frozen_layers if stop_gradient else None)
   by_name = {v.op.name: v for v in _V1.global_variables()}
-  weights = [by_name[f"{scope}/weights"] for scope in scopes]
-  return DNN(config, X, y, is_training, hidden, logits, predictions, base_loss, loss,
-             correct, accuracy, batch_stats, global_step, learning_rate, grads_and_vars,
-             train_op, max_norm, weights)
+  dnn.weights = [by_name[f"{scope}/weights"] for scope in dnn.layer_scopes]
+  return dnn
 
 
 def _weight_penalty(config):
@@ -174,15 +203,15 @@ def _hidden_layers(config, X, is_training, global_step, frozen_layers=0,
         normalizer_fn=batch_norm if config.batch_norm else None,
         normalizer_params=(frozen_bn_params if frozen else bn_params)
         if config.batch_norm else None,
-        scope=f"hidden{index + 1}")  # [batch_size, units]
+        scope=hidden_scope(index + 1))  # [batch_size, units]
     hidden.append(outputs)
     top = outputs
     if stop_gradient and index + 1 == frozen_layers:
-      top = tf.stop_gradient(outputs, name=f"hidden{index + 1}_stop_gradient")
+      top = tf.stop_gradient(outputs, name=f"{hidden_scope(index + 1)}_stop_gradient")
     if config.dropout_rate > 0.0 and not frozen:
       top = dropout(outputs, keep_prob=1.0 - config.dropout_rate,
                     is_training=is_training, seed=_step_seed(config, index, global_step),
-                    scope=f"hidden{index + 1}_dropout")
+                    scope=f"{hidden_scope(index + 1)}_dropout")
   return hidden, top
 
 
@@ -199,7 +228,7 @@ def _step_seed(config, index, global_step):
 
 
 def _training_ops(config, loss, global_step, frozen_layers=0):
-  """Returns (learning_rate, grads_and_vars, train_op); train_op runs UPDATE_OPS.
+  """Returns (learning_rate, grads_and_vars, train_op) by `optimizers.train_op`.
 
   The variables of hidden1..hidden<frozen_layers> are left out of the optimizer's
   var_list.
@@ -208,17 +237,12 @@ def _training_ops(config, loss, global_step, frozen_layers=0):
       config.schedule, config.learning_rate, global_step, config.decay_steps,
       config.decay_rate, config.boundaries, config.values)
   optimizer = optimizers.make_optimizer(config.optimizer, learning_rate, config.momentum)
-  frozen = {f"hidden{i + 1}" for i in range(frozen_layers)}
+  frozen = {hidden_scope(i + 1) for i in range(frozen_layers)}
   var_list = None  # Default: every trainable variable.
   if frozen:
     var_list = [v for v in _V1.trainable_variables()
                 if v.op.name.split("/")[0] not in frozen]
-  grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
-  grads_and_vars = optimizers.clip_gradients(grads_and_vars, config.clip_value,
-                                             config.clip_norm)
-  # Batch norm's moving averages are updated by ops outside the gradient path.
-  update_ops = _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)
-  with tf.control_dependencies(update_ops):
-    train_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step,
-                                         name="training_op")
+  grads_and_vars, train_op = optimizers.train_op(
+      optimizer, loss, global_step=global_step, var_list=var_list,
+      clip_value=config.clip_value, clip_norm=config.clip_norm)
   return learning_rate, grads_and_vars, train_op

@@ -89,7 +89,8 @@ def clip_gradients(grads_and_vars, clip_value=None, clip_norm=None):
       global l2 norm is at most `clip_norm`.
 
   Returns:
-    A list of (gradient, variable) of the same length.
+    A list of (gradient, variable): the pairs whose gradient is not None (variables
+    the loss does not depend on are dropped), clipped.
   """
   pairs = [(g, v) for g, v in grads_and_vars if g is not None]
   grads = [g for g, _ in pairs]
@@ -98,3 +99,36 @@ def clip_gradients(grads_and_vars, clip_value=None, clip_norm=None):
   if clip_norm is not None:
     grads, _ = tf.clip_by_global_norm(grads, clip_norm)
   return list(zip(grads, [v for _, v in pairs]))
+
+
+def train_op(optimizer, loss, *, global_step, var_list=None, clip_value=None,
+             clip_norm=None, name="training_op"):
+  """The one train-op recipe: gradients, clipping, batch-norm updates, global step.
+
+  `build_dnn`, freezing and unfreezing (`dnn_toolkit.transfer`) and distributed
+  training all build their train op here:
+
+      grads_and_vars, op = train_op(optimizer, dnn.loss, global_step=dnn.global_step)
+
+  Args:
+    optimizer: a `tf.compat.v1.train.Optimizer` (e.g. from `make_optimizer`, or one
+      wrapping it such as `SyncReplicasOptimizer`).
+    loss: the scalar loss tensor.
+    global_step: the global step variable, incremented by each run of the op.
+    var_list: the variables to train; default every trainable variable.
+    clip_value, clip_norm: as `clip_gradients`.
+    name: the name of the op. Default 'training_op'.
+
+  Returns:
+    (grads_and_vars, the train op). Running the op first runs the ops in the graph's
+    UPDATE_OPS collection (batch norm's moving averages).
+  """
+  grads_and_vars = optimizer.compute_gradients(loss, var_list=var_list)
+  grads_and_vars = clip_gradients(grads_and_vars, clip_value, clip_norm)
+  # A fresh op to depend on: the update ops may already have run in a Session
+  # (freezing after training), and TensorFlow warns when a run op gains dependents.
+  updates = _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)
+  with tf.control_dependencies([tf.group(*updates, name="update_ops")] if updates
+                               else []):
+    op = optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
+  return grads_and_vars, op

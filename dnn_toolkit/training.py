@@ -126,6 +126,46 @@ def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
   return (X_train, y_train), (X_valid, y_valid)
 
 
+def run_batched(sess, fetch, feeds, batch_size=5000):
+  """Runs `fetch` over consecutive slices of the fed arrays: the one batched-run loop.
+
+  Inference over a data set (evaluation, prediction, caching frozen outputs, layer-wise
+  pretraining) runs in slices to bound memory; every such loop in the package is this.
+
+      logits = run_batched(sess, dnn.logits, {dnn.X: images})       # [n, n_outputs]
+
+  Args:
+    sess: the Session.
+    fetch: a tensor whose first dimension is the batch (`[batch, ...]`), or a list of
+      such tensors.
+    feeds: dict {placeholder: array `[n, ...]`}; every array has the same length n.
+    batch_size: positive int, examples per `sess.run`. Default 5000.
+
+  Returns:
+    The per-example results concatenated, `[n, ...]` (a list of such arrays for a list
+    `fetch`); for n = 0, empty arrays of the fetch's dtype.
+
+  Raises:
+    ValueError: if the fed arrays differ in length or `batch_size` is not positive.
+  """
+  batch_size = _validation.check_positive_int("batch_size", batch_size)
+  placeholders = list(feeds)
+  arrays = [np.asarray(feeds[p]) for p in placeholders]
+  lengths = {len(a) for a in arrays}
+  if len(lengths) != 1:
+    raise ValueError(f"Expected fed arrays of one length. Received lengths "
+                     f"{sorted(lengths)}")
+  n = lengths.pop()
+  fetches = fetch if isinstance(fetch, (list, tuple)) else [fetch]
+  run = sess.make_callable(list(fetches), placeholders)
+  parts = [run(*[a[start:start + batch_size] for a in arrays])
+           for start in range(0, n, batch_size)]
+  results = [np.concatenate([part[i] for part in parts]) if parts else
+             np.zeros([0] + t.shape.as_list()[1:], t.dtype.as_numpy_dtype)
+             for i, t in enumerate(fetches)]
+  return results if isinstance(fetch, (list, tuple)) else results[0]
+
+
 def evaluate(sess, dnn, images, labels, batch_size=5000):
   """Returns {'loss': mean cross-entropy, 'accuracy': ...} with dropout off.
 
@@ -136,22 +176,16 @@ def evaluate(sess, dnn, images, labels, batch_size=5000):
     labels: int array `[n]`.
     batch_size: examples per run, to bound memory.
   """
-  total_loss = total_correct = 0.0
-  for start in range(0, len(images), batch_size):
-    X = images[start:start + batch_size]
-    y = labels[start:start + batch_size]
-    loss, correct = sess.run([dnn.base_loss, dnn.correct], {dnn.X: X, dnn.y: y})
-    total_loss += float(loss) * len(X)
-    total_correct += float(np.sum(correct))
+  xentropy, correct = run_batched(sess, [dnn.xentropy, dnn.correct],
+                                  {dnn.X: images, dnn.y: labels}, batch_size)
   n = max(len(images), 1)
-  return {"loss": total_loss / n, "accuracy": total_correct / n}
+  return {"loss": float(np.sum(xentropy, dtype=np.float64)) / n,
+          "accuracy": float(np.sum(correct)) / n}
 
 
 def predict(sess, dnn, images, batch_size=5000):
   """Returns the predicted classes `[n]` (int64) of `images` `[n, n_inputs]`."""
-  return np.concatenate([
-      sess.run(dnn.predictions, {dnn.X: images[start:start + batch_size]})
-      for start in range(0, len(images), batch_size)] or [np.zeros(0, np.int64)])
+  return run_batched(sess, dnn.predictions, {dnn.X: images}, batch_size)
 
 
 class ParamSnapshot:

@@ -27,7 +27,6 @@ fine-tuning a model with batch norm.
 import collections
 import dataclasses
 import os
-import re
 
 import numpy as np
 import tensorflow as tf
@@ -38,7 +37,7 @@ from dnn_toolkit import optimizers
 from dnn_toolkit import training
 from dnn_toolkit.checkpoints import scope_variables
 from dnn_toolkit.errors import CheckpointError
-from dnn_toolkit.model import DNN, DNNConfig, build_dnn
+from dnn_toolkit.model import DNN, DNNConfig, build_dnn, hidden_scope, hidden_scope_pattern
 
 _V1 = tf.compat.v1
 
@@ -77,7 +76,7 @@ def layers_pattern(layers):
   layers = list(layers)
   if not layers:
     raise ValueError("Expected at least one hidden layer number. Received: layers=[]")
-  return "hidden(" + "|".join(str(int(i)) for i in layers) + ")"
+  return hidden_scope_pattern(layers)
 
 
 @dataclasses.dataclass
@@ -257,7 +256,7 @@ def unfreeze(dnn, pattern):
   graph = dnn.loss.graph
   wanted = {v.op.name for v in scope_variables(pattern, graph=graph)}
   wanted |= {v.op.name for v in trained_variables(dnn)}
-  stopped = _below_stop_gradient(graph)
+  stopped = {hidden_scope(i) for i in range(1, (dnn.stop_gradient_layer or 0) + 1)}
   blocked = sorted(n for n in wanted if n.split("/")[0] in stopped)
   if blocked:
     raise ValueError(f"Cannot unfreeze {blocked}: they lie below a tf.stop_gradient, so "
@@ -269,15 +268,8 @@ def unfreeze(dnn, pattern):
   return _retrain(dnn, var_list)
 
 
-def _below_stop_gradient(graph):
-  """The hidden scopes under a `hidden<k>_stop_gradient` op of `build_dnn`."""
-  tops = [int(m.group(1)) for op in graph.get_operations() if op.type == "StopGradient"
-          for m in [re.search(r"(?:^|/)hidden(\d+)_stop_gradient$", op.name)] if m]
-  return {f"hidden{i}" for i in range(1, max(tops, default=0) + 1)}
-
-
 def _retrain(dnn, var_list):
-  """Builds a train op over `var_list` as `build_dnn` does; returns (dnn, init op)."""
+  """Builds a train op over `var_list` by `optimizers.train_op`; returns (dnn, init op)."""
   config = dnn.config
   graph = dnn.loss.graph
   with graph.as_default():
@@ -285,16 +277,9 @@ def _retrain(dnn, var_list):
     optimizer = optimizers.make_optimizer(config.optimizer, dnn.learning_rate,
                                           config.momentum)
     with tf.name_scope("train"):
-      grads_and_vars = optimizer.compute_gradients(dnn.loss, var_list=var_list)
-      grads_and_vars = optimizers.clip_gradients(grads_and_vars, config.clip_value,
-                                                 config.clip_norm)
-      # Fresh identities: a control dependency marks its op with an attribute, and
-      # the update ops may already have run in a Session (TF warns of the mutation).
-      updates = [tf.identity(u) for u in _V1.get_collection(_V1.GraphKeys.UPDATE_OPS)]
-      with tf.control_dependencies(updates):
-        train_op = optimizer.apply_gradients(grads_and_vars,
-                                             global_step=dnn.global_step,
-                                             name="training_op")
+      grads_and_vars, train_op = optimizers.train_op(
+          optimizer, dnn.loss, global_step=dnn.global_step, var_list=var_list,
+          clip_value=config.clip_value, clip_norm=config.clip_norm)
     new = [v for v in _V1.global_variables() if v.op.name not in before]
     init = _V1.variables_initializer(new, name="init_new_optimizer")
   return dataclasses.replace(dnn, grads_and_vars=grads_and_vars, train_op=train_op), init
@@ -338,10 +323,8 @@ def cache_frozen(sess, model, images, batch_size=5000):
   """
   tensor = cached_view(model).X
   batch_size = _validation.check_positive_int("batch_size", batch_size)
-  images = np.asarray(images, np.float32)
-  run = sess.make_callable(tensor, [model.dnn.X])
-  parts = [run(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
-  return np.concatenate(parts) if parts else np.zeros((0, tensor.shape[1]), np.float32)
+  return training.run_batched(sess, tensor,
+                             {model.dnn.X: np.asarray(images, np.float32)}, batch_size)
 
 
 def fit_cached(sess, model, train, validation, **fit_kwargs):
