@@ -11,6 +11,7 @@ and the previous latest checkpoint is kept until the next one is written, so a p
 killed at any instant leaves a consistent run to resume.
 """
 
+import collections
 import contextlib
 import json
 import os
@@ -24,6 +25,13 @@ from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, NoMatchErr
                                 ShapeMismatchError, TrainingDivergedError)
 
 _V1 = tf.compat.v1
+
+Pretrained = collections.namedtuple("Pretrained", ["config", "checkpoint"])
+Pretrained.__doc__ = """A saved model to reuse: its `DNNConfig` and a checkpoint prefix.
+
+Written by `experiment.train` (see `transfer.load_pretrained`) and by layer-wise
+pretraining; read by `transfer.build_transfer_dnn`.
+"""
 
 STATE_FILE = "state.json"
 LATEST = "latest"

@@ -36,8 +36,8 @@ from dnn_toolkit import activations
 from dnn_toolkit import checkpoints
 from dnn_toolkit import initializers
 from dnn_toolkit.data import epoch_permutation
+from dnn_toolkit.checkpoints import Pretrained
 from dnn_toolkit.layers import fully_connected
-from dnn_toolkit.transfer import Pretrained
 
 _V1 = tf.compat.v1
 _PAIR_STREAM = 2  # Keeps the pair draws apart from data.py's streams for one seed.

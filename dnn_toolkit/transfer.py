@@ -24,7 +24,6 @@ uncached training with the same seed (up to float rounding). Layers unfrozen lat
 fine-tuning a model with batch norm.
 """
 
-import collections
 import dataclasses
 import os
 
@@ -35,14 +34,12 @@ from dnn_toolkit import _validation
 from dnn_toolkit import checkpoints
 from dnn_toolkit import optimizers
 from dnn_toolkit import training
-from dnn_toolkit.checkpoints import scope_variables
+from dnn_toolkit.checkpoints import Pretrained, scope_variables
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import DNN, DNNConfig, build_dnn, hidden_scope, hidden_scope_pattern
 
 _V1 = tf.compat.v1
 
-Pretrained = collections.namedtuple("Pretrained", ["config", "checkpoint"])
-Pretrained.__doc__ = """A saved model to reuse: its `DNNConfig` and a checkpoint prefix."""
 
 
 def load_pretrained(run_dir, which="best"):
