@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import importlib.machinery
 import importlib.util
+import json
 import os
 import pickle
 import struct
@@ -525,6 +526,54 @@ def test_bad_npz_names_the_file(tmp_path, cache_dir, write, match):
   assert str(path) in str(raised.value)
 
 
+def test_verify_false_is_suggested_only_for_a_digest_mismatch(tmp_path, cache_dir):
+  directory = write_idx_dir(tmp_path / "idx", fake_raw())
+  with pytest.raises(mnist.DigestMismatchError) as raised:
+    mnist.load_mnist(path=directory, cache_dir=cache_dir, validation_size=5)
+  assert raised.value.path == str(directory)
+  assert "verify=False" in str(raised.value)
+  assert "nor is it Fashion-MNIST" not in str(raised.value)  # raw files: not checkable
+  assert "not all .gz files" in str(raised.value)
+  refused = write_pickle(tmp_path / "evil" / "mnist.pkl.gz",
+                         (None, _RunsShellCommand("true"), None))
+  not_zip = tmp_path / "broken.npz"
+  not_zip.write_bytes(b"not a zip at all")
+  for path in (refused, not_zip):
+    with pytest.raises(DataIntegrityError) as raised:
+      mnist.load_mnist(path=path, cache_dir=cache_dir)
+    assert not isinstance(raised.value, mnist.DigestMismatchError)
+    assert "verify=False" not in str(raised.value)
+
+
+def _pin_fashion(monkeypatch, directory):
+  """Makes the .gz IDX files in `directory` the 'published' Fashion-MNIST files."""
+  monkeypatch.setattr(mnist, "FASHION_MNIST_GZ_MD5", {
+      field: hashlib.md5((directory / (name + ".gz")).read_bytes()).hexdigest()
+      for field, name in mnist_sources.IDX_NAMES.items()})
+
+
+def test_fashion_mnist_is_recognised_by_its_published_gz_digests(tmp_path, monkeypatch,
+                                                                 cache_dir):
+  raw = fake_raw(seed=3)
+  directory = write_idx_dir(tmp_path / "fashion", raw, gz=True)
+  _pin_fashion(monkeypatch, directory)
+  datasets = mnist.load_mnist(validation_size=4, path=directory, cache_dir=cache_dir)
+  assert_loaded(datasets, raw, 4)
+  assert datasets.identity["format"] == "fashion-mnist"
+  # One byte changed in one file: neither digest set matches, and the message says so.
+  labels = directory / "t10k-labels-idx1-ubyte.gz"
+  changed = raw.test_labels.copy()
+  changed[0] = (changed[0] + 1) % 10
+  write_file(labels, idx_bytes(changed), gz=True)
+  with pytest.raises(mnist.DigestMismatchError,
+                     match="nor is it Fashion-MNIST: its .gz files do not have the "
+                           "published MD5s"):
+    mnist.load_mnist(validation_size=4, path=directory, cache_dir=cache_dir)
+  unverified = mnist.load_mnist(validation_size=4, path=directory, cache_dir=cache_dir,
+                                verify=False)
+  assert unverified.identity["format"] == "mnist-format"
+
+
 # ------------------------------------------------------------------ missing data
 
 
@@ -628,6 +677,83 @@ def test_local_module_named_mnist_is_not_the_package(monkeypatch, cache_dir):
   monkeypatch.setattr(importlib.util, "find_spec", find_spec)
   with pytest.raises(DataNotFoundError, match="module /home/me/mnist.py, not the"):
     mnist.load_mnist(cache_dir=cache_dir, allow_download=False)
+
+
+# ----------------------------------------------------------- identity, load_data
+
+
+def _reference_sha256(raw):
+  """The identity digest, recomputed here from the arrays' bytes."""
+  lines = "".join(f"{field} {hashlib.sha256(getattr(raw, field).tobytes()).hexdigest()}\n"
+                  for field in ("train_images", "train_labels", "test_images",
+                                "test_labels"))
+  return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_identity_of_a_named_path(tmp_path, monkeypatch, cache_dir):
+  raw = fake_raw()
+  path = write_npz(tmp_path / "mine" / "mnist.npz", raw)
+  monkeypatch.chdir(tmp_path)
+  datasets = mnist.load_mnist(validation_size=4, path="mine/mnist.npz",
+                              cache_dir=cache_dir, verify=False)
+  assert datasets.identity == {
+      "source": path, "format": "mnist-format", "sha256": _reference_sha256(raw),
+      "n_train": N_TRAIN - 4, "n_validation": 4, "n_test": N_TEST,
+      "validation_size": 4, "scaling": "divide by 255", "n_inputs": 784,
+      "n_outputs": 10}
+  assert json.loads(json.dumps(datasets.identity)) == datasets.identity
+  assert (datasets.n_inputs, datasets.n_outputs) == (784, 10)
+  pin_digests(monkeypatch, raw)
+  verified = mnist.load_mnist(validation_size=0, path=path, cache_dir=cache_dir)
+  assert verified.identity["format"] == "mnist"
+  assert verified.identity["sha256"] == datasets.identity["sha256"]
+  assert verified.identity["n_train"] == N_TRAIN
+
+
+def test_identity_of_the_automatic_sources_does_not_name_the_copy(monkeypatch, cache_dir,
+                                                                  fake_hub):
+  raw = fake_raw()
+  write_pickle(fake_hub, classic_layout(raw))
+  pin_digests(monkeypatch, raw)
+  from_hub = mnist.load_mnist(validation_size=3, cache_dir=cache_dir)
+  from_cache = mnist.load_mnist(validation_size=3, cache_dir=cache_dir)
+  assert from_hub.identity == from_cache.identity
+  assert from_hub.identity["source"] == "auto"
+  assert from_hub.identity["format"] == "mnist"
+  assert from_hub.identity["sha256"] == _reference_sha256(raw)
+  train, validation, test = from_hub  # still unpacks as the three splits
+  assert validation.num_examples == 3
+  assert from_hub._replace(test=train).identity == from_hub.identity
+
+
+def test_load_data_returns_keras_arrays(tmp_path, monkeypatch, cache_dir, fake_hub):
+  raw = fake_raw()
+  write_pickle(fake_hub, classic_layout(raw))
+  pin_digests(monkeypatch, raw)
+  directory = write_idx_dir(tmp_path / "idx", raw)
+  for path in (None, directory):
+    (x_train, y_train), (x_test, y_test) = mnist.load_data(path, cache_dir=cache_dir)
+    for array, expected, shape in [
+        (x_train, raw.train_images, (N_TRAIN, 28, 28)), (y_train, raw.train_labels,
+                                                         (N_TRAIN,)),
+        (x_test, raw.test_images, (N_TEST, 28, 28)), (y_test, raw.test_labels,
+                                                      (N_TEST,))]:
+      assert array.dtype == np.uint8 and array.shape == shape
+      assert array.flags.writeable and array.flags.c_contiguous
+      np.testing.assert_array_equal(array.reshape(len(expected), -1),
+                                    expected.reshape(len(expected), -1))
+  x_train[0, 0, 0] ^= 1  # the caller's copy: the next load is unchanged
+  again = mnist.load_data(directory, cache_dir=cache_dir)[0][0]
+  np.testing.assert_array_equal(again.reshape(N_TRAIN, -1), raw.train_images)
+
+
+def test_moved_names_stay_importable_from_data():
+  assert data.load_mnist is mnist.load_mnist
+  assert (data.PATH_ENV, data.CACHE_ENV, data.CACHE_NAME) == (
+      mnist.PATH_ENV, mnist.CACHE_ENV, mnist.CACHE_NAME)
+  assert data.MNIST_SHA256 is mnist.MNIST_SHA256
+  with pytest.raises(AttributeError, match="no attribute 'load_fashion'"):
+    data.load_fashion  # pylint: disable=pointless-statement
 
 
 # -------------------------------------------------------------------- arguments
