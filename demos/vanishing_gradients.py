@@ -2,12 +2,13 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/vanishing_gradients.py            # full run, ~20 s on 2 cores
-    .venv/bin/python demos/vanishing_gradients.py --quick    # under a minute
+    .venv/bin/python demos/vanishing_gradients.py            # full run, ~40 s on 2 cores
+    .venv/bin/python demos/vanishing_gradients.py --quick    # ~20 s
 
 Part 1 plots the logistic (sigmoid) function and its derivative, shading where the
-derivative is under 1% of its peak of 0.25: there a unit is saturated, and
-backpropagation multiplies the gradient passing through it by almost nothing.
+derivative is under 5% of its peak of 0.25 (|z| > 4.4): there a unit is saturated, and
+backpropagation multiplies the gradient passing through it by almost nothing. The same
+5% (`diagnostics.SATURATION_THRESHOLD`) counts the saturated units of part 2.
 
 Part 2 builds the same deep net, 10 hidden layers of 100 units, four ways and probes the
 gradient that reaches each layer from one batch of MNIST, before and after a brief
@@ -27,13 +28,22 @@ per layer over the steps).
 """
 
 import os
-
-import numpy as np
+import sys
 
 import _common
-from dnn_toolkit import import_tensorflow_quietly
 
 DEMO = "vanishing_gradients"
+if __name__ == "__main__":
+  ARGS = _common.preflight(__doc__, DEMO)  # a bad flag or --out stops here, in a second
+
+# pylint: disable=wrong-import-position
+import numpy as np
+
+from dnn_toolkit import import_tensorflow_quietly
+tf = import_tensorflow_quietly()  # before any module that imports TensorFlow
+from dnn_toolkit import diagnostics, summaries, training
+from dnn_toolkit.model import DNNConfig, build_dnn
+# pylint: enable=wrong-import-position
 
 # ---------------------------------------------------------------------------- flags
 
@@ -41,6 +51,7 @@ DEPTH, UNITS = 10, 100
 PROBE_BATCH = 500
 FULL = {"train_examples": 20000, "epochs": 2}
 QUICK = {"train_examples": 2000, "epochs": 1}
+SATURATED = diagnostics.SATURATION_THRESHOLD  # derivative below 5% of its peak
 # name: DNNConfig fields. Plain SGD, so that what a layer learns is proportional to the
 # gradient it receives: adaptive optimizers would rescale a vanished gradient.
 BASE = {"hidden_layers": (UNITS,) * DEPTH, "batch_norm": False, "dropout_rate": 0.0,
@@ -53,63 +64,40 @@ VARIANTS = (
                                      "batch_norm": True}),
 )
 
-
 # ------------------------------------------------------- part 1: the sigmoid curve
 
 
-def plot_sigmoid(path, threshold=0.01):
-  """Plots sigmoid and its derivative; shades where the derivative < threshold * peak.
-
-  Returns:
-    The |z| beyond which the sigmoid is saturated.
-  """
-  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+def sigmoid_curve():
+  """Returns z, sigmoid(z), its derivative, and the |z| beyond which it saturates."""
   z = np.linspace(-10, 10, 801)
   sigma = 1 / (1 + np.exp(-z))
   derivative = sigma * (1 - sigma)  # peaks at 0.25 for z = 0
-  edge = float(np.min(np.abs(z[derivative < threshold * 0.25])))
-  figure = Figure(figsize=(8, 4.5))
-  axes = figure.add_subplot(1, 1, 1)
-  axes.plot(z, sigma, label="sigmoid(z)")
-  axes.plot(z, derivative, label="derivative sigmoid(z)(1 - sigmoid(z))")
-  for side in (-1, 1):
-    axes.axvspan(*sorted((side * edge, side * 10)), color="red", alpha=0.12)
-  axes.text(-9.7, 0.55, f"saturated:\nderivative < {threshold:.0%}\nof its peak",
-            color="darkred")
-  axes.set_xlabel("z")
-  axes.set_title("The sigmoid saturates: its gradient vanishes for |z| > "
-                 f"{edge:.1f}")
-  axes.grid(True, alpha=0.3)
-  axes.legend(loc="center right")
-  figure.savefig(path, dpi=100)
-  return edge
+  edge = float(np.min(np.abs(z[derivative < SATURATED * 0.25])))
+  return z, sigma, derivative, edge
 
 
 # ------------------------------------------------ part 2: gradients in a deep net
 
 
-def probe_variant(tf, name, fields, datasets, budget, logdir, seed=42):
+def probe_variant(fields, datasets, budget, logdir, seed=42):
   """Builds one variant, probes it, trains it briefly (logging to `logdir`), probes again.
 
   Returns:
     (report before training, report after, validation accuracy after).
   """
-  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import diagnostics, summaries, training
-  from dnn_toolkit.model import DNNConfig, build_dnn
-  # pylint: enable=import-outside-toplevel
   config = DNNConfig(**{**BASE, **fields, "seed": seed})
-  X_probe = datasets.validation.images[:PROBE_BATCH]
-  y_probe = datasets.validation.labels[:PROBE_BATCH]
-  # The graph is built once; the Session runs it (probes, then training, then probes).
+  X_probe = datasets.validation.images[:PROBE_BATCH]  # [500, 784]
+  y_probe = datasets.validation.labels[:PROBE_BATCH]  # [500]
+  # The graph is built once, before the Session: the net, the probe ops (gradient
+  # norm and saturation per layer) and the TensorBoard summaries of the same numbers.
   graph = tf.Graph()
   with graph.as_default():
     dnn = build_dnn(config, n_inputs=784)
-    diagnostics.probes_for_dnn(dnn)  # Probe ops are built before the Session starts.
-    # TensorBoard: per-layer gradient norms, saturation, histograms every 20 steps.
+    diagnostics.probes_for_dnn(dnn)
     logs = summaries.SummaryHook(dnn, logdir, every_n_steps=20)
     snapshot = training.ParamSnapshot()
     init = tf.compat.v1.global_variables_initializer()
+  # The Session runs it: probes, then training steps, then probes again.
   with tf.compat.v1.Session(graph=graph) as sess:
     sess.run(init)
     # Batch norm probes what a training step sees (batch statistics): before training
@@ -123,79 +111,60 @@ def probe_variant(tf, name, fields, datasets, budget, logdir, seed=42):
     after = diagnostics.gradient_report(sess, dnn, X_probe, y_probe, is_training=bn)
     accuracy = training.evaluate(sess, dnn, datasets.validation.images,
                                  datasets.validation.labels)["accuracy"]
-  print(f"  {name}: layer 1 / layer {DEPTH} gradient "
-        f"{diagnostics.first_to_last_ratio(before):.1e} before training, "
-        f"validation accuracy {accuracy:.1%} after", flush=True)
   return before, after, accuracy
 
 
-def mean_fraction(report, key):
-  values = [row[key] for row in report[:-1] if row[key] is not None]
-  return float(np.mean(values)) if values else None
+# --------------------------------------------------------------------------- main
 
 
-def plot_profiles(results, path):
-  """Plots gradient norm against layer, one line per variant, before training."""
-  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
-  figure = Figure(figsize=(8, 4.5))
-  axes = figure.add_subplot(1, 1, 1)
-  for name, (before, _, _) in results.items():
-    hidden = before[:-1]
-    axes.plot(range(1, len(hidden) + 1), [r["gradient_norm"] for r in hidden], "o-",
-              label=name)
-  axes.set_yscale("log")
-  axes.set_xlabel("hidden layer (1 = nearest the inputs)")
-  axes.set_ylabel("gradient norm of its weights")
-  axes.set_title(f"Gradient reaching each layer of a {DEPTH}-layer net, one batch")
-  axes.grid(True, which="both", alpha=0.3)
-  axes.legend(fontsize="small")
-  figure.savefig(path, dpi=100)
-
-
-def results_rows(results):
-  from dnn_toolkit import diagnostics  # pylint: disable=import-outside-toplevel
-  rows = []
-  for name, (before, after, accuracy) in results.items():
-    saturated = mean_fraction(before, "saturated_fraction")
-    rows.append([name, f"{diagnostics.first_to_last_ratio(before):.1e}",
-                 f"{diagnostics.first_to_last_ratio(after):.1e}",
-                 "-" if saturated is None else f"{saturated:.0%}",
-                 f"{accuracy:.1%}"])
-  return rows
-
-
-def main(argv=None):
-  args = _common.parser(__doc__, DEMO).parse_args(argv)
-  out = _common.output_dir(args.out, DEMO)
+def main(args):
   budget = QUICK if args.quick else FULL
-  edge = plot_sigmoid(os.path.join(out, "sigmoid.png"))
-  print(f"Part 1: the sigmoid's derivative is under 1% of its peak for |z| > {edge:.1f}"
-        " (sigmoid.png)")
-  tf = import_tensorflow_quietly()
+  z, sigma, derivative, edge = sigmoid_curve()
+  plot_sigmoid(os.path.join(args.out, "sigmoid.png"), z, sigma, derivative, edge)
+  print(f"Part 1: the sigmoid's derivative is under {SATURATED:.0%} of its peak for "
+        f"|z| > {edge:.1f} (sigmoid.png)")
   datasets = _common.load_mnist_or_exit(DEMO)
   print(f"Part 2: {DEPTH} hidden layers of {UNITS} units, gradients probed on "
         f"{PROBE_BATCH} images, then {budget['epochs']} epoch(s) of SGD on "
-        f"{budget['train_examples']} images")
-  logs = os.path.join(out, "logs")
-  results = {name: probe_variant(tf, name, fields, datasets, budget,
-                                 os.path.join(logs, slug(name)))
-             for name, fields in VARIANTS}
+        f"{budget['train_examples']} images", flush=True)
+  logs = os.path.join(args.out, "logs")
+  results = {}
+  for name, fields in VARIANTS:
+    results[name] = probe_variant(fields, datasets, budget, os.path.join(logs, slug(name)))
+    before, _, accuracy = results[name]
+    print(f"  {name}: layer 1 / layer {DEPTH} gradient "
+          f"{diagnostics.first_to_last_ratio(before):.1e} before training, "
+          f"validation accuracy {accuracy:.1%} after", flush=True)
+
   print(f"\nPer-layer gradients of '{VARIANTS[1][0]}' before training:")
-  from dnn_toolkit import diagnostics  # pylint: disable=import-outside-toplevel
   print(diagnostics.format_report(results[VARIANTS[1][0]][0]))
-  headers = ["variant", "layer1/layer10 grad (init)", "after training",
-             "saturated (slope < 5% of peak)", "val accuracy"]
-  rows = results_rows(results)
-  print()
+  headers = ["variant", f"layer1/layer{DEPTH} grad (init)", "after training",
+             f"saturated (slope < {SATURATED:.0%} of peak)", "val accuracy"]
+  rows = [[name, f"{diagnostics.first_to_last_ratio(before):.1e}",
+           f"{diagnostics.first_to_last_ratio(after):.1e}",
+           mean_fraction(before, "saturated_fraction"), f"{accuracy:.1%}"]
+          for name, (before, after, accuracy) in results.items()]
   _common.print_table(headers, rows)
-  plot_profiles(results, os.path.join(out, "gradient_norms.png"))
-  with open(os.path.join(out, "results.md"), "w") as f:
-    f.write(_common.format_table(headers, rows, markdown=True) + "\n")
-  from dnn_toolkit import summaries  # pylint: disable=import-outside-toplevel
+  plot_profiles(os.path.join(args.out, "gradient_norms.png"), results)
+  _common.write_results(os.path.join(args.out, "results.md"),
+                        "Demo 1: vanishing gradients", [
+                            ("Gradient reaching layer 1, relative to layer 10", headers,
+                             rows, [f"one batch of {PROBE_BATCH} validation images; "
+                                    "one seed"])])
   print("\nSee the gradients per layer in TensorBoard (scalars gradient_norm/...):\n"
         f"  dnn-toolkit tensorboard {logs}\n  or: "
         + summaries.format_command(summaries.tensorboard_command(logs)))
-  _common.finish(out)
+  _common.finish(args.out)
+  return 0
+
+
+# ---------------------------------------------------------------------- reporting
+
+
+def mean_fraction(report, key):
+  """The mean of `key` over the hidden layers of a report, as '42%', or '-'."""
+  values = [row[key] for row in report[:-1] if row[key] is not None]
+  return f"{np.mean(values):.0%}" if values else "-"
 
 
 def slug(name):
@@ -204,5 +173,41 @@ def slug(name):
                   .split())
 
 
+def plot_sigmoid(path, z, sigma, derivative, edge):
+  """Plots sigmoid and its derivative, shading where the sigmoid is saturated."""
+  fig = _common.figure(8, 4.5)
+  axes = fig.add_subplot(1, 1, 1)
+  axes.plot(z, sigma, "-", label="sigmoid(z)")
+  axes.plot(z, derivative, "--", label="derivative sigmoid(z)(1 - sigmoid(z))")
+  for side in (-1, 1):
+    axes.axvspan(*sorted((side * edge, side * 10)), color="red", alpha=0.12,
+                 label=f"saturated: derivative < {SATURATED:.0%} of its peak"
+                 if side < 0 else None)
+  axes.set_xlabel("z (a unit's input)")
+  axes.set_ylabel("value")
+  axes.set_title(f"The sigmoid saturates: its gradient vanishes for |z| > {edge:.1f}")
+  axes.grid(True, alpha=0.3)
+  _common.legend_outside(axes)
+  _common.save(fig, path)
+
+
+def plot_profiles(path, results):
+  """Plots gradient norm against layer, one styled line per variant, before training."""
+  fig = _common.figure(8, 4.5)
+  axes = fig.add_subplot(1, 1, 1)
+  for style, (name, (before, _, _)) in zip(_common.LINE_STYLES, results.items()):
+    hidden = before[:-1]
+    axes.plot(range(1, len(hidden) + 1), [r["gradient_norm"] for r in hidden], style,
+              label=name)
+  axes.set_yscale("log")
+  axes.set_xticks(range(1, DEPTH + 1))
+  axes.set_xlabel("hidden layer (1 = nearest the inputs)")
+  axes.set_ylabel("gradient norm of its weights")
+  axes.set_title(f"Gradient reaching each layer of a {DEPTH}-layer net, one batch")
+  axes.grid(True, which="both", alpha=0.3)
+  _common.legend_outside(axes)
+  _common.save(fig, path)
+
+
 if __name__ == "__main__":
-  main()
+  sys.exit(main(ARGS))
