@@ -2,6 +2,12 @@
 
 import os
 
+import numpy as np
+import tensorflow as tf
+
+from dnn_toolkit import training
+from dnn_toolkit.model import DNNConfig, build_dnn
+
 
 def files_of(directory):
   """{relative path: (mtime_ns, bytes)} of every file under `directory`."""
@@ -12,3 +18,51 @@ def files_of(directory):
       with open(path, "rb") as f:
         found[os.path.relpath(path, directory)] = (os.stat(path).st_mtime_ns, f.read())
   return found
+
+
+# ------------------------------------------- a small saved model (scopes, transfer)
+
+V1 = tf.compat.v1
+GK = V1.GraphKeys
+N_INPUTS = 7
+SMALL = DNNConfig(hidden_layers=(6, 5, 4), n_outputs=3, batch_norm=True,
+                  dropout_rate=0.0, seed=1)
+
+
+def small_data(n=120, seed=0, n_classes=3):
+  """Learnable (X [n, N_INPUTS] float32, y [n] int64) for the SMALL net."""
+  rng = np.random.RandomState(seed)
+  X = rng.rand(n, N_INPUTS).astype(np.float32)
+  y = (np.digitize(X[:, 0] + X[:, 1], [0.7, 1.3]) % n_classes).astype(np.int64)
+  return X, y
+
+
+def variable_values(sess, collection=GK.MODEL_VARIABLES):
+  """{op name: value} of a collection's variables in the Session's graph."""
+  variables = sess.graph.get_collection(collection)
+  return dict(zip([v.op.name for v in variables], sess.run(variables)))
+
+
+def save_small_model(prefix, config=SMALL, train_steps=True):
+  """Builds, trains briefly and saves `config` (all global variables, optimizer slots
+  included, as the 'latest' checkpoint does); returns {name: value} of its model
+  variables."""
+  with tf.Graph().as_default() as graph:
+    dnn = build_dnn(config, N_INPUTS)
+    init = V1.global_variables_initializer()
+    with V1.Session(graph=graph) as sess:
+      sess.run(init)
+      if train_steps:  # Moves weights and batch norm's moving statistics off their init.
+        training.fit(sess, dnn, small_data(), small_data(seed=1), epochs=1, verbose=0)
+      V1.train.Saver().save(sess, prefix, write_meta_graph=False)
+      return variable_values(sess)
+
+
+def assert_values_equal(values, expected, names):
+  for name in names:
+    np.testing.assert_array_equal(values[name], expected[name], err_msg=name)
+
+
+def assert_values_differ(values, other, names):
+  for name in names:
+    assert not np.array_equal(values[name], other[name]), name

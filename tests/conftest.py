@@ -6,7 +6,9 @@ TF 1.x mode run in a child process (`run_python`), because
 `dnn_toolkit.enable_tf1_behavior()` is process-wide and cannot be undone.
 """
 
+import glob
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -78,3 +80,21 @@ def toy_data():
 def make_toy_data():
   """`make_toy_data(n_train=240, n_valid=60, n_features=20, n_classes=3, seed=0)`."""
   return _make_toy_data
+
+
+@pytest.fixture(scope="module")
+def saved_once(tmp_path_factory):
+  """(prefix, {name: value}) of a briefly trained `_helpers.SMALL` model, saved once."""
+  from _helpers import save_small_model  # pylint: disable=import-outside-toplevel
+  prefix = str(tmp_path_factory.mktemp("base") / "model.ckpt")
+  return prefix, save_small_model(prefix)
+
+
+@pytest.fixture
+def saved(saved_once, tmp_path):
+  """(prefix, {name: value}) of a trained SMALL model, a copy the test may damage."""
+  prefix, values = saved_once
+  os.makedirs(tmp_path / "base")
+  for path in glob.glob(prefix + ".*"):
+    shutil.copy(path, tmp_path / "base")
+  return str(tmp_path / "base" / "model.ckpt"), values
