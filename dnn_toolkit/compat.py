@@ -1,6 +1,34 @@
-"""The one call that switches TensorFlow to TF 1.x behaviour for lesson-style scripts."""
+"""The process-wide TensorFlow switches: TF 1.x behaviour, quiet import, quiet notices.
 
-import tensorflow as tf
+Everything here changes state of the whole process, so library code calls none of it
+on its own (except `silenced_tf_deprecations`, scoped to one call); entry points do:
+
+    enable_tf1_behavior()        the lesson's top-level placeholders and Sessions
+    import_tensorflow_quietly()  TensorFlow without its C++ start-up lines; also drops
+                                 its notices about its own deprecated internals
+    silenced_tf_deprecations()   a `with` block in which those notices are dropped
+    is_startup_notice(line)      whether a stderr line is a TensorFlow start-up notice
+                                 (for filtering a child process, e.g. TensorBoard)
+
+Importing this module does not import TensorFlow; each function does when it needs it.
+"""
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import tempfile
+
+# TensorFlow's Python logger; `tf.get_logger()` returns this same object.
+_TF_LOGGER = "tensorflow"
+
+# Start-up notices: informational lines, the absl preamble, and the CUDA probe failing on
+# a machine without a GPU.
+_NOISE = re.compile(r"^(I\d{4} |WARNING: All log messages before absl|"
+                    r"E\d{4} .*(cuInit|cuda_platform|cuda_dnn|cuda_blas|cuda_fft)|"
+                    r"To enable the following instructions|"
+                    r"This TensorFlow binary is optimized)")
 
 
 def enable_tf1_behavior():
@@ -21,4 +49,81 @@ def enable_tf1_behavior():
   dnn_toolkit never calls it; without it, the builders still work inside any
   `with tf.Graph().as_default():` block.
   """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   tf.compat.v1.disable_v2_behavior()
+
+
+def import_tensorflow_quietly():
+  """Imports TensorFlow with its start-up notices hidden; returns the module.
+
+  TensorFlow's C++ runtime writes informational lines straight to file descriptor 2
+  while it loads and finds its devices, before `TF_CPP_MIN_LOG_LEVEL` can take effect.
+  This captures that descriptor for the import alone and writes back every line that is
+  not a known start-up notice, so real warnings still reach the user. It also installs
+  the filter of `silenced_tf_deprecations` on TensorFlow's logger for good. Calling it
+  again returns the module at once.
+
+  Returns:
+    The `tensorflow` module.
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  if "tensorflow" not in sys.modules:
+    _import_with_stderr_captured()
+  logger = logging.getLogger(_TF_LOGGER)
+  if not any(isinstance(f, _TensorFlowDeprecations) for f in logger.filters):
+    logger.addFilter(_TensorFlowDeprecations())
+  return sys.modules["tensorflow"]
+
+
+@contextlib.contextmanager
+def silenced_tf_deprecations():
+  """A `with` block in which TensorFlow's notices about its own deprecated code drop.
+
+  The Saver's checkpoint rotation and the v1 optimizers' slot set-up log that
+  TensorFlow's internals are deprecated; the notices are about TensorFlow's code, not
+  the user's. Every other record, warnings included, still passes:
+
+      with compat.silenced_tf_deprecations():
+        saver.save(sess, prefix)   # calls TensorFlow's deprecated remove_checkpoint
+
+  Yields:
+    None.
+  """
+  logger = logging.getLogger(_TF_LOGGER)
+  silencer = _TensorFlowDeprecations()
+  logger.addFilter(silencer)
+  try:
+    yield
+  finally:
+    logger.removeFilter(silencer)
+
+
+def is_startup_notice(line):
+  """Returns whether `line` (one line of stderr) is a TensorFlow start-up notice."""
+  return bool(_NOISE.match(line))
+
+
+def _import_with_stderr_captured():
+  """Imports TensorFlow, writing back the captured stderr lines that are not noise."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile(mode="w+b") as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      import tensorflow as tf  # pylint: disable=import-outside-toplevel
+      tf.config.list_physical_devices()  # Probes the devices now, under the capture.
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      kept = [line for line in captured.read().decode(errors="replace").splitlines()
+              if line.strip() and not is_startup_notice(line)]
+  for line in kept:
+    sys.stderr.write(line + "\n")
+
+
+class _TensorFlowDeprecations(logging.Filter):
+  """Drops the records saying that TensorFlow's own internals are deprecated."""
+
+  def filter(self, record):
+    return "is deprecated and will be removed" not in record.getMessage()

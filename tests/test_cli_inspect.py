@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -198,13 +199,15 @@ def test_tensorboard_runs_that_command(capsys, run_dir, monkeypatch):
   started = []
 
   class FakeProcess:
-    def __init__(self, argv):
+    stderr = None  # Not piped: the fake writes nothing.
+
+    def __init__(self, argv, **kwargs):
       started.append(argv)
 
     def wait(self, timeout=None):
       return 0
 
-  monkeypatch.setattr(cli.subprocess, "Popen", FakeProcess)
+  monkeypatch.setattr(subprocess, "Popen", FakeProcess)
   code, _, _ = _main(capsys, "tensorboard", run_dir)
   assert code == 0
   assert started == [[sys.executable, "-m", "tensorboard.main", "--logdir",

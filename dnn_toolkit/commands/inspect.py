@@ -1,0 +1,57 @@
+"""`dnn-toolkit inspect`: a checkpoint's variables, their statistics and scopes."""
+
+import json
+
+EXAMPLES = """\
+examples:
+  dnn-toolkit inspect checkpoints/mnist                   # its best checkpoint
+  dnn-toolkit inspect checkpoints/mnist/latest            # the latest, with slots
+  dnn-toolkit inspect checkpoints/mnist/best/model.ckpt-5500 --json | head
+"""
+
+
+def add_parser(subparsers):
+  """Adds `inspect CHECKPOINT [--json]`."""
+  p = subparsers.add_parser(
+      "inspect", help="list a checkpoint's variables, statistics and scopes",
+      description="List each variable of a checkpoint with its shape, dtype, min, max, "
+                  "mean and std, and the scopes they sit in.",
+      epilog=EXAMPLES)
+  p.add_argument("checkpoint", metavar="CHECKPOINT",
+                 help="a checkpoint prefix (run/best/model.ckpt-120), a directory with "
+                      "a 'checkpoint' file, or a run directory (its best checkpoint, "
+                      "else its latest)")
+  p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+  return p
+
+
+def run(args):
+  """Prints the report of `checkpoints.inspect_checkpoint`; returns 0."""
+  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  report = checkpoints.inspect_checkpoint(args.checkpoint)
+  if args.json:
+    print(json.dumps(report, indent=1))
+  else:
+    print(format_inspection(report))
+  return 0
+
+
+def format_inspection(report):
+  """The report of `checkpoints.inspect_checkpoint` as two text tables."""
+  stat = lambda value: "-" if value is None else f"{value:.4g}"
+  rows = [(v["name"], "[" + ", ".join(map(str, v["shape"])) + "]", v["dtype"],
+           *(stat(v[k]) for k in ("min", "max", "mean", "std")),
+           f"{v['non_finite']} NaN/Inf" if v["non_finite"] else "")
+          for v in report["variables"]]
+  header = ("variable", "shape", "dtype", "min", "max", "mean", "std", "")
+  widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(7)]
+  lines = [f"checkpoint: {report['checkpoint']}", ""]
+  for row in [header] + rows:
+    cells = [f"{row[i]:<{widths[i]}}" if i < 3 else f"{row[i]:>{widths[i]}}"
+             for i in range(7)]
+    lines.append("  ".join(cells + [row[7]]).rstrip())
+  lines += ["", f"{'scope':<{widths[0]}}  {'variables':>9}  {'values':>10}"]
+  lines += [f"{s['scope']:<{widths[0]}}  {s['variables']:>9}  {s['size']:>10,}"
+            for s in report["scopes"]]
+  lines += ["", f"{len(report['variables'])} variables, {report['total_size']:,} values"]
+  return "\n".join(lines)
