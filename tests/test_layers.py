@@ -506,8 +506,8 @@ def test_batch_norm_rejects_bad_decay(graph, decay, error):
   assert V1.global_variables() == []
 
 
-@pytest.mark.parametrize("epsilon", [0.0, -1e-3])
-def test_batch_norm_rejects_non_positive_epsilon(graph, epsilon):
+@pytest.mark.parametrize("epsilon", [-1e-3, -1.0])
+def test_batch_norm_rejects_negative_epsilon(graph, epsilon):  # contrib accepts 0.0
   X = V1.placeholder(tf.float32, shape=(None, 4))
   n_ops = len(graph.get_operations())
   with pytest.raises(ValueError, match="`epsilon`"):
