@@ -131,3 +131,33 @@ def check_axes(name, value):
     return tuple(int(v) for v in value)
   raise TypeError(f"Expected `{name}` to be an int, a non-empty list of ints or None. "
                   f"{_received(name, value)}")
+
+
+def check_values_in_range(name, values, low, high):
+  """Returns `values`, or raises ValueError if an element lies outside [low, high].
+
+  For inputs whose model assumes a range, e.g. a Bernoulli RBM's visible units in
+  [0, 1]. The message quotes the smallest and largest element; NaN counts as outside.
+  """
+  values = np.asarray(values)
+  if values.size and not np.all((values >= low) & (values <= high)):
+    raise ValueError(f"Received an invalid value for `{name}`, expected every element "
+                     f"in [{low:g}, {high:g}]. Received: {name} with values from "
+                     f"{np.nanmin(values):g} to {np.nanmax(values):g}"
+                     + (" and NaN" if np.isnan(values).any() else ""))
+  return values
+
+
+def check_bounds(low_name, low, high_name, high):
+  """Returns (low, high) as floats if 0 < low < high, else raises naming the argument.
+
+  For a positive range explored geometrically (a learning-rate range test): both
+  bounds must be positive and in increasing order.
+  """
+  low = check_in_range(low_name, low, 0.0, None, low_open=True)
+  high = check_in_range(high_name, high, 0.0, None, low_open=True)
+  if high <= low:
+    raise ValueError(f"Received an invalid value for `{high_name}`, expected a number "
+                     f"greater than `{low_name}`={low:g} (the bounds are reversed?). "
+                     f"Received: {high_name}={high:g}")
+  return low, high
