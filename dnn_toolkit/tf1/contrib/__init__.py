@@ -1,0 +1,12 @@
+"""`tf.contrib` of the stand-in: `layers` and `framework` (arg_scope).
+
+tf.contrib was removed in TensorFlow 2.0. The contrib builders the toolkit rebuilds
+are here under their TF 1.x names; every other `tf.contrib` name (slim, learn, rnn,
+...) raises `UnavailableAPIError` saying what to use instead.
+"""
+
+from dnn_toolkit.tf1._unavailable import module_getattr
+from dnn_toolkit.tf1.contrib import framework
+from dnn_toolkit.tf1.contrib import layers
+
+__getattr__ = module_getattr(__name__, "tf.contrib")

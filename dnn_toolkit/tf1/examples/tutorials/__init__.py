@@ -1,0 +1,6 @@
+"""`tf.examples.tutorials` of the stand-in: only `mnist.input_data`, offline."""
+
+from dnn_toolkit.tf1._unavailable import module_getattr
+from dnn_toolkit.tf1.examples.tutorials import mnist
+
+__getattr__ = module_getattr(__name__, "tf.examples.tutorials")
