@@ -7,7 +7,8 @@
 
 A run directory's logs, `<run_dir>/logs`:
 
-    train/                 the graph; epoch loss, accuracy, learning_rate; diagnostics
+    train/                 the model's graph; epoch loss, accuracy, learning_rate;
+                           diagnostics; the `transfer` text (restored layers)
     validation/            epoch loss and accuracy, under the same tags as train, so
                            TensorBoard overlays the two curves
     learning_curves.png    written at the end of the run (see `dnn_toolkit.plots`)
@@ -26,18 +27,37 @@ Tags (the x axis is the global step):
                            `dnn_toolkit.diagnostics`
     weights/<layer>, activations/<layer>   histograms, at the same steps
 
+    transfer               text (markdown): each layer's origin, restored from which
+                           checkpoint or new, and whether it is frozen; written at
+                           the start when the hook is given `restored` or `frozen`
+
 The diagnostics run on the batch just trained on, every `every_n_steps` steps (and at
 step 1), never on every step: one extra forward and backward pass each time.
+
+The graph in TensorBoard's Graphs tab is the model's (`model_graph_def`): only the ops
+that training and evaluation run, so the Main Graph reads X -> dnn (hidden1 ... outputs)
+-> loss -> train, eval without expanding anything. The diagnostics, the summary ops,
+savers and snapshots stay in the Session's graph but are not drawn. Layers restored
+from a checkpoint are marked in it: their nodes carry the device
+`restored from <checkpoint>` ("Color by: Device" gives them their own colour, frozen
+ones another), and each holds a `<layer>/restored_from` constant whose value is the
+checkpoint, so they also differ from new layers in the default "Structure" colouring.
+
+    hook = summaries.SummaryHook(model.dnn, summaries.logdir_of(run_dir),
+                                 restored={"hidden1": checkpoint, "hidden2": checkpoint},
+                                 frozen=["hidden1"])
 """
 
 import glob
 import os
 import shlex
-import struct
 import sys
+import time
 
 import numpy as np
 import tensorflow as tf
+from tensorboard.backend.event_processing import event_file_loader
+from tensorboard.plugins.text import summary_v2 as text_summary
 
 from dnn_toolkit import _validation
 from dnn_toolkit import diagnostics
@@ -50,6 +70,13 @@ TRAIN = "train"
 VALIDATION = "validation"
 DEFAULT_PORT = 6006
 _EVENTS_PATTERN = "events.out.tfevents.*"
+TRANSFER_TAG = "transfer"
+#: The device strings that mark a layer's nodes in the written graph.
+NEW_DEVICE = "new"
+_RESTORED_DEVICE = "restored from {checkpoint}"
+_FROZEN_SUFFIX = ", frozen"
+#: The constant each restored layer holds in the written graph: `<layer>/restored_from`.
+RESTORED_MARKER = "restored_from"
 _DIAGNOSTIC_SCALARS = (("gradient_norm", "gradient_norms"),
                        ("weight_norm", "weight_norms"),
                        ("activation_mean", "activation_means"),
@@ -69,6 +96,14 @@ class SummaryHook:
   `SummaryHook.factory()`): it adds its diagnostic ops to the model's graph. Its
   methods are the hook protocol of `training.fit`.
 
+  For a net with reused layers, pass what was restored and what is frozen: the graph
+  then marks those layers and the `transfer` text lists them. They are arguments, not
+  read from the graph, because only the code that restored the layers knows:
+
+      restored = {f"hidden{i}": model.pretrained.checkpoint for i in model.reused}
+      frozen = [f"hidden{i}" for i in range(1, model.frozen_layers + 1)]
+      hook = SummaryHook(model.dnn, logdir, restored=restored, frozen=frozen)
+
   Args:
     dnn: the `DNN` being trained.
     logdir: where the `train` and `validation` event files go (`<run_dir>/logs`).
@@ -79,23 +114,31 @@ class SummaryHook:
     saturation_threshold: see `dnn_toolkit.diagnostics`. Default 0.05.
     write_plots: write `learning_curves.png` and `gradient_norms.png` into `logdir`
       at the end of the run. Default True.
+    restored: optional {layer scope: checkpoint path} of the layers restored from a
+      checkpoint, e.g. {"hidden1": "runs/base/best/model"}. Default None: none.
+    frozen: the scopes of the layers training leaves unchanged, e.g. ["hidden1"].
+      Default (): none.
 
   Raises:
-    ValueError, TypeError: on a bad argument, before any op is created.
+    ValueError, TypeError: on a bad argument (a layer `dnn` does not have), before
+      any op is created.
   """
 
   def __init__(self, dnn, logdir, every_n_steps=100, histograms=True, is_training=True,
                saturation_threshold=diagnostics.SATURATION_THRESHOLD,
-               write_plots=True):
+               write_plots=True, *, restored=None, frozen=()):
     _check_options(every_n_steps, histograms, is_training, saturation_threshold,
                    write_plots)
+    restored, frozen = _check_transfer(restored, frozen)
     if not isinstance(logdir, (str, os.PathLike)):
       raise TypeError(f"Expected `logdir` to be a path. Received: logdir={logdir!r}")
+    _check_layers_exist(dnn.layer_scopes, restored, frozen)
     self.dnn = dnn
     self.logdir = os.fspath(logdir)
     self.every_n_steps = every_n_steps
     self.is_training = is_training
     self.write_plots = write_plots
+    self.restored, self.frozen = restored, frozen
     with dnn.loss.graph.as_default():
       self.probes = diagnostics.probes_for_dnn(dnn, saturation_threshold)
       self._summary = _diagnostic_summary_op(self.probes, dnn.weights, dnn.hidden,
@@ -104,22 +147,34 @@ class SummaryHook:
 
   @classmethod
   def factory(cls, every_n_steps=100, histograms=True, is_training=True,
-              saturation_threshold=diagnostics.SATURATION_THRESHOLD, write_plots=True):
+              saturation_threshold=diagnostics.SATURATION_THRESHOLD, write_plots=True,
+              *, restored=None, frozen=()):
     """Returns `(dnn, run_dir) -> SummaryHook` logging to `<run_dir>/logs`.
 
     For `experiment.train(..., hook_factories=[SummaryHook.factory()])`. The arguments
-    are the constructor's, checked now.
+    are the constructor's, checked now (the layer names once the net is built).
     """
     _check_options(every_n_steps, histograms, is_training, saturation_threshold,
                    write_plots)
-    return lambda dnn, run_dir: cls(dnn, logdir_of(run_dir), every_n_steps, histograms,
-                                    is_training, saturation_threshold, write_plots)
+    restored, frozen = _check_transfer(restored, frozen)
+    return lambda dnn, run_dir: cls(
+        dnn, logdir_of(run_dir), every_n_steps=every_n_steps, histograms=histograms,
+        is_training=is_training, saturation_threshold=saturation_threshold,
+        write_plots=write_plots, restored=restored, frozen=frozen)
 
   def begin(self, sess, dnn, state):
     with sess.graph.as_default():  # FileWriter refuses to start in eager mode.
       for run in (TRAIN, VALIDATION):
         self._writers[run] = _V1.summary.FileWriter(os.path.join(self.logdir, run))
-    self._writers[TRAIN].add_graph(sess.graph)
+    train = self._writers[TRAIN]
+    graph_def = model_graph_def(dnn, restored=self.restored, frozen=self.frozen)
+    train.add_event(_V1.Event(graph_def=graph_def.SerializeToString(),
+                              wall_time=time.time()))
+    if self.restored or self.frozen:
+      text = transfer_markdown(dnn.layer_scopes, restored=self.restored,
+                               frozen=self.frozen)
+      train.add_summary(text_summary.text_pb(TRANSFER_TAG, text).SerializeToString(),
+                        state.global_step)
     if state.global_step:
       # A resumed run: TensorBoard drops what an earlier process logged after the
       # checkpoint it resumes from, so the curves do not fork.
@@ -192,6 +247,161 @@ def _check_options(every_n_steps, histograms, is_training, saturation_threshold,
                              low_open=True, high_open=True)
 
 
+def _check_transfer(restored, frozen):
+  """Returns (restored as a {str: str} dict, frozen as a tuple), or raises."""
+  if restored is None:
+    restored = {}
+  if not isinstance(restored, dict):
+    raise TypeError("Expected `restored` to be a dict {layer scope: checkpoint path}. "
+                    f"Received: restored={restored!r}")
+  for layer, checkpoint in restored.items():
+    if not isinstance(layer, str) or not isinstance(checkpoint, (str, os.PathLike)):
+      raise TypeError("Expected `restored` to map layer scopes (str) to checkpoint "
+                      f"paths. Received: {layer!r}: {checkpoint!r}")
+  if isinstance(frozen, str) or not isinstance(frozen, (list, tuple, set, frozenset)):
+    raise TypeError("Expected `frozen` to be a list of layer scopes. "
+                    f"Received: frozen={frozen!r}")
+  for layer in frozen:
+    if not isinstance(layer, str):
+      raise TypeError(f"Expected `frozen` to hold layer scopes (str). "
+                      f"Received: {layer!r}")
+  return ({layer: os.fspath(path) for layer, path in restored.items()},
+          tuple(sorted(set(frozen), key=list(frozen).index)))
+
+
+def _check_layers_exist(layer_scopes, restored, frozen):
+  """Raises ValueError naming a `restored` or `frozen` layer the net does not have."""
+  for name, layers in (("restored", list(restored)), ("frozen", list(frozen))):
+    unknown = [layer for layer in layers if layer not in layer_scopes]
+    if unknown:
+      raise ValueError(f"Received an invalid value for `{name}`, expected layers of "
+                       f"the net ({', '.join(layer_scopes)}). Received: {unknown}")
+
+
+# --------------------------------------------------------- the graph TensorBoard draws
+
+
+def model_graph_def(dnn, restored=None, frozen=()):
+  """Returns the GraphDef TensorBoard should draw: the ops training and evaluation run.
+
+  That is the nodes `dnn.train_op`, `dnn.batch_stats`, the evaluation tensors, the
+  learning rate and max-norm clipping need. Diagnostics, summaries, savers, snapshots
+  and initializers are left out, and so is the function library (the branches of
+  `tf.cond`): drawn, they are most of the graph, and TensorBoard moves the net itself
+  aside to "Auxiliary Nodes". The result is for drawing, not for importing. The
+  Session's graph is not changed.
+
+  Restored layers are marked in the copy: every node of the layer's variable scope and
+  of its forward pass (not its gradients) gets the device `restored from
+  <checkpoint>` (`, frozen` appended for frozen layers); other layers' nodes get `new`
+  (or `new, frozen`). Each restored layer also holds a string constant
+  `<layer>/restored_from` with the checkpoint path.
+
+  Args:
+    dnn: a `DNN` from `model.build_dnn`.
+    restored: optional {layer scope: checkpoint path}.
+    frozen: optional layer scopes that training leaves unchanged.
+
+  Returns:
+    A `GraphDef`.
+
+  Raises:
+    ValueError, TypeError: on a bad `restored` or `frozen` (see `SummaryHook`).
+  """
+  restored, frozen = _check_transfer(restored, frozen)
+  _check_layers_exist(dnn.layer_scopes, restored, frozen)
+  fetches = [dnn.train_op, dnn.batch_stats, dnn.predictions, dnn.correct,
+             dnn.accuracy, dnn.base_loss, dnn.loss, dnn.learning_rate]
+  if dnn.max_norm_op is not None:
+    fetches.append(dnn.max_norm_op)
+  full = dnn.loss.graph.as_graph_def()
+  needed = _ancestors({node.name: node for node in full.node},
+                      [_op_of(fetch).name for fetch in fetches])
+  # No function library: TensorBoard would list each branch of every tf.cond beside
+  # the graph and count it as a top-level node, which pushes the net aside.
+  graph_def = _V1.GraphDef(versions=full.versions)
+  graph_def.node.extend(node for node in full.node if node.name in needed)
+  if restored or frozen:
+    _mark_layers(graph_def, dnn, restored, frozen)
+  return graph_def
+
+
+def _op_of(fetch):
+  return fetch if isinstance(fetch, tf.Operation) else fetch.op
+
+
+def _mark_layers(graph_def, dnn, restored, frozen):
+  """Sets the device of each layer's nodes and adds the `restored_from` constants."""
+  by_name = {node.name: node for node in graph_def.node}
+  # A layer's own nodes: what the logits and batch norm's moving-average updates need;
+  # its gradients and optimizer slots lie only downstream of the loss.
+  updates = dnn.loss.graph.get_collection(_V1.GraphKeys.UPDATE_OPS)
+  forward = _ancestors(by_name, [_op_of(t).name for t in [dnn.logits] + updates])
+  for layer in dnn.layer_scopes:
+    if layer in restored:
+      device = _RESTORED_DEVICE.format(checkpoint=restored[layer])
+    else:
+      device = NEW_DEVICE
+    if layer in frozen:
+      device += _FROZEN_SUFFIX
+    for name in forward:
+      if layer in name.split("/")[:-1]:  # Whole scope names: hidden1 is not hidden10.
+        by_name[name].device = device
+    if layer in restored:
+      marker = graph_def.node.add(name=f"{layer}/{RESTORED_MARKER}", op="Const",
+                                  device=device)
+      marker.attr["dtype"].type = tf.string.as_datatype_enum
+      marker.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(restored[layer]))
+
+
+def _ancestors(by_name, roots):
+  """Returns the names of `roots` and every node they depend on in `by_name`."""
+  seen, pending = set(), [r for r in roots if r in by_name]
+  while pending:
+    name = pending.pop()
+    if name in seen:
+      continue
+    seen.add(name)
+    for source in by_name[name].input:
+      source = source.lstrip("^").split(":")[0]
+      if source in by_name:
+        pending.append(source)
+  return seen
+
+
+def transfer_markdown(layer_scopes, restored=None, frozen=()):
+  """Returns a markdown table of each layer's origin and whether it trains.
+
+      | layer   | weights                              | training |
+      |---------|--------------------------------------|----------|
+      | hidden1 | restored from `runs/base/best/model` | frozen   |
+      | hidden4 | new (initialized at random)          | trained  |
+
+  Args:
+    layer_scopes: the layers bottom up (`DNN.layer_scopes`).
+    restored: optional {layer scope: checkpoint path}.
+    frozen: optional layer scopes that training leaves unchanged.
+
+  Returns:
+    The markdown text.
+
+  Raises:
+    ValueError, TypeError: on a bad `restored` or `frozen`.
+  """
+  restored, frozen = _check_transfer(restored, frozen)
+  _check_layers_exist(list(layer_scopes), restored, frozen)
+  rows = ["| layer | weights | training |", "|---|---|---|"]
+  for layer in layer_scopes:
+    origin = (f"restored from `{restored[layer]}`" if layer in restored
+              else "new (initialized at random)")
+    rows.append(f"| {layer} | {origin} | {'frozen' if layer in frozen else 'trained'} |")
+  checkpoints = sorted(set(restored.values()))
+  lines = [f"**{len(restored)} of {len(layer_scopes)} layers restored** "
+           f"({len(frozen)} frozen)" + (" from " + ", ".join(
+               f"`{c}`" for c in checkpoints) if checkpoints else "") + ".", ""]
+  return "\n".join(lines + rows)
+
+
 def _diagnostic_summary_op(probes, weights, hidden_outputs, histograms):
   """Returns one op serializing every diagnostic scalar (and histogram) of `probes`."""
   with tf.name_scope("summaries"):
@@ -240,8 +450,8 @@ def read_scalars(logdir):
   """
   by_tag = {}
   for path in sorted(glob.glob(os.path.join(logdir, _EVENTS_PATTERN))):
-    for record in _records(path):
-      event = _V1.Event.FromString(record)
+    # TensorBoard's own reader: it stops quietly at a truncated last record.
+    for event in event_file_loader.LegacyEventFileLoader(path).Load():
       for value in event.summary.value:
         if value.HasField("simple_value"):
           by_tag.setdefault(value.tag, {})[event.step] = value.simple_value
@@ -250,25 +460,6 @@ def read_scalars(logdir):
     steps = np.array(sorted(points), dtype=np.int64)
     result[tag] = (steps, np.array([points[s] for s in steps], dtype=np.float64))
   return result
-
-
-def _records(path):
-  """Yields the records of a TFRecord file, stopping quietly at a truncated one.
-
-  Each record is: length (uint64), its CRC (uint32), the data, the data's CRC
-  (uint32), little-endian. Read here in plain Python because TensorFlow's reader is
-  deprecated and its replacement, tf.data, needs eager mode.
-  """
-  with open(path, "rb") as f:
-    while True:
-      header = f.read(12)
-      if len(header) < 12:
-        return
-      (length,) = struct.unpack("<Q", header[:8])
-      data = f.read(length)
-      if len(data) < length or len(f.read(4)) < 4:
-        return
-      yield data
 
 
 def find_logdir(path):

@@ -2,8 +2,10 @@
 
 One module-scoped run trains a 10-layer sigmoid net with Xavier initialization on random
 inputs through `experiment.train` with `experiment.default_hook_factories()`, as the
-command line does. Its logs are read with `summaries.read_scalars` and through the HTTP
-API of a real TensorBoard server started on 127.0.0.1.
+command line does. Its logs are read with `summaries.read_scalars`, with TensorBoard's
+own event reader, and through the HTTP API of a real TensorBoard server started on
+127.0.0.1. A second run reuses layers of a first one (`train_transfer_run`, also used
+by the browser test) to check how restored and frozen layers are marked.
 """
 
 import json
@@ -16,13 +18,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
 
+from dnn_toolkit import checkpoints
 from dnn_toolkit import experiment
 from dnn_toolkit import summaries
-from dnn_toolkit.model import DNNConfig
+from dnn_toolkit import training
+from dnn_toolkit import transfer
+from dnn_toolkit.model import DNNConfig, build_dnn
 
 _V1 = tf.compat.v1
 N_LAYERS = 10
@@ -33,6 +41,12 @@ DIAGNOSTIC_STEPS = [1, 2, 4, 6, 8]
 CONFIG = DNNConfig(hidden_layers=(100,) * N_LAYERS, activation="sigmoid",
                    initializer="xavier", batch_norm=False, dropout_rate=0.0)
 SERVER_DEADLINE_S = 60
+MODEL_SCOPES = {"X", "y", "is_training", "global_step", "dnn", "loss", "train",
+                "eval"} | set(LAYERS)
+# Scopes and op types of what the Session's graph holds besides the model.
+NOT_MODEL_SCOPES = ("diagnostics", "summaries", "save", "param_snapshot", "init")
+NOT_MODEL_OPS = {"SaveV2", "RestoreV2", "MergeSummary", "ScalarSummary",
+                 "HistogramSummary", "NoOp"}
 
 
 def _random_data(n, seed):
@@ -117,17 +131,47 @@ def test_logged_diagnostics_show_the_vanishing_gradient(scalars):
   assert np.all((sigmoid_mean > 0.3) & (sigmoid_mean < 0.7))
 
 
-def test_histograms_and_graph_are_logged(run):
+def test_histograms_are_logged(run):
   events = _events(os.path.join(summaries.logdir_of(run[0]), "train"))
   histograms = {v.tag for e in events for v in e.summary.value if v.HasField("histo")}
   assert histograms == ({f"weights/{n}" for n in LAYERS} |
                         {f"activations/{n}" for n in LAYERS[:-1]})
-  graphs = [e.graph_def for e in events if e.graph_def]
-  assert len(graphs) == 1
-  names = {node.name for node in tf.compat.v1.GraphDef.FromString(graphs[0]).node}
-  for name in ("hidden1/weights", "dnn/hidden1/MatMul", "loss/loss",
-               "diagnostics/hidden1/gradient_norm/Sqrt", "summaries/merged"):
+
+
+def _logged_graph(logdir):
+  """The GraphDef in a run's event files, read with TensorBoard's own reader."""
+  accumulator = event_accumulator.EventAccumulator(logdir)
+  accumulator.Reload()
+  return accumulator.Graph()
+
+
+def test_the_logged_graph_is_the_models_alone(run):
+  graph_def = _logged_graph(os.path.join(summaries.logdir_of(run[0]), "train"))
+  names = {node.name for node in graph_def.node}
+  # is_training feeds nothing this net (no batch norm, no dropout) runs.
+  assert {name.split("/")[0] for name in names} == MODEL_SCOPES - {"is_training"}
+  for name in ("hidden1/weights", "dnn/hidden1/MatMul", "loss/loss", "eval/accuracy",
+               "train/training_op"):
     assert name in names
+  assert not [n for n in names if set(n.split("/")) & set(NOT_MODEL_SCOPES)]
+  assert not [node.name for node in graph_def.node
+              if node.op in NOT_MODEL_OPS - {"NoOp"}]
+  assert not graph_def.library.function  # TensorBoard would list every cond branch.
+  assert not [node.device for node in graph_def.node if node.device]  # Nothing reused.
+
+
+def test_the_logged_graph_is_a_fraction_of_the_sessions(run):
+  graph = tf.Graph()
+  with graph.as_default():
+    dnn = build_dnn(CONFIG, 784)
+    summaries.SummaryHook(dnn, "unused")
+    training.ParamSnapshot()
+    _V1.train.Saver()
+    full = len(graph.as_graph_def().node)
+    drawn = len(summaries.model_graph_def(dnn).node)
+  logged = _logged_graph(os.path.join(summaries.logdir_of(run[0]), "train"))
+  assert len(logged.node) == drawn
+  assert drawn < full / 2, (drawn, full)  # measured: 344 of 2,025
 
 
 def test_a_resumed_run_continues_the_curves(run, tmp_path):
@@ -208,7 +252,7 @@ def test_tensorboard_serves_the_graph_and_the_scalars(run, scalars, tmp_path):
     assert info["train"]["run_graph"] is True
     graph = _get(port, "/data/plugin/graphs/graph", run="train")
     assert 'name: "dnn/hidden1/MatMul"' in graph
-    assert 'name: "diagnostics/hidden1/gradient_norm/Sqrt"' in graph
+    assert 'name: "diagnostics/' not in graph
     history = result.history
     for run_name, tag, key in (("train", "loss", "loss"),
                                ("train", "accuracy", "accuracy"),
@@ -290,3 +334,123 @@ def test_summary_hook_rejects_bad_options(name, value, error, message):
 def test_default_hook_factories_log_every_run():
   (factory,) = experiment.default_hook_factories()
   assert callable(factory)
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"restored": ["hidden1"]}, TypeError, "`restored` to be a dict"),
+    ({"restored": {"hidden1": 3}}, TypeError, "checkpoint paths"),
+    ({"restored": {1: "ckpt"}}, TypeError, "checkpoint paths"),
+    ({"frozen": "hidden1"}, TypeError, "`frozen` to be a list"),
+    ({"frozen": [1]}, TypeError, "layer scopes"),
+])
+def test_summary_hook_rejects_bad_transfer_facts(arguments, error, message):
+  with pytest.raises(error, match=message):
+    summaries.SummaryHook.factory(**arguments)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"restored": {"hidden10": "ckpt"}}, r"`restored`.*Received: \['hidden10'\]"),
+    ({"frozen": ["hidden"]}, r"`frozen`.*Received: \['hidden'\]"),
+])
+def test_transfer_facts_must_name_layers_of_the_net(graph, arguments, message):
+  dnn = build_dnn(DNNConfig(hidden_layers=(3,), batch_norm=False), 4)
+  count = len(graph.get_operations())
+  with pytest.raises(ValueError, match=message):
+    summaries.SummaryHook(dnn, "logs", **arguments)
+  assert len(graph.get_operations()) == count
+
+
+# ------------------------------------------- restored and frozen layers marked
+
+TRANSFER_INPUTS = 20
+BASE = DNNConfig(hidden_layers=(8, 8, 8), n_outputs=3, dropout_rate=0.0, seed=3)
+REUSED, FROZEN_LAYERS = (1, 2, 3), 2
+NEW = dataclasses.replace(BASE, hidden_layers=(8, 8, 8, 6))
+
+
+def _transfer_data(n, seed):
+  rng = np.random.RandomState(seed)
+  return (rng.rand(n, TRANSFER_INPUTS).astype(np.float32),
+          rng.randint(0, 3, n).astype(np.int64))
+
+
+def train_transfer_run(root):
+  """Trains a base net, then one reusing its hidden1-3 (1-2 frozen) with a new hidden4.
+
+  Returns:
+    (the transfer run's directory, the base's checkpoint prefix, restored, frozen).
+  """
+  base_dir = os.path.join(root, "base")
+  experiment.train(BASE, _transfer_data(100, 0), _transfer_data(50, 1),
+                   run_dir=base_dir, epochs=1, verbose=0)
+  pretrained = transfer.load_pretrained(base_dir)
+  run_dir = os.path.join(root, "transfer")
+  graph = tf.Graph()
+  with graph.as_default():
+    model = transfer.build_transfer_dnn(pretrained, NEW, TRANSFER_INPUTS, reuse=REUSED,
+                                        frozen_layers=FROZEN_LAYERS)
+    restored = {f"hidden{i}": pretrained.checkpoint for i in model.reused}
+    frozen = [f"hidden{i}" for i in range(1, model.frozen_layers + 1)]
+    hooks = [checkpoints.CheckpointHook(run_dir, NEW, extra={"batch_size": 50}),
+             summaries.SummaryHook(model.dnn, summaries.logdir_of(run_dir),
+                                   every_n_steps=1, restored=restored, frozen=frozen)]
+    snapshot = training.ParamSnapshot()
+    init = _V1.global_variables_initializer()
+  with _V1.Session(graph=graph) as sess:
+    sess.run(init)
+    model.restore(sess)
+    training.fit(sess, model.dnn, _transfer_data(100, 2), _transfer_data(50, 3),
+                 epochs=1, hooks=hooks, snapshot=snapshot, verbose=0)
+  return run_dir, pretrained.checkpoint, restored, frozen
+
+
+@pytest.fixture(scope="module")
+def transfer_run(tmp_path_factory):
+  return train_transfer_run(str(tmp_path_factory.mktemp("transfer")))
+
+
+def test_restored_layers_carry_their_mark_in_the_logged_graph(transfer_run):
+  run_dir, checkpoint, _, _ = transfer_run
+  graph_def = _logged_graph(os.path.join(summaries.logdir_of(run_dir), "train"))
+  by_name = {node.name: node for node in graph_def.node}
+  restored = f"restored from {checkpoint}"
+  expected = {"hidden1": restored + ", frozen", "hidden2": restored + ", frozen",
+              "hidden3": restored, "hidden4": "new", "outputs": "new"}
+  for layer, device in expected.items():
+    for name in (f"{layer}/weights", f"{layer}/biases" if layer == "outputs"
+                 else f"{layer}/BatchNorm/beta", f"dnn/{layer}/MatMul"):
+      assert by_name[name].device == device, name
+    marker = by_name.get(f"{layer}/{summaries.RESTORED_MARKER}")
+    if layer in ("hidden1", "hidden2", "hidden3"):
+      assert tf.make_ndarray(marker.attr["value"].tensor) == checkpoint.encode()
+    else:
+      assert marker is None
+  # Gradients and the optimizer's slots are training's, not the restored layer's.
+  assert by_name["hidden3/weights/Adam"].device == ""
+  assert not [n for n in by_name if n.startswith("train/") and by_name[n].device]
+  assert {n.split("/")[0] for n in by_name} == {
+      "X", "y", "is_training", "global_step", "dnn", "loss", "train", "eval",
+      "hidden1", "hidden2", "hidden3", "hidden4", "outputs"}
+
+
+def test_the_transfer_text_lists_each_layers_origin(transfer_run):
+  run_dir, checkpoint, _, _ = transfer_run
+  accumulator = event_accumulator.EventAccumulator(
+      os.path.join(summaries.logdir_of(run_dir), "train"),
+      size_guidance={event_accumulator.TENSORS: 0})
+  accumulator.Reload()
+  (event,) = accumulator.Tensors(summaries.TRANSFER_TAG)
+  text = tf.make_ndarray(event.tensor_proto).item().decode()
+  assert text.startswith("**3 of 5 layers restored** (2 frozen) from "
+                         f"`{checkpoint}`.")
+  assert f"| hidden1 | restored from `{checkpoint}` | frozen |" in text
+  assert f"| hidden3 | restored from `{checkpoint}` | trained |" in text
+  assert "| hidden4 | new (initialized at random) | trained |" in text
+  assert "| outputs | new (initialized at random) | trained |" in text
+
+
+def test_a_run_without_transfer_facts_writes_no_transfer_text(run):
+  accumulator = event_accumulator.EventAccumulator(
+      os.path.join(summaries.logdir_of(run[0]), "train"))
+  accumulator.Reload()
+  assert summaries.TRANSFER_TAG not in accumulator.Tags()["tensors"]
