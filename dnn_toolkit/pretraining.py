@@ -2,19 +2,22 @@
 
 The lesson's two ways when labels are scarce:
 
-- Unsupervised: `pretrain_autoencoders` trains hidden1..N greedily, one at a time, each
-  as the encoder of an autoencoder (tied weights) that reconstructs the output of the
-  layers below it. Those lower layers are frozen, so their output is computed once and
-  cached.
+- Unsupervised, greedy layer-wise: hidden1..N are trained one at a time, each on the
+  output of the layers below it, which are frozen, so that output is computed once and
+  cached. `pretrain_autoencoders` trains each layer as the encoder of an autoencoder
+  (tied weights) that reconstructs its input; `pretrain_rbms` as a Bernoulli
+  restricted Boltzmann machine trained by contrastive divergence (`dnn_toolkit.rbm`).
+  Both share one layer-wise loop (`_pretrain_layerwise`) and one epoch loop
+  (`_train_layer`); only the graph of a layer differs.
 - Auxiliary task: `pretrain_same_digit` trains a siamese net, the same hidden layers
   applied to two images with a small head on top, to tell whether they show the same
   digit; pairs can be drawn from plentiful labelled data of other classes.
 
-Both write a checkpoint with the variable names `build_dnn` gives (`hidden1/weights`,
-`hidden1/biases`, ...) and return a `transfer.Pretrained`, so supervised fine-tuning is
-the transfer recipe:
+All write a checkpoint with the variable names `build_dnn` gives (`hidden1/weights`,
+`hidden1/biases`, ...) and return a `checkpoints.Pretrained`, so supervised fine-tuning
+is the transfer recipe:
 
-    result = pretraining.pretrain_autoencoders(config, unlabeled_images, "pre/ae.ckpt")
+    result = pretraining.pretrain_rbms(config, unlabeled_images, "pre/rbm.ckpt")
     with tf.Graph().as_default():
       model = transfer.build_transfer_dnn(result.pretrained, config, 784, reuse=5)
       ... sess.run(init); model.restore(sess); training.fit(sess, model.dnn, ...)
@@ -24,8 +27,9 @@ siamese net would apply one batch norm to two inputs, and layer-wise training wo
 have to carry moving statistics along.
 """
 
+import collections
 import dataclasses
-import math
+import functools
 import time
 
 import numpy as np
@@ -34,8 +38,11 @@ import tensorflow as tf
 from dnn_toolkit import _validation
 from dnn_toolkit import activations
 from dnn_toolkit import checkpoints
+from dnn_toolkit import data
 from dnn_toolkit import initializers
-from dnn_toolkit.data import epoch_permutation
+from dnn_toolkit import model
+from dnn_toolkit import rbm as rbm_lib
+from dnn_toolkit import training
 from dnn_toolkit.checkpoints import Pretrained
 from dnn_toolkit.layers import fully_connected
 
@@ -49,9 +56,9 @@ class PretrainResult:
 
   Attributes:
     pretrained: `Pretrained(config, checkpoint)` for `transfer.build_transfer_dnn`.
-    history: autoencoders: one dict per layer with 'layer', 'initial_loss' and
-      'losses' (reconstruction MSE after each epoch); same-digit task: one dict per
-      epoch with 'epoch', 'loss' and, given validation data, 'val_accuracy'.
+    history: autoencoders and RBMs: one dict per layer with 'layer', 'initial_loss'
+      and 'losses' (reconstruction MSE after each epoch); same-digit task: one dict
+      per epoch with 'epoch', 'loss' and, given validation data, 'val_accuracy'.
     seconds: wall time of the training.
   """
   pretrained: Pretrained
@@ -60,7 +67,7 @@ class PretrainResult:
 
 
 def _check_common(config, images, checkpoint, epochs, batch_size, learning_rate):
-  """Validates the arguments both pretraining functions share; returns the images."""
+  """Validates the arguments all pretraining functions share; returns the images."""
   config.validate()
   if config.batch_norm:
     raise ValueError("Pretraining builds hidden layers without batch norm, expected a "
@@ -83,21 +90,86 @@ def _hidden_layer(config, index, inputs, reuse=None):
   return fully_connected(inputs, config.hidden_layers[index],
                          activation_fn=activations.get(config.activation),
                          weights_initializer=initializers.get(config.initializer),
-                         reuse=reuse, scope=f"hidden{index + 1}")
+                         reuse=reuse, scope=model.hidden_scope(index + 1))
 
 
-def _run_batched(sess, fetch, X, images, batch_size=5000):
-  """Runs `fetch` over `images` in chunks; returns the concatenated results."""
-  run = sess.make_callable(fetch, [X])
-  return np.concatenate([run(images[i:i + batch_size])
-                         for i in range(0, len(images), batch_size)])
+def _layer_variables(index, graph=None):
+  """The weights and biases of hidden<index+1> in `graph` (default: the default graph)."""
+  graph = graph or _V1.get_default_graph()
+  names = [f"{model.hidden_scope(index + 1)}/{v}" for v in ("weights", "biases")]
+  by_name = {v.op.name: v for v in graph.get_collection(_V1.GraphKeys.GLOBAL_VARIABLES)}
+  return [by_name[name] for name in names]
 
 
-def _hidden_values(sess):
-  """{name: value} of the hidden layers' variables of the Session's graph."""
-  variables = [v for v in _V1.model_variables()
-               if checkpoints.scope_matches(r"hidden\d+", v.op.name)]
-  return dict(zip([v.op.name for v in variables], sess.run(variables)))
+# ------------------------------------------------------------------ layer-wise
+
+
+# The graph of one layer to pretrain, as `_train_layer` runs it.
+_LayerGraph = collections.namedtuple("_LayerGraph", [
+    "X",          # [batch, n_inputs] placeholder: the output of the layers below
+    "train_op",   # one training step on a fed mini-batch
+    "loss",       # [batch] per-example reconstruction error, deterministic
+    "codings",    # [batch, units]: this layer's output, the next layer's input
+    "variables",  # [weights, biases] of hidden<index+1>, to save
+])
+
+
+def _pretrain_layerwise(config, images, checkpoint, build_layer, *, epochs, batch_size,
+                        verbose):
+  """Greedy layer-wise pretraining: hidden1..N in turn, each on the codings below.
+
+  Args:
+    config: the validated `DNNConfig`.
+    images: float32 `[n, n_inputs]`, the input of hidden1.
+    checkpoint: the path prefix to write hidden1..N's weights and biases to.
+    build_layer: `fn(index, n_inputs) -> _LayerGraph`, building layer index+1's graph
+      in the default graph.
+    epochs, batch_size: per layer.
+    verbose: 0 silent, 1 a line per layer.
+
+  Returns:
+    A `PretrainResult` whose history has one record per layer.
+  """
+  started = time.perf_counter()
+  values, history, inputs = {}, [], images
+  for index in range(len(config.hidden_layers)):
+    seed = None if config.seed is None else config.seed + index
+    layer_values, record, inputs = _train_layer(
+        build_layer, index, inputs, seed=seed, epochs=epochs, batch_size=batch_size)
+    values.update(layer_values)
+    history.append(record)
+    if verbose:
+      print(f"{model.hidden_scope(index + 1)}: reconstruction MSE "
+            f"{record['initial_loss']:.4f} -> {record['losses'][-1]:.4f}", flush=True)
+  seconds = time.perf_counter() - started
+  prefix = checkpoints.write_checkpoint(checkpoint, values)
+  return PretrainResult(Pretrained(config, prefix), history, seconds)
+
+
+def _train_layer(build_layer, index, inputs, *, seed, epochs, batch_size):
+  """Trains hidden<index+1> on `inputs` `[n, d]` in a graph and Session of its own.
+
+  Returns:
+    ({name: value} of its weights and biases, its history record, its codings of
+    `inputs` `[n, units]`: the next layer's input).
+  """
+  with tf.Graph().as_default() as graph:
+    if seed is not None:
+      _V1.set_random_seed(seed)
+    layer = build_layer(index, inputs.shape[1])
+    init = _V1.global_variables_initializer()
+  with _V1.Session(graph=graph) as sess:
+    sess.run(init)
+    mse = lambda: float(np.mean(training.run_batched(sess, layer.loss,
+                                                     {layer.X: inputs})))
+    record = {"layer": index + 1, "initial_loss": mse(), "losses": []}
+    step = sess.make_callable(layer.train_op, [layer.X])
+    for epoch in range(epochs):
+      for rows in data.minibatch_indices(len(inputs), batch_size, seed, epoch):
+        step(inputs[rows])
+      record["losses"].append(mse())
+    values = dict(zip([v.op.name for v in layer.variables], sess.run(layer.variables)))
+    return values, record, training.run_batched(sess, layer.codings, {layer.X: inputs})
 
 
 # ------------------------------------------------------------------ autoencoders
@@ -133,61 +205,82 @@ def pretrain_autoencoders(config, images, checkpoint, epochs=5, batch_size=100,
   """
   images = _check_common(config, images, checkpoint, epochs, batch_size, learning_rate)
   noise_stddev = _validation.check_in_range("noise_stddev", noise_stddev, 0.0, None)
-  started = time.perf_counter()
-  values, history, inputs = {}, [], images
-  for index in range(len(config.hidden_layers)):
-    layer_values, record, inputs = _train_autoencoder_layer(
-        config, index, inputs, epochs, batch_size, learning_rate, noise_stddev)
-    values.update(layer_values)
-    history.append(record)
-    if verbose:
-      print(f"hidden{index + 1}: reconstruction MSE {record['initial_loss']:.4f} -> "
-            f"{record['losses'][-1]:.4f}", flush=True)
-  seconds = time.perf_counter() - started
-  prefix = checkpoints.write_checkpoint(checkpoint, values)
-  return PretrainResult(Pretrained(config, prefix), history, seconds)
+  build_layer = functools.partial(_autoencoder_graph, config,
+                                  learning_rate=learning_rate, noise_stddev=noise_stddev)
+  return _pretrain_layerwise(config, images, checkpoint, build_layer, epochs=epochs,
+                             batch_size=batch_size, verbose=verbose)
 
 
-def _train_autoencoder_layer(config, index, inputs, epochs, batch_size, learning_rate,
-                             noise_stddev):
-  """Trains hidden<index+1> as a tied autoencoder of `inputs` `[n, d]`.
+def _autoencoder_graph(config, index, n_inputs, *, learning_rate, noise_stddev):
+  """hidden<index+1> as the encoder of a tied autoencoder of `[batch, n_inputs]`."""
+  X = _V1.placeholder(tf.float32, (None, n_inputs), name="X")  # [batch, d]
+  noisy = X + noise_stddev * tf.random.normal(tf.shape(X)) if noise_stddev else X
+  codings = _hidden_layer(config, index, noisy)  # [batch, units]
+  clean_codings = _hidden_layer(config, index, X, reuse=True)
+  weights, biases = _layer_variables(index)  # [d, units], [units]
+  with _V1.variable_scope(f"decoder{index + 1}"):
+    decoder_biases = _V1.get_variable("biases", [n_inputs],
+                                      initializer=_V1.zeros_initializer())
+  decode = lambda h: tf.matmul(h, weights, transpose_b=True) + decoder_biases
+  loss = tf.reduce_mean(tf.square(decode(codings) - X))
+  clean_loss = tf.reduce_mean(tf.square(decode(clean_codings) - X), axis=1)  # [batch]
+  train_op = _V1.train.AdamOptimizer(learning_rate).minimize(loss)
+  return _LayerGraph(X=X, train_op=train_op, loss=clean_loss, codings=clean_codings,
+                     variables=[weights, biases])
+
+
+# ------------------------------------------------------------------ RBMs
+
+
+def pretrain_rbms(config, images, checkpoint, epochs=5, batch_size=100,
+                  learning_rate=0.1, k=1, verbose=0):
+  """Greedy layer-wise pretraining of the hidden layers of `config` as RBMs.
+
+  Layer k is a Bernoulli RBM (`dnn_toolkit.rbm`) whose visible units are the hidden
+  probabilities of RBM k-1 (for layer 1, the images), trained with CD-k and plain
+  gradient steps: `W += lr * (v0^T p(h|v0) - vk^T p(h|vk)) / batch`. Its W and hidden
+  biases become `hidden<k>/weights` and `hidden<k>/biases`; the visible biases are
+  thrown away. An RBM's hidden units are sigmoid units, so the weights fit a net with
+  `activation='sigmoid'` exactly; for another activation they are an initialisation
+  that fine-tuning adapts.
+
+  Args:
+    config: the `DNNConfig` of the classifier to pretrain (`hidden_layers`, `seed`);
+      `batch_norm` must be False.
+    images: float array `[n, n_inputs]` of unlabelled examples, every value in [0, 1]
+      (probabilities of the binary visible units, e.g. MNIST's pixels / 255).
+    checkpoint: the path prefix to write the pretrained layers to.
+    epochs: positive int, epochs per layer. Default 5.
+    batch_size: positive int. Default 100.
+    learning_rate: positive float, the CD step size. Default 0.1.
+    k: positive int, Gibbs steps per CD update. Default 1 (CD-1).
+    verbose: 0 silent, 1 a line per layer.
 
   Returns:
-    ({name: value} of its weights and biases, its history record, its codings of
-    `inputs` `[n, units]`: the next layer's input).
+    A `PretrainResult`; `history[i]['losses']` is RBM i+1's mean-field reconstruction
+    MSE after each epoch (`rbm.reconstruction_error`), `'initial_loss'` before training.
+
+  Raises:
+    TypeError, ValueError: on a bad argument (an image value outside [0, 1], k < 1),
+      before anything is built.
   """
-  seed = None if config.seed is None else config.seed + index
-  with tf.Graph().as_default() as graph:
-    if seed is not None:
-      _V1.set_random_seed(seed)
-    X = _V1.placeholder(tf.float32, (None, inputs.shape[1]), name="X")  # [batch, d]
-    noisy = X + noise_stddev * tf.random.normal(tf.shape(X)) if noise_stddev else X
-    codings = _hidden_layer(config, index, noisy)  # [batch, units]
-    clean_codings = _hidden_layer(config, index, X, reuse=True)
-    weights = [v for v in _V1.global_variables()
-               if v.op.name == f"hidden{index + 1}/weights"][0]  # [d, units]
-    with _V1.variable_scope(f"decoder{index + 1}"):
-      biases = _V1.get_variable("biases", [inputs.shape[1]],
-                                initializer=_V1.zeros_initializer())
-    decode = lambda h: tf.matmul(h, weights, transpose_b=True) + biases  # [batch, d]
-    loss = tf.reduce_mean(tf.square(decode(codings) - X))
-    clean_loss = tf.reduce_mean(tf.square(decode(clean_codings) - X), axis=1)  # [batch]
-    train_op = _V1.train.AdamOptimizer(learning_rate).minimize(loss)
-    init = _V1.global_variables_initializer()
-  with _V1.Session(graph=graph) as sess:
-    sess.run(init)
-    mse = lambda: float(np.mean(_run_batched(sess, clean_loss, X, inputs)))
-    record = {"layer": index + 1, "initial_loss": mse(), "losses": []}
-    step = sess.make_callable(train_op, [X])
-    n_batches = math.ceil(len(inputs) / batch_size)
-    for epoch in range(epochs):
-      order = epoch_permutation(len(inputs), seed, epoch)
-      for b in range(n_batches):
-        step(inputs[order[b * batch_size:(b + 1) * batch_size]])
-      record["losses"].append(mse())
-    with graph.as_default():
-      values = _hidden_values(sess)
-    return values, record, _run_batched(sess, clean_codings, X, inputs)
+  images = _check_common(config, images, checkpoint, epochs, batch_size, learning_rate)
+  _validation.check_values_in_range("images", images, 0.0, 1.0)
+  k = _validation.check_positive_int("k", k)
+  build_layer = functools.partial(_rbm_graph, config, learning_rate=learning_rate, k=k)
+  return _pretrain_layerwise(config, images, checkpoint, build_layer, epochs=epochs,
+                             batch_size=batch_size, verbose=verbose)
+
+
+def _rbm_graph(config, index, n_inputs, *, learning_rate, k):
+  """hidden<index+1> as a Bernoulli RBM on `[batch, n_inputs]` visible units."""
+  X = _V1.placeholder(tf.float32, (None, n_inputs), name="X")  # [batch, d]
+  rbm = rbm_lib.bernoulli_rbm(n_inputs, config.hidden_layers[index],
+                              scope=model.hidden_scope(index + 1))
+  train_op = rbm_lib.cd_update(rbm, X, learning_rate, k=k)
+  return _LayerGraph(X=X, train_op=train_op, loss=rbm_lib.reconstruction_error(rbm, X),
+                     codings=rbm_lib.hidden_probabilities(rbm, X),  # [batch, units]
+                     variables=[rbm.weights, rbm.hidden_biases])
 
 
 # ------------------------------------------------------------ same-digit pairs
@@ -290,11 +383,8 @@ def pretrain_same_digit(config, images, labels, checkpoint, epochs=5, batch_size
                               [net["X_a"], net["X_b"], net["same"]])
     for epoch in range(epochs):
       first, second, same = same_digit_pairs(labels, pairs, seed, epoch)
-      order = epoch_permutation(pairs, seed, epoch)
-      losses = []
-      for b in range(math.ceil(pairs / batch_size)):
-        rows = order[b * batch_size:(b + 1) * batch_size]
-        losses.append(step(images[first[rows]], images[second[rows]], same[rows])[1])
+      losses = [step(images[first[rows]], images[second[rows]], same[rows])[1]
+                for rows in data.minibatch_indices(pairs, batch_size, seed, epoch)]
       record = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
       if valid_pairs is not None:
         record["val_accuracy"] = float(sess.run(net["accuracy"], dict(
@@ -302,8 +392,9 @@ def pretrain_same_digit(config, images, labels, checkpoint, epochs=5, batch_size
       history.append(record)
       if verbose:
         print(f"same-digit epoch {epoch + 1}: {record}", flush=True)
-    with graph.as_default():
-      values = _hidden_values(sess)
+    variables = [v for index in range(len(config.hidden_layers))
+                 for v in _layer_variables(index, graph)]
+    values = dict(zip([v.op.name for v in variables], sess.run(variables)))
   seconds = time.perf_counter() - started
   prefix = checkpoints.write_checkpoint(checkpoint, values)
   return PretrainResult(Pretrained(config, prefix), history, seconds)

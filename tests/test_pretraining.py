@@ -1,7 +1,8 @@
-"""Tests of dnn_toolkit.pretraining: layer-wise autoencoders and the same-digit task.
+"""Tests of dnn_toolkit.pretraining: layer-wise autoencoders and RBMs, same-digit task.
 
 Small synthetic data: images that are mixtures of a few fixed patterns, so a small
-autoencoder can learn them, and labels that say which pattern dominates.
+autoencoder can learn them, and labels that say which pattern dominates. The RBMs also
+train on a 2,000-image subset of MNIST (`data.load_mnist()`, offline).
 """
 
 import dataclasses
@@ -10,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints, training, transfer
+from dnn_toolkit import checkpoints, data, training, transfer
 from dnn_toolkit.model import DNNConfig
-from dnn_toolkit.pretraining import (pretrain_autoencoders, pretrain_same_digit,
-                                     same_digit_pairs)
+from dnn_toolkit.pretraining import (pretrain_autoencoders, pretrain_rbms,
+                                     pretrain_same_digit, same_digit_pairs)
 
 V1 = tf.compat.v1
 N_INPUTS = 16
@@ -81,6 +82,8 @@ def test_pretraining_rejects_bad_arguments(kwargs, error, message, tmp_path):
     pretrain_autoencoders(**args)
   with pytest.raises(error, match=message):
     pretrain_same_digit(labels=labels, **args)
+  with pytest.raises(error, match=message):
+    pretrain_rbms(**args)
 
 
 def test_same_digit_pairs():
@@ -117,3 +120,85 @@ def test_same_digit_task_trains_and_its_layers_are_reused(tmp_path):
       model.restore(sess)
       weights = sess.run(model.dnn.weights[0])
   np.testing.assert_array_equal(weights, saved["hidden1/weights"])
+
+
+# RBMs ------------------------------------------------------------------------------------
+
+
+def _sigmoid(x):
+  return 1.0 / (1.0 + np.exp(-x))
+
+
+@pytest.fixture(scope="module")
+def mnist_subset():
+  """2,000 MNIST training images `[2000, 784]` in [0, 1] and their labels."""
+  train = data.load_mnist().train
+  return train.images[:2000], train.labels[:2000]
+
+
+def test_rbms_reduce_reconstruction_error_on_mnist_and_initialise_the_net(
+    mnist_subset, tmp_path):
+  images, labels = mnist_subset
+  config = DNNConfig(hidden_layers=(64, 32), activation="sigmoid", batch_norm=False,
+                     dropout_rate=0.0, seed=1)
+  result = pretrain_rbms(config, images, str(tmp_path / "rbm" / "rbm.ckpt"), epochs=3,
+                         batch_size=50, learning_rate=0.1)
+  assert [record["layer"] for record in result.history] == [1, 2]
+  for record in result.history:
+    losses = [record["initial_loss"]] + record["losses"]
+    assert len(losses) == 4
+    assert all(b < a for a, b in zip(losses, losses[1:])), record  # Falls every epoch.
+  first = result.history[0]
+  assert first["losses"][-1] < 0.5 * first["initial_loss"], first
+  saved = checkpoints.load_values(result.pretrained.checkpoint)
+  assert {name: value.shape for name, value in saved.items()} == {
+      "hidden1/weights": (784, 64), "hidden1/biases": (64,),
+      "hidden2/weights": (64, 32), "hidden2/biases": (32,)}  # No visible biases.
+  # RBM 2 trained on RBM 1's hidden probabilities: with its initial weights of
+  # N(0, 0.01^2) and zero biases it reconstructs every unit as about 0.5.
+  p_hidden1 = _sigmoid(images @ saved["hidden1/weights"] + saved["hidden1/biases"])
+  np.testing.assert_allclose(result.history[1]["initial_loss"],
+                             np.mean((p_hidden1 - 0.5) ** 2), atol=2e-3)
+  with tf.Graph().as_default() as graph:
+    model = transfer.build_transfer_dnn(result.pretrained, config, 784, reuse=2)
+    with V1.Session(graph=graph) as sess:
+      sess.run(V1.global_variables_initializer())
+      model.restore(sess)
+      hidden = sess.run(model.dnn.hidden, {model.dnn.X: images[:5]})
+      state = training.fit(sess, model.dnn, (images, labels),
+                           (images[:200], labels[:200]), epochs=1, verbose=0)
+  assert state.epoch == 1
+  np.testing.assert_allclose(hidden[0], p_hidden1[:5], rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(
+      hidden[1], _sigmoid(p_hidden1[:5] @ saved["hidden2/weights"]
+                          + saved["hidden2/biases"]), rtol=1e-4, atol=1e-6)
+
+
+def test_rbm_pretraining_is_reproducible_with_a_seed(tmp_path):
+  images = _images(120)[0]
+  runs = [pretrain_rbms(CONFIG, images, str(tmp_path / f"r{i}"), epochs=2,
+                        batch_size=20, k=2) for i in range(2)]
+  first, second = (checkpoints.load_values(r.pretrained.checkpoint) for r in runs)
+  for name in first:
+    np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+  assert runs[0].history == runs[1].history
+
+
+@pytest.mark.parametrize("images, shown", [
+    (np.full((4, N_INPUTS), 1.5, np.float32), "from 1.5 to 1.5"),
+    (np.full((4, N_INPUTS), -0.25, np.float32), "from -0.25 to -0.25"),
+    (np.where(np.eye(4, N_INPUTS), np.nan, 0.5).astype(np.float32), "and NaN"),
+])
+def test_rbms_refuse_images_outside_zero_one(images, shown, tmp_path):
+  with pytest.raises(ValueError, match=r"`images`, expected every element in \[0, 1\]"
+                                       r".*" + shown):
+    pretrain_rbms(CONFIG, images, str(tmp_path / "x"), epochs=1)
+  assert not list(tmp_path.iterdir())  # Nothing written.
+
+
+@pytest.mark.parametrize("k, error", [(0, ValueError), (-1, ValueError),
+                                      (1.0, TypeError), (True, TypeError),
+                                      (None, TypeError)])
+def test_rbms_refuse_a_bad_k(k, error, tmp_path):
+  with pytest.raises(error, match=r"`k`.*Received: k="):
+    pretrain_rbms(CONFIG, _images(20)[0], str(tmp_path / "x"), epochs=1, k=k)
