@@ -161,3 +161,50 @@ def check_bounds(low_name, low, high_name, high):
                      f"greater than `{low_name}`={low:g} (the bounds are reversed?). "
                      f"Received: {high_name}={high:g}")
   return low, high
+
+
+def check_bool(name, value, allow_none=False):
+  """Returns `value` if it is a Python bool (or None when allowed), else TypeError."""
+  if isinstance(value, bool) or (value is None and allow_none):
+    return value
+  expected = "None, True or False" if allow_none else "a bool"
+  raise TypeError(f"Expected `{name}` to be {expected}. {_received(name, value)}")
+
+
+def check_known_keys(name, mapping, allowed):
+  """Returns `mapping` as a dict (None -> {}) if its keys are all in `allowed`.
+
+  Raises:
+    TypeError: if `mapping` is neither None nor a dict.
+    ValueError: naming the unknown keys and the allowed ones.
+  """
+  if mapping is None:
+    return {}
+  if not isinstance(mapping, dict):
+    raise TypeError(f"Expected `{name}` to be a dict or None. {_received(name, mapping)}")
+  unknown = sorted(set(mapping) - set(allowed))
+  if unknown:
+    raise ValueError(f"Received unknown keys in `{name}`: {unknown}; expected "
+                     f"{', '.join(allowed)}.")
+  return dict(mapping)
+
+
+def check_is_training(is_training):
+  """Returns the layers' training switch: a Python bool, or a scalar bool tensor.
+
+  A bool tensor with a constant value (`tf.constant(True)`) comes back as that bool, so
+  no `cond` is built for it, as contrib's `utils.constant_value` did.
+
+  Raises:
+    TypeError: if `is_training` is neither a bool nor a bool tensor or variable.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  if isinstance(is_training, bool):
+    return is_training
+  if (isinstance(is_training, (tf.Tensor, tf.Variable))
+      and is_training.dtype.base_dtype == tf.bool):
+    static = tf.get_static_value(is_training)
+    return bool(static) if static is not None else is_training
+  raise TypeError("Expected `is_training` to be a Python bool or a scalar bool tensor "
+                  "(e.g. tf.placeholder_with_default(False, shape=())). "
+                  f"Received: is_training={is_training!r}")
