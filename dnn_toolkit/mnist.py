@@ -247,7 +247,7 @@ def _from_user_path(user_path, origin, verify):
 
 
 def _read_user_path(path):
-  """Returns (RawMnist, file it came from, {field: IDX file} or {}) or raises SourceMissing."""
+  """Returns (RawMnist, file read, {field: IDX file} or {}), or raises SourceMissing."""
   if os.path.isdir(path):
     try:
       idx_files = mnist_sources.find_idx_files(path)

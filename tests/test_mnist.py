@@ -349,7 +349,8 @@ def test_unwritable_cache_dir_warns_and_still_loads(tmp_path, monkeypatch, fake_
   blocker = tmp_path / "a-file"
   blocker.write_text("not a directory")
   with pytest.warns(UserWarning, match="Could not write the MNIST cache"):
-    assert_loaded(mnist.load_mnist(validation_size=2, cache_dir=blocker / "cache"), raw, 2)
+    assert_loaded(mnist.load_mnist(validation_size=2, cache_dir=blocker / "cache"), raw,
+                  2)
 
 
 # ------------------------------------------------------------ the safe unpickler
