@@ -208,3 +208,20 @@ def check_is_training(is_training):
   raise TypeError("Expected `is_training` to be a Python bool or a scalar bool tensor "
                   "(e.g. tf.placeholder_with_default(False, shape=())). "
                   f"Received: is_training={is_training!r}")
+
+
+def check_int(name, value):
+  """Returns `value` as an int, or raises TypeError if it is not an integer (bools too)."""
+  if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+    raise TypeError(f"Expected `{name}` to be an integer, got type "
+                    f"{type(value).__name__}. {_received(name, value)}")
+  return int(value)
+
+
+def check_path(name, value):
+  """Returns `value` (a str or os.PathLike) as a str with `~` expanded, else TypeError."""
+  import os  # pylint: disable=import-outside-toplevel
+  if not isinstance(value, (str, os.PathLike)):
+    raise TypeError(f"Expected `{name}` to be a str or os.PathLike, got type "
+                    f"{type(value).__name__}. {_received(name, value)}")
+  return os.path.expanduser(os.fspath(value))
