@@ -50,20 +50,9 @@ def _inputs_with_known_channels(inputs, fn_name, min_rank=2, channel_axis=-1):
     which = "last" if channel_axis == -1 else f"channel (axis {channel_axis})"
     raise ValueError(f"{fn_name}: the {which} dimension of `inputs` must be known to "
                      "create the variables, but it is undefined; give the placeholder a "
-                     f"full shape such as [None, 784]. Received: inputs.shape={inputs.shape}")
+                     "full shape such as [None, 784]. "
+                     f"Received: inputs.shape={inputs.shape}")
   return inputs, int(depth)
-
-
-def _check_is_training(is_training):
-  if isinstance(is_training, bool):
-    return is_training
-  if (isinstance(is_training, (tf.Tensor, tf.Variable))
-      and is_training.dtype.base_dtype == tf.bool):
-    static = tf.get_static_value(is_training)
-    return bool(static) if static is not None else is_training
-  raise TypeError("Expected `is_training` to be a Python bool or a scalar bool tensor "
-                  "(e.g. tf.placeholder_with_default(False, shape=())). "
-                  f"Received: is_training={is_training!r}")
 
 
 def _smart_cond(pred, true_fn, false_fn):
@@ -114,10 +103,6 @@ def _collect_outputs(outputs_collections, outputs, alias=None):
   return outputs
 
 
-def _check_callable(name, fn):
-  _validation.check_callable(name, fn)
-
-
 @add_arg_scope
 def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu, normalizer_fn=None,
                     normalizer_params=None, weights_initializer=xavier_initializer(),
@@ -166,7 +151,7 @@ def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu, normalizer_fn
   for name, fn in (("activation_fn", activation_fn), ("normalizer_fn", normalizer_fn),
                    ("weights_regularizer", weights_regularizer),
                    ("biases_regularizer", biases_regularizer)):
-    _check_callable(name, fn)
+    _validation.check_callable(name, fn)
   if reuse is True and scope is None:
     raise ValueError("fully_connected: `reuse=True` needs the `scope` to reuse. "
                      "Received: scope=None")
@@ -277,7 +262,7 @@ def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True,
   if not isinstance(keep_prob, (tf.Tensor, tf.Variable)):
     keep_prob = _validation.check_in_range("keep_prob", keep_prob, 0.0, 1.0,
                                            low_open=True)
-  is_training = _check_is_training(is_training)
+  is_training = _validation.check_is_training(is_training)
   inputs = tf.convert_to_tensor(inputs)
   with _V1.variable_scope(scope, default_name="Dropout", values=[inputs]) as sc:
     if isinstance(keep_prob, float) and keep_prob == 1.0:
@@ -325,16 +310,8 @@ def _assign_zero_debiased_average(variable, value, decay, biased, local_step):
 
 
 _BATCH_NORM_PARAMS = ("beta", "gamma", "moving_mean", "moving_variance")
+_REGULARIZED_PARAMS = ("beta", "gamma")
 _DATA_FORMATS = ("NHWC", "NCHW")
-
-
-def _check_param_keys(name, params, allowed):
-  params = dict(params or {})
-  unknown = set(params) - set(allowed)
-  if unknown:
-    raise ValueError(f"Received unknown keys in `{name}`: {sorted(unknown)}; expected "
-                     f"{', '.join(allowed)}.")
-  return params
 
 
 def _batch_norm_variables(depth, dtype, center, scale, param_initializers, trainable,
@@ -344,9 +321,10 @@ def _batch_norm_variables(depth, dtype, center, scale, param_initializers, train
   The moving statistics are made with the scope's partitioner turned off, as contrib
   did: their moving-average updates need whole variables.
   """
-  inits = _check_param_keys("param_initializers", param_initializers,
+  inits = _validation.check_known_keys("param_initializers", param_initializers,
                             _BATCH_NORM_PARAMS)
-  regs = _check_param_keys("param_regularizers", param_regularizers, ("beta", "gamma"))
+  regs = _validation.check_known_keys("param_regularizers", param_regularizers,
+                                      _REGULARIZED_PARAMS)
   make = lambda name, default, train: _model_variable(
       name, [depth], dtype, inits.get(name, default), regs.get(name), train,
       variables_collections)
@@ -380,19 +358,14 @@ def _zero_debias_variables(moving_mean, variables_collections):
 def _check_batch_norm_options(fused, data_format, zero_debias_moving_mean, renorm,
                               adjustment, batch_weights):
   """Validates batch_norm's contrib options before any op is created."""
-  if fused is not None and not isinstance(fused, bool):
-    raise TypeError(f"Expected `fused` to be None, True or False. Received: "
-                    f"fused={fused!r}")
+  _validation.check_bool("fused", fused, allow_none=True)
   _validation.check_choice("data_format", data_format, _DATA_FORMATS)
-  for name, value in (("zero_debias_moving_mean", zero_debias_moving_mean),
-                      ("renorm", renorm)):
-    if not isinstance(value, bool):
-      raise TypeError(f"Expected `{name}` to be a bool. Received: {name}={value!r}")
-  if renorm:
+  _validation.check_bool("zero_debias_moving_mean", zero_debias_moving_mean)
+  if _validation.check_bool("renorm", renorm):
     raise NotImplementedError(
         "batch_norm: batch renormalization (`renorm=True`, with `renorm_clipping` and "
         "`renorm_decay`) is not implemented; use renorm=False. Received: renorm=True")
-  _check_callable("adjustment", adjustment)
+  _validation.check_callable("adjustment", adjustment)
   if batch_weights is not None:
     batch_weights = tf.convert_to_tensor(batch_weights)
   return batch_weights
@@ -475,15 +448,17 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001,
   del renorm_clipping, renorm_decay  # Only used by renorm, which is refused.
   decay = _validation.check_in_range("decay", decay, 0.0, 1.0, high_open=True)
   epsilon = _validation.check_in_range("epsilon", epsilon, 0.0, None)
-  _check_callable("activation_fn", activation_fn)
-  is_training = _check_is_training(is_training)
+  _validation.check_callable("activation_fn", activation_fn)
+  is_training = _validation.check_is_training(is_training)
   batch_weights = _check_batch_norm_options(fused, data_format, zero_debias_moving_mean,
                                             renorm, adjustment, batch_weights)
   channel_axis = 1 if data_format == "NCHW" else -1
   inputs, depth = _inputs_with_known_channels(inputs, "batch_norm",
                                               channel_axis=channel_axis)
-  _check_param_keys("param_initializers", param_initializers, _BATCH_NORM_PARAMS)
-  _check_param_keys("param_regularizers", param_regularizers, ("beta", "gamma"))
+  _validation.check_known_keys("param_initializers", param_initializers,
+                               _BATCH_NORM_PARAMS)
+  _validation.check_known_keys("param_regularizers", param_regularizers,
+                               _REGULARIZED_PARAMS)
   if isinstance(updates_collections, str):
     updates_collections = [updates_collections]
   with _V1.variable_scope(scope, default_name="BatchNorm", values=[inputs],

@@ -1,4 +1,4 @@
-"""contrib's own layer tests, rewritten: batch_norm's options, aliases, flatten, shortcuts.
+"""contrib's layer tests, rewritten: batch_norm's options, aliases, flatten, shortcuts.
 
 tf.contrib.layers was specified by its unit tests (kept in tf-slim's `layers_test.py`).
 The cases here express behaviours of the functions dnn_toolkit claims, checked against
@@ -39,7 +39,7 @@ def _reference(x, axes, mean, var, beta=0.0, gamma=1.0, epsilon=0.001):
   return (x - r(mean)) / np.sqrt(r(var) + epsilon) * r(gamma) + r(beta)
 
 
-# batch_norm: dtypes, epsilon, partitioner, rank ----------------------------------------
+# batch_norm: dtypes, epsilon, partitioner, rank ---------------------------------------
 
 
 def test_float16_inputs_keep_float32_parameters(graph, sess):
@@ -101,7 +101,7 @@ def test_unknown_channels_are_undefined(graph, data_format, shape):
     batch_norm(X, data_format=data_format)
 
 
-# batch_norm: contrib's keyword arguments ------------------------------------------------
+# batch_norm: contrib's keyword arguments ----------------------------------------------
 
 
 def _train_ten_steps(**kwargs):
@@ -290,7 +290,7 @@ def test_reuse_adds_update_ops(graph):
   assert len(V1.global_variables()) == 3
 
 
-# outputs_collections aliases -------------------------------------------------------------
+# outputs_collections aliases ----------------------------------------------------------
 
 
 def check_aliases(reference_variables):
@@ -319,7 +319,7 @@ def test_alias_is_appended_per_collection_call(graph):
   assert V1.get_collection("a") == V1.get_collection("b") == [out]
 
 
-# flatten ---------------------------------------------------------------------------------
+# flatten ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape, expected", [
@@ -347,7 +347,7 @@ def test_flatten_needs_rank_two(graph, shape):
   assert len(graph.get_operations()) == 1
 
 
-# relu, relu6, linear ---------------------------------------------------------------------
+# relu, relu6, linear ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("layer, op_type, reference", [
@@ -368,7 +368,7 @@ def test_shortcuts_are_fully_connected_with_an_activation(graph, sess, layer, op
   assert layer.__doc__.startswith("`fully_connected` with")
 
 
-# The same checks in TF 1.x mode ----------------------------------------------------------
+# The same checks in TF 1.x mode -------------------------------------------------------
 
 TF1_CHECKS = [check_aliases, check_update_op_names,
               lambda reference_variables: check_zero_debias_moving_mean(None),
