@@ -15,6 +15,7 @@ import tensorflow as tf
 from dnn_toolkit.arg_scope import arg_scope
 from dnn_toolkit.layers import (batch_norm, dropout, flatten, fully_connected, linear,
                                 relu, relu6)
+from dnn_toolkit.regularizers import l2_regularizer
 
 V1 = tf.compat.v1
 GK = V1.GraphKeys
@@ -366,6 +367,60 @@ def test_shortcuts_are_fully_connected_with_an_activation(graph, sess, layer, op
   np.testing.assert_allclose(sess.run(out), reference(x @ weights), rtol=1e-5,
                              atol=1e-5)
   assert layer.__doc__.startswith("`fully_connected` with")
+
+
+# fully_connected and dropout, as contrib's FCTest and DropoutTest ----------------------
+
+
+def test_fully_connected_penalty_names_and_reuse(graph):
+  x = tf.constant(_images((5, 27)))
+  fully_connected(x, 32, weights_regularizer=l2_regularizer(0.01),
+                  biases_regularizer=l2_regularizer(0.01))
+  assert _names_of_ops(V1.get_collection(GK.REGULARIZATION_LOSSES)) == [
+      "fully_connected/weights/Regularizer/l2_regularizer",
+      "fully_connected/biases/Regularizer/l2_regularizer"]
+  regularizer = lambda w: tf.reduce_sum(w) * 1e-3
+  fully_connected(x, 32, scope="fc1", weights_regularizer=regularizer)
+  fully_connected(x, 32, scope="fc1", weights_regularizer=regularizer, reuse=True)
+  assert len(V1.get_collection(GK.REGULARIZATION_LOSSES)) == 3
+  with V1.variable_scope("outer", reuse=False):
+    fully_connected(x, 32, weights_regularizer=regularizer)
+  with V1.variable_scope("outer", reuse=True):
+    fully_connected(x, 32, weights_regularizer=regularizer)
+  assert len(V1.get_collection(GK.REGULARIZATION_LOSSES)) == 4
+
+
+def _names_of_ops(tensors):
+  return [t.op.name for t in tensors]
+
+
+def test_fully_connected_with_batch_norm_in_arg_scope(graph):
+  images = tf.constant(_images((5, 27)))
+  with arg_scope([fully_connected], normalizer_fn=batch_norm,
+                 normalizer_params={"decay": 0.9}):
+    net = fully_connected(images, 27)
+    fully_connected(net, 27)
+  assert len(V1.global_variables()) == 8
+  assert _names(V1.global_variables()) == [
+      f"{scope}/{name}" for scope in ("fully_connected", "fully_connected_1")
+      for name in ("weights", "BatchNorm/beta", "BatchNorm/moving_mean",
+                   "BatchNorm/moving_variance")]
+
+
+def _positive_fraction(sess, tensor):
+  return float(np.mean(sess.run(tensor) > 0))
+
+
+def test_dropout_as_contrib(graph, sess):
+  images = V1.random_uniform((5, 10, 10, 3), seed=1)
+  kept = _positive_fraction(sess, dropout(images))
+  assert 0.4 < kept < 0.6
+  x = _images((5, 3, 3, 3))
+  np.testing.assert_array_equal(sess.run(dropout(x, is_training=tf.constant(False))), x)
+  assert (sess.run(dropout(x, is_training=tf.constant(True))) == 0).any()
+  fc = fully_connected(tf.constant(_images((5, 27))), 50, normalizer_fn=dropout)
+  sess.run(V1.global_variables_initializer())
+  assert 0.1 < _positive_fraction(sess, fc) < 0.5  # ReLU, then half dropped.
 
 
 # The same checks in TF 1.x mode -------------------------------------------------------
