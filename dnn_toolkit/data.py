@@ -30,8 +30,8 @@ import numbers
 
 import numpy as np
 
-from dnn_toolkit._validation import (check_non_negative_int, check_optional_seed,
-                                     check_positive_int)
+from dnn_toolkit._validation import (check_int, check_non_negative_int,
+                                     check_optional_seed, check_positive_int)
 
 # Tags that keep the random streams of shuffling, sampling and splitting apart for one
 # seed.
@@ -240,18 +240,11 @@ def _check_images_labels(images, labels):
   return images, labels
 
 
-def _check_int(name, value):
-  if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-    raise TypeError(f"Expected `{name}` to be an integer, got type "
-                    f"{type(value).__name__}. Received: {name}={value!r}")
-  return int(value)
-
-
 def _check_digits(digits):
   if isinstance(digits, (str, bytes)) or not isinstance(digits, collections.abc.Iterable):
     raise TypeError(f"Expected `digits` to be an iterable of integers, got type "
                     f"{type(digits).__name__}. Received: digits={digits!r}")
-  digits = [_check_int("digits", d) for d in digits]
+  digits = [check_int("digits", d) for d in digits]
   if not digits or min(digits) < 0 or max(digits) > 9:
     raise ValueError(f"Received an invalid value for `digits`, expected one or more "
                      f"digits in [0, 9]. Received: digits={digits!r}")
@@ -327,8 +320,8 @@ def _map_labels(labels, mapping):
   if not mapping:
     raise ValueError("Received an empty dict for `mapping`, expected one entry per "
                      "label. Received: mapping={}")
-  keys = np.array(sorted(_check_int("mapping key", k) for k in mapping), dtype=np.int64)
-  values = np.array([_check_int("mapping value", mapping[k]) for k in keys.tolist()],
+  keys = np.array(sorted(check_int("mapping key", k) for k in mapping), dtype=np.int64)
+  values = np.array([check_int("mapping value", mapping[k]) for k in keys.tolist()],
                     dtype=np.int64)
   positions = np.minimum(np.searchsorted(keys, labels), len(keys) - 1)
   unmapped = keys[positions] != labels

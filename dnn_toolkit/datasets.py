@@ -39,11 +39,14 @@ import numpy as np
 
 from dnn_toolkit import data
 from dnn_toolkit import mnist
-from dnn_toolkit._validation import check_non_negative_int, check_positive_int
+from dnn_toolkit._validation import (check_bool, check_non_negative_int, check_path,
+                                     check_positive_int)
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
 
-#: `validation_size` and `test_size` when not given: fractions of the file's rows.
+#: `validation_size` and `test_size` of a user's file when not given: a fraction of its
+#: rows. (MNIST's formats keep MNIST's default, `mnist.load_mnist`'s 5000.)
 DEFAULT_FRACTION = 0.1
+_MNIST_VALIDATION_SIZE = 5000
 _MNIST_SUFFIXES = (".pkl", ".pkl.gz", ".pickle")
 _CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _NPZ_LAYOUTS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
@@ -55,7 +58,7 @@ _Decoded = collections.namedtuple(
     "_Decoded", ["x", "y", "x_test", "y_test", "digests", "data_format", "details"])
 
 
-def load_arrays(path, *, label_column=None, validation_size=DEFAULT_FRACTION,
+def load_arrays(path, *, label_column=None, validation_size=None,
                 test_size=None, standardize=False, seed=0, n_classes=None,
                 verify=True):
   """Loads a data file you name into train / validation / test `DataSet`s.
@@ -67,11 +70,12 @@ def load_arrays(path, *, label_column=None, validation_size=DEFAULT_FRACTION,
       index (negative counts from the end). Default: the header's column named
       "label" (any case).
     validation_size: examples held out for validation: a count, or a fraction in
-      [0, 1) of the file's training rows. Default 0.1. For MNIST, MNIST's rule: the
-      first `validation_size` of the official training set.
+      [0, 1) of the file's training rows. Default None: 0.1 of a user's file; for
+      MNIST's formats (a count only), MNIST's rule: the first 5000 of the official
+      training set.
     test_size: examples held out for testing, as `validation_size`, when the file has
       no test split. Default None: the file's test split, else 0.1. Refused when the
-      file has a test split.
+      file has a test split. The identity records both sizes as resolved.
     standardize: whether to scale each feature to zero mean and unit variance with the
       training split's statistics (a constant feature gets std 1).
     seed: a non-negative integer that fixes which rows go to which split.
@@ -94,10 +98,7 @@ def load_arrays(path, *, label_column=None, validation_size=DEFAULT_FRACTION,
   """
   path = _check_path(path)
   _check_sizes(validation_size=validation_size, test_size=test_size)
-  if not isinstance(standardize, bool):
-    raise TypeError(f"Expected `standardize` to be a bool, got type "
-                    f"{type(standardize).__name__}. "
-                    f"Received: standardize={standardize!r}")
+  check_bool("standardize", standardize)
   seed = check_non_negative_int("seed", seed)
   if n_classes is not None:
     n_classes = check_positive_int("n_classes", n_classes)
@@ -116,10 +117,7 @@ def load_arrays(path, *, label_column=None, validation_size=DEFAULT_FRACTION,
 
 
 def _check_path(path):
-  if not isinstance(path, (str, os.PathLike)):
-    raise TypeError(f"Expected `path` to be a str or os.PathLike, got type "
-                    f"{type(path).__name__}. Received: path={path!r}")
-  path = os.path.expanduser(os.fspath(path))
+  path = check_path("path", path)
   if not os.path.exists(path):
     raise _not_found(path, "no such file or directory")
   return path
@@ -136,7 +134,7 @@ def _not_found(path, why):
 
 def _check_sizes(**sizes):
   for name, value in sizes.items():
-    if value is None and name == "test_size":
+    if value is None:
       continue
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.number)):
       raise TypeError(f"Expected `{name}` to be a count or a fraction in [0, 1), got "
@@ -184,7 +182,7 @@ def _is_mnist_npz(path):
       if set(_NPZ_LAYOUTS[0]) - set(archive.files):
         return False
       x_train = archive["x_train"]
-      if x_train.dtype != np.uint8 or x_train.shape[0] != mnist.NUM_TRAIN:
+      if x_train.dtype != np.uint8:
         return False
       return data.array_sha256(x_train) == mnist.MNIST_SHA256["train_images"]
   except Exception:  # pylint: disable=broad-except
@@ -200,8 +198,15 @@ def _load_mnist_format(path, validation_size, test_size, verify, n_classes):
     raise ValueError(f"Received an invalid value for `n_classes`, expected 10 for "
                      f"{path} (MNIST's format holds digits 0-9). Received: "
                      f"n_classes={n_classes}")
-  count = _count("validation_size", validation_size, mnist.NUM_TRAIN)
-  return mnist.load_mnist(validation_size=count, path=path, verify=verify)
+  if validation_size is None:
+    validation_size = _MNIST_VALIDATION_SIZE
+  if not isinstance(validation_size, (numbers.Integral, np.integer)):
+    raise ValueError(f"Received a fraction for `validation_size`, but {path} is in "
+                     "MNIST's format, whose validation set is the first N official "
+                     "training images: give a count. Received: "
+                     f"validation_size={validation_size!r}")
+  return mnist.load_mnist(validation_size=int(validation_size), path=path,
+                          verify=verify)
 
 
 # ---------------------------------------------------------------------------- npz
@@ -424,8 +429,10 @@ def _split(decoded, path, *, validation_size, test_size, seed, n_classes):
   order = data.split_permutation(n_rows, seed)
   n_test = 0
   if decoded.x_test is None:
-    n_test = _count("test_size", DEFAULT_FRACTION if test_size is None else test_size,
-                    n_rows)
+    test_size = DEFAULT_FRACTION if test_size is None else test_size
+    n_test = _count("test_size", test_size, n_rows)
+  if validation_size is None:
+    validation_size = DEFAULT_FRACTION
   n_validation = _count("validation_size", validation_size, n_rows)
   if n_test + n_validation >= n_rows:
     raise ValueError(f"Received sizes that leave no training examples: {path} has "

@@ -43,7 +43,7 @@ import numpy as np
 from dnn_toolkit import data
 from dnn_toolkit import mnist_sources
 from dnn_toolkit._files import atomic_writer
-from dnn_toolkit._validation import check_non_negative_int
+from dnn_toolkit._validation import check_bool, check_non_negative_int, check_path
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
 from dnn_toolkit.mnist_sources import SourceMissing
 
@@ -181,10 +181,8 @@ def load_data(path=None, *, cache_dir=None, verify=True, allow_download=True):
 
 def _find(path, cache_dir, verify, allow_download):
   """Checks the arguments, then returns a _Found from `path`, else the automatic chain."""
-  for name, value in (("verify", verify), ("allow_download", allow_download)):
-    if not isinstance(value, bool):
-      raise TypeError(f"Expected `{name}` to be a bool, got type "
-                      f"{type(value).__name__}. Received: {name}={value!r}")
+  check_bool("verify", verify)
+  check_bool("allow_download", allow_download)
   user_path, origin = _user_path(path)
   cache_file = _cache_file(cache_dir)
   if user_path is not None:
@@ -192,17 +190,10 @@ def _find(path, cache_dir, verify, allow_download):
   return _from_automatic_sources(cache_file, allow_download)
 
 
-def _check_path_arg(name, value):
-  if not isinstance(value, (str, os.PathLike)):
-    raise TypeError(f"Expected `{name}` to be a str or os.PathLike, got type "
-                    f"{type(value).__name__}. Received: {name}={value!r}")
-  return os.path.expanduser(os.fspath(value))
-
-
 def _user_path(path):
   """Returns (the path the user gave or None, where it came from)."""
   if path is not None:
-    return _check_path_arg("path", path), "path argument"
+    return check_path("path", path), "path argument"
   from_env = os.environ.get(PATH_ENV)
   if from_env:
     return os.path.expanduser(from_env), f"${PATH_ENV}"
@@ -211,7 +202,7 @@ def _user_path(path):
 
 def _cache_file(cache_dir):
   if cache_dir is not None:
-    directory = _check_path_arg("cache_dir", cache_dir)
+    directory = check_path("cache_dir", cache_dir)
   elif os.environ.get(CACHE_ENV):
     directory = os.path.expanduser(os.environ[CACHE_ENV])
   else:

@@ -111,6 +111,7 @@ def test_npz_of_x_and_y_is_split_by_fractions_and_images_are_flattened(tmp_path)
                                 flat[np.sort(order[:20])].astype(np.float32))
   assert loaded.train.images.max() > 1  # as given: no /255 for a user's data
   assert loaded.identity["sha256"] == reference_digest(x=flat, y=y)
+  assert (loaded.identity["validation_size"], loaded.identity["test_size"]) == (0.1, 0.1)
   again = datasets.load_arrays(path)
   np.testing.assert_array_equal(again.train.images, loaded.train.images)
   other = datasets.load_arrays(path, seed=5)
@@ -204,7 +205,6 @@ def test_mnist_formats_go_to_the_mnist_loader(tmp_path, monkeypatch):
   assert as_user_data.identity["format"] == "npz"
   assert as_user_data.identity["scaling"] == "none"
   # Pinned as MNIST: MNIST's loader, MNIST's split (the first 5) and scaling.
-  monkeypatch.setattr(mnist, "NUM_TRAIN", 30)
   monkeypatch.setattr(mnist, "MNIST_SHA256", {
       "train_images": sha(x_train), "train_labels": sha(y_train),
       "test_images": sha(x_test), "test_labels": sha(y_test)})
@@ -214,6 +214,10 @@ def test_mnist_formats_go_to_the_mnist_loader(tmp_path, monkeypatch):
   assert as_mnist.validation.num_examples == 5
   with pytest.raises(ValueError, match="own test set"):
     datasets.load_arrays(path, test_size=3)
+  with pytest.raises(ValueError, match="give a count"):
+    datasets.load_arrays(path, validation_size=0.1)
+  with pytest.raises(ValueError, match=r"validation_size.*\[0, 30\]"):
+    datasets.load_arrays(path)  # MNIST's default, 5000, of 30 training images
   directory = tmp_path / "empty"
   directory.mkdir()
   with pytest.raises(DataNotFoundError, match="no IDX file"):
