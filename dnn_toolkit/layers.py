@@ -485,8 +485,9 @@ def _batch_norm_in_scope(inputs, *, channel_axis, depth, decay, center, scale, e
   beta, gamma, moving_mean, moving_variance = _batch_norm_variables(
       depth, param_dtype, center, scale, param_initializers, trainable,
       variables_collections, param_regularizers=param_regularizers)
+  # As contrib, the debiasing variables exist only where the mean can be updated.
   debias = (_zero_debias_variables(moving_mean, variables_collections)
-            if zero_debias else None)
+            if zero_debias and is_training is not False else None)
   x = tf.cast(inputs, tf.float32) if low_precision else inputs
   rank = inputs.shape.rank
   axes = [a for a in range(rank) if a != channel_axis % rank]

@@ -175,6 +175,9 @@ def test_zero_debias_variables_have_contribs_names(graph):
   assert "BatchNorm/BatchNorm/moving_mean/biased" in names
   assert "BatchNorm/BatchNorm/moving_mean/local_step" in names
   assert _names(V1.trainable_variables()) == ["BatchNorm/beta", "BatchNorm/gamma"]
+  batch_norm(tf.constant(_images((5, 3))), zero_debias_moving_mean=True,
+             is_training=False, scope="eval")
+  assert not [n for n in _names(V1.global_variables()) if n.startswith("eval/eval")]
 
 
 def check_zero_debias_moving_mean(updates_collections):
