@@ -93,13 +93,15 @@ class Datasets(collections.namedtuple("Datasets", ["train", "validation", "test"
         sha256: hex digest of the decoded arrays as read, before splitting and
           scaling (`combined_sha256` of the per-array digests the loader computed).
         n_train, n_validation, n_test: examples in each split.
-        validation_size, test_size: the sizes as requested (a count, a fraction,
-          or None where the file gave the test split).
-        scaling: "divide by 255" (MNIST's pixels), "none" (features as given) or
-          "standardize" (train mean and std, see `standardization`).
+        validation_size: the validation size as resolved (a count, or for a user's
+          file possibly a fraction of its rows).
+        scaling: "divide by 255" (MNIST's pixels), "none" (features as given),
+          "standardize" (train mean and std, see `standardization`), or
+          "divide by 255, then standardize".
         n_inputs, n_outputs: features per example and number of classes.
-      Keys of a user's files: label_column (CSV), split_seed (the seed of the
-      shuffled split), classes_seen (sorted labels present).
+      Keys of a user's .npz or CSV only: test_size (as resolved; None when the file
+      has its own test split), split_seed (the seed of the shuffled split), and for a
+      CSV label_column (its name, or its index in a file without a header).
     standardization: None, or the (mean, std) float32 [n_inputs] arrays of the train
       split that were applied: apply the same to new data with `standardize`.
   """
