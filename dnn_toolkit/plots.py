@@ -1,11 +1,26 @@
-"""PNG plots of a run: learning curves and per-layer gradient norms.
+"""PNG plots of a run, and the one way the toolkit and its demos draw figures.
 
     plots.plot_learning_curves(result.history, "checkpoints/run1/logs/learning_curves.png")
-    plots.plot_gradient_norms({"hidden1": (steps, norms), ...}, "gradient_norms.png")
+    plots.plot_gradient_norms({"hidden1": (steps, norms), ...}, "gradient_norms.png",
+                              frozen=["hidden1"])
 
-`summaries.SummaryHook` writes both at the end of every run. The figures are drawn with
-matplotlib's Agg canvas directly: no display is needed and pyplot's global state (and
-backend) is left untouched, so importing this module in a notebook changes nothing.
+`summaries.SummaryHook` writes both at the end of every run. Any other figure is drawn
+the same way, with these helpers:
+
+    figure = plots.new_figure(7.5, 4.5)
+    axes = figure.add_subplot(1, 1, 1)
+    for i, (name, values) in enumerate(curves.items()):
+      axes.plot(epochs, values, label=name, **plots.line_style(i))
+    plots.epoch_axis(axes, epochs)
+    axes.set_ylabel("validation accuracy (%)")
+    plots.legend_outside(axes)
+    plots.save(figure, "curves.png")
+
+Figures are drawn on matplotlib's Agg canvas directly: no display is needed and
+pyplot's global state (and backend) is left untouched, so importing this module in a
+notebook changes nothing. Every axis says what it measures and in which unit; lines
+differ in colour, marker and dash, so they stay apart in grey print and where they
+overlap; legends sit outside the axes, where they hide no data.
 """
 
 import os
@@ -18,6 +33,75 @@ from matplotlib.ticker import MaxNLocator
 
 # At most this many logged steps are drawn as depth profiles in the left panel.
 _MAX_PROFILES = 5
+# Up to this many epochs, each gets its own tick.
+_MAX_EPOCH_TICKS = 12
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_DASHES = ("-", "--", "-.", ":")
+_COLORS = matplotlib.colormaps["tab10"].colors
+_FROZEN_COLOR = "#9e9e9e"
+LOSS_LABEL = "cross-entropy loss (nats)"
+ACCURACY_LABEL = "accuracy (%)"
+GRADIENT_LABEL = r"gradient norm $\|\partial L / \partial W\|_2$ (log scale)"
+
+
+# ---------------------------------------------------------- the rendering idiom
+
+
+def new_figure(width, height):
+  """Returns a matplotlib `Figure` of `width` x `height` inches on the Agg canvas.
+
+  Its layout is "constrained": labels and outside legends get room without a manual
+  `subplots_adjust`.
+  """
+  figure = Figure(figsize=(width, height), layout="constrained")
+  FigureCanvasAgg(figure)
+  return figure
+
+
+def save(figure, path, dpi=100):
+  """Writes `figure` as a PNG at `path` (its directory is created); returns `path`."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  figure.savefig(path, dpi=dpi)
+  return path
+
+
+def line_style(index):
+  """Returns the `axes.plot` keywords of the `index`-th line: colour, marker, dash.
+
+  Markers and dashes cycle with different periods (8 and 4) beside the 10 colours,
+  and every other marker is hollow, so lines that coincide stay visible.
+  """
+  return {"color": _COLORS[index % len(_COLORS)],
+          "marker": _MARKERS[index % len(_MARKERS)],
+          "linestyle": _DASHES[index % len(_DASHES)],
+          "markerfacecolor": "none" if index % 2 else None,
+          "markersize": 6}
+
+
+def epoch_axis(axes, epochs):
+  """Labels the x axis 'epoch' with integer ticks only (one per epoch for short runs).
+
+  Args:
+    axes: matplotlib axes.
+    epochs: the epoch numbers drawn, e.g. [1, 2, 3].
+  """
+  epochs = sorted(set(int(e) for e in epochs))
+  if epochs and len(epochs) <= _MAX_EPOCH_TICKS:
+    axes.set_xticks(epochs)
+    axes.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)  # A single epoch: no 0.95..1.05.
+  else:
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+  axes.set_xlabel("epoch")
+
+
+def legend_outside(axes, **kwargs):
+  """Puts the legend of `axes` right of it, where it hides no data; returns it."""
+  kwargs.setdefault("fontsize", "small")
+  return axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                     **kwargs)
+
+
+# ------------------------------------------------------------ the run's plots
 
 
 def plot_learning_curves(history, path):
@@ -26,7 +110,7 @@ def plot_learning_curves(history, path):
   Args:
     history: non-empty list of metrics dicts, one per epoch, with keys 'epoch',
       'loss', 'accuracy', 'val_loss' and 'val_accuracy' (`TrainState.history`,
-      `RunResult.history`).
+      `RunResult.history`); accuracies are fractions in [0, 1].
     path: the PNG file to write; its directory is created.
 
   Returns:
@@ -45,38 +129,45 @@ def plot_learning_curves(history, path):
       raise ValueError(f"Expected each `history` entry to have the keys {list(keys)}. "
                        f"Received an entry without {missing}")
   epochs = [entry["epoch"] for entry in history]
-  figure = Figure(figsize=(10, 4))
-  for column, (metric, title) in enumerate((("loss", "Loss"),
-                                            ("accuracy", "Accuracy"))):
+  figure = new_figure(11, 4)
+  panels = (("loss", "Loss", LOSS_LABEL, 1.0), ("accuracy", "Accuracy",
+                                                 ACCURACY_LABEL, 100.0))
+  for column, (metric, title, label, scale) in enumerate(panels):
     axes = figure.add_subplot(1, 2, column + 1)
-    axes.plot(epochs, [e[metric] for e in history], "o-", label="train")
-    axes.plot(epochs, [e[f"val_{metric}"] for e in history], "o-", label="validation")
-    axes.set_xlabel("epoch")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for index, (run, key) in enumerate((("train", metric),
+                                        ("validation", f"val_{metric}"))):
+      axes.plot(epochs, [scale * e[key] for e in history], label=run,
+                **line_style(index))
+    epoch_axis(axes, epochs)
+    axes.set_ylabel(label)
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    axes.legend()
-  figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.2)
-  return _save(figure, path)
+  legend_outside(axes)
+  return save(figure, path)
 
 
-def plot_gradient_norms(norms, path):
+def plot_gradient_norms(norms, path, *, frozen=()):
   """Plots each layer's gradient norm, by depth and over training, into a PNG.
 
   The left panel draws the norm against the layer at a few logged steps (vanishing
   gradients show as a slope of orders of magnitude), the right one each layer's norm
-  over the steps. Both use a log scale; zero norms are left out.
+  over the steps. Both use a log scale; zero norms are left out. Frozen layers are
+  shaded and labelled "(frozen)" on the left and drawn grey and dotted on the right:
+  their gradient is computed but never applied.
 
   Args:
     norms: {layer name: (steps `[n]`, gradient norms `[n]`)}, bottom layer first
       (e.g. `summaries.read_scalars` values of the `gradient_norm/<layer>` tags).
     path: the PNG file to write; its directory is created.
+    frozen: names of layers that training leaves unchanged. Default (): none.
 
   Returns:
     `path`.
 
   Raises:
-    ValueError: if `norms` is empty or a layer's steps and values differ in length.
+    ValueError: if `norms` is empty, a layer's steps and values differ in length, or
+      `frozen` names a layer `norms` does not have.
+    TypeError: if `frozen` is not a list of names.
   """
   if not norms:
     raise ValueError("Expected `norms` to hold at least one layer. Received: {}")
@@ -87,23 +178,45 @@ def plot_gradient_norms(norms, path):
       raise ValueError(f"Expected the steps and values of layer {name!r} to be 1-D of "
                        f"one length. Received: {steps.shape} and {values.shape}")
     series[name] = (steps, values)
-  figure = Figure(figsize=(11, 4.5))
-  _plot_depth_profiles(figure.add_subplot(1, 2, 1), series)
+  frozen = _check_frozen(frozen, series)
+  figure = new_figure(12, 4.5)
+  _plot_depth_profiles(figure.add_subplot(1, 2, 1), series, frozen)
   axes = figure.add_subplot(1, 2, 2)
-  for color, (name, (steps, values)) in zip(_depth_colors(len(series)), series.items()):
+  colors = _depth_colors(len(series))
+  for index, (color, (name, (steps, values))) in enumerate(zip(colors,
+                                                               series.items())):
     keep = values > 0
-    axes.plot(steps[keep], values[keep], ".-", color=color, label=name)
+    style = dict(line_style(index), color=color, markersize=4)
+    if name in frozen:
+      style.update(color=_FROZEN_COLOR, linestyle=":")
+    axes.plot(steps[keep], values[keep], label=_layer_label(name, frozen), **style)
   axes.set_yscale("log")
-  axes.set_xlabel("global step")
+  axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+  axes.set_xlabel("global step (training batches)")
+  axes.set_ylabel(GRADIENT_LABEL)
   axes.set_title("Gradient norm over training")
   axes.grid(True, which="both", alpha=0.3)
-  axes.legend(fontsize="small", ncol=2)
-  # Fixed margins: tight_layout would draw the figure twice more to measure it.
-  figure.subplots_adjust(left=0.07, right=0.98, bottom=0.2, top=0.92, wspace=0.22)
-  return _save(figure, path)
+  legend_outside(axes, ncol=1 if len(series) <= 12 else 2)
+  return save(figure, path)
 
 
-def _plot_depth_profiles(axes, series):
+def _check_frozen(frozen, series):
+  """Returns `frozen` as a set of layer names of `series`, or raises."""
+  if isinstance(frozen, str) or not isinstance(frozen, (list, tuple, set, frozenset)):
+    raise TypeError("Expected `frozen` to be a list of layer names. "
+                    f"Received: frozen={frozen!r}")
+  unknown = [name for name in frozen if name not in series]
+  if unknown:
+    raise ValueError(f"Received an invalid value for `frozen`, expected layers of "
+                     f"`norms` ({', '.join(series)}). Received: {unknown}")
+  return set(frozen)
+
+
+def _layer_label(name, frozen):
+  return f"{name} (frozen)" if name in frozen else name
+
+
+def _plot_depth_profiles(axes, series, frozen):
   """Draws gradient norm against layer at up to `_MAX_PROFILES` logged steps."""
   names = list(series)
   all_steps = sorted(set().union(*(set(steps.tolist()) for steps, _ in
@@ -111,29 +224,33 @@ def _plot_depth_profiles(axes, series):
   if len(all_steps) > _MAX_PROFILES:
     picks = np.linspace(0, len(all_steps) - 1, _MAX_PROFILES).round().astype(int)
     all_steps = [all_steps[i] for i in sorted(set(picks))]
-  for step in all_steps:
+  for index, step in enumerate(all_steps):
     profile = []
     for name in names:
       steps, values = series[name]
       found = values[steps == step]
       profile.append(found[-1] if len(found) and found[-1] > 0 else np.nan)
-    axes.plot(range(len(names)), profile, "o-", label=f"step {step}")
+    axes.plot(range(len(names)), profile, label=f"step {step}", **line_style(index))
+  for position in (i for i, name in enumerate(names) if name in frozen):
+    axes.axvspan(position - 0.5, position + 0.5, color=_FROZEN_COLOR, alpha=0.25,
+                 hatch="//", linewidth=0,
+                 label="frozen" if position == _first_frozen(names, frozen) else None)
   axes.set_yscale("log")
   axes.set_xticks(range(len(names)))
-  axes.set_xticklabels(names, rotation=45, ha="right", fontsize="small")
+  axes.set_xticklabels([_layer_label(n, frozen) for n in names], rotation=45,
+                       ha="right", fontsize="small")
+  axes.set_xlabel("layer (bottom to top)")
+  axes.set_ylabel(GRADIENT_LABEL)
   axes.set_title("Gradient norm by layer")
   axes.grid(True, which="both", alpha=0.3)
-  axes.legend(fontsize="small")
+  legend_outside(axes)
+
+
+def _first_frozen(names, frozen):
+  return next((i for i, name in enumerate(names) if name in frozen), None)
 
 
 def _depth_colors(n):
   """n colors from dark (bottom layer) to light (top layer)."""
   colormap = matplotlib.colormaps["viridis"]
   return [colormap(x) for x in np.linspace(0.0, 0.9, n)]
-
-
-def _save(figure, path):
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  FigureCanvasAgg(figure).print_png(path)
-  return path
