@@ -1,5 +1,7 @@
 """A user's own data: .npz and CSV files of features and labels, and `load_arrays`.
 
+`load_features(path)` reads the same formats whole, labels optional, to predict on.
+
 `load_arrays(path)` is the one entry for a data file you name (the CLI's `--data`). It
 chooses the loader by what the path is, and every loader returns the same
 `data.Datasets`, with an `identity` (see `data.Datasets`):
@@ -102,10 +104,7 @@ def load_arrays(path, *, label_column=None, validation_size=None,
   seed = check_non_negative_int("seed", seed)
   if n_classes is not None:
     n_classes = check_positive_int("n_classes", n_classes)
-  if label_column is not None and not isinstance(label_column, (str, numbers.Integral)):
-    raise TypeError(f"Expected `label_column` to be a column name or index, got type "
-                    f"{type(label_column).__name__}. Received: label_column="
-                    f"{label_column!r}")
+  _check_label_column(label_column)
   reader = _reader_for(path)
   if reader is None:  # MNIST's formats
     datasets = _load_mnist_format(path, validation_size, test_size, verify, n_classes)
@@ -116,11 +115,64 @@ def load_arrays(path, *, label_column=None, validation_size=None,
   return _standardized(datasets) if standardize else datasets
 
 
+def load_features(path, *, label_column=None, n_classes=None, verify=True):
+  """Reads the examples of a data file to predict on: features, and labels if present.
+
+  The formats of `load_arrays`, read whole, with no split and no standardization
+  (apply a run's `Datasets.standardization` with `data.standardize`): MNIST's formats
+  give their test images (/ 255) and labels; an .npz its `x` (and `y`, if present),
+  else its `x_test` (and `y_test`); a CSV every column but the label column, which is
+  `label_column` if given, else a header column named "label" if there is one.
+
+  Args:
+    path: as in `load_arrays`.
+    label_column: CSV only: as in `load_arrays`; without one, every column is a
+      feature unless the header names a "label" column.
+    n_classes: None, or the number of classes labels must lie below.
+    verify: as in `load_arrays`.
+
+  Returns:
+    (features float32 [n, n_inputs], labels int64 [n] or None).
+
+  Raises:
+    As `load_arrays`.
+  """
+  path = _check_path(path)
+  if n_classes is not None:
+    n_classes = check_positive_int("n_classes", n_classes)
+  _check_label_column(label_column)
+  reader = _reader_for(path)
+  if reader is None:
+    test = mnist.load_mnist(validation_size=0, path=path, verify=verify).test
+    return test.images, test.labels
+  if reader is _read_csv:
+    decoded = _read_csv(path, label_column, n_classes, labels_required=False)
+  else:
+    _no_label_column(path, label_column)
+    keys, arrays = _npz_arrays(path, _npz_feature_keys)
+    decoded = _Decoded(_features(arrays[keys[0]], f"{path} ({keys[0]})"), None, None,
+                       None, {}, "npz", {})
+    if len(keys) == 2:
+      y = _labels(arrays[keys[1]], f"{path} ({keys[1]})", n_classes)
+      _same_length(path, (keys[0], decoded.x), (keys[1], y))
+      decoded = decoded._replace(y=y)
+  return decoded.x, decoded.y
+
+
 def _check_path(path):
   path = check_path("path", path)
   if not os.path.exists(path):
     raise _not_found(path, "no such file or directory")
   return path
+
+
+def _check_label_column(label_column):
+  if label_column is None or isinstance(label_column, str):
+    return
+  if isinstance(label_column, bool) or not isinstance(label_column, numbers.Integral):
+    raise TypeError(f"Expected `label_column` to be a column name or index, got type "
+                    f"{type(label_column).__name__}. Received: label_column="
+                    f"{label_column!r}")
 
 
 def _not_found(path, why):
@@ -214,24 +266,8 @@ def _load_mnist_format(path, validation_size, test_size, verify, n_classes):
 
 def _read_npz(path, label_column, n_classes):
   """Reads a user's .npz (Keras's layout, or x and y) into a _Decoded."""
-  if label_column is not None:
-    raise ValueError(f"Received `label_column` for {path}, an .npz, whose labels are "
-                     f"its y array. Received: label_column={label_column!r}")
-  try:
-    archive = np.load(path, allow_pickle=False)
-  except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as e:
-    raise DataIntegrityError(f"{path} is not a readable .npz archive ({e}).") from e
-  if not isinstance(archive, np.lib.npyio.NpzFile):
-    raise DataIntegrityError(f"{path} is a single .npy array, expected an .npz archive "
-                             "with x_train and y_train (or x and y).")
-  with archive:
-    keys = _npz_keys(path, archive.files)
-    try:
-      arrays = {key: archive[key] for key in keys}
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as e:
-      # allow_pickle=False makes an object array a ValueError here.
-      raise DataIntegrityError(f"{path} has a corrupt or pickled member ({e}); only "
-                               "plain numeric arrays are read.") from e
+  _no_label_column(path, label_column)
+  keys, arrays = _npz_arrays(path, _npz_keys)
   x_key, y_key = keys[:2]
   x = _features(arrays[x_key], f"{path} ({x_key})")
   y = _labels(arrays[y_key], f"{path} ({y_key})", n_classes)
@@ -247,6 +283,41 @@ def _read_npz(path, label_column, n_classes):
   digests = {key: data.array_sha256(a)
              for key, a in zip(keys, (x, y, x_test, y_test)) if a is not None}
   return _Decoded(x, y, x_test, y_test, digests, "npz", {})
+
+
+def _no_label_column(path, label_column):
+  if label_column is not None:
+    raise ValueError(f"Received `label_column` for {path}, an .npz, whose labels are "
+                     f"its y array. Received: label_column={label_column!r}")
+
+
+def _npz_arrays(path, choose_keys):
+  """Returns (keys, {key: array}) of an .npz, the keys chosen by `choose_keys`."""
+  decode_errors = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error)
+  try:
+    archive = np.load(path, allow_pickle=False)
+  except decode_errors as e:
+    raise DataIntegrityError(f"{path} is not a readable .npz archive ({e}).") from e
+  if not isinstance(archive, np.lib.npyio.NpzFile):
+    raise DataIntegrityError(f"{path} is a single .npy array, expected an .npz archive "
+                             "with x_train and y_train (or x and y).")
+  with archive:
+    keys = choose_keys(path, archive.files)
+    try:
+      return keys, {key: archive[key] for key in keys}
+    except decode_errors as e:
+      # allow_pickle=False makes an object array a ValueError here.
+      raise DataIntegrityError(f"{path} has a corrupt or pickled member ({e}); only "
+                               "plain numeric arrays are read.") from e
+
+
+def _npz_feature_keys(path, files):
+  """The keys to predict on: x[, y], else x_test[, y_test]."""
+  for x_key, y_key in (("x", "y"), ("x_test", "y_test")):
+    if x_key in files:
+      return (x_key, y_key) if y_key in files else (x_key,)
+  raise DataIntegrityError(f"{path} lacks the features: expected an array x (or "
+                           f"x_test); it has {', '.join(sorted(files)) or 'none'}.")
 
 
 def _npz_keys(path, files):
@@ -326,12 +397,15 @@ def _labels(array, where, n_classes, row_names=None):
 # ---------------------------------------------------------------------------- CSV
 
 
-def _read_csv(path, label_column, n_classes):
-  """Reads a CSV (or TSV) with one example per row into a _Decoded."""
+def _read_csv(path, label_column, n_classes, labels_required=True):
+  """Reads a CSV (or TSV) with one example per row into a _Decoded.
+
+  With `labels_required` False, a file without a label column gives labels None.
+  """
   delimiter = _CSV_DELIMITERS[os.path.splitext(path.lower())[1]]
   header, rows, lines = _csv_rows(path, delimiter, label_column)
   n_columns = len(header) if header is not None else len(rows[0])
-  label = _label_index(path, header, n_columns, label_column)
+  label = _label_index(path, header, n_columns, label_column, labels_required)
   names = header or [f"column {i}" for i in range(n_columns)]
   row_names = [f"line {n}" for n in lines]
   feature_columns = [i for i in range(n_columns) if i != label]
@@ -339,6 +413,8 @@ def _read_csv(path, label_column, n_classes):
     raise DataIntegrityError(f"{path} has only the label column: no features.")
   table = _csv_numbers(path, rows, lines, names)
   x = _features(table[:, feature_columns], path, row_names)
+  if label is None:
+    return _Decoded(x, None, None, None, {}, "csv", {})
   y = _labels(table[:, label], f"{path} (label column {names[label]!r})", n_classes,
               row_names)
   digests = {"x": data.array_sha256(x), "y": data.array_sha256(y)}
@@ -381,12 +457,14 @@ def _is_number(text):
   return True
 
 
-def _label_index(path, header, n_columns, label_column):
-  """Resolves `label_column` (a name, an index or None) to a column index."""
+def _label_index(path, header, n_columns, label_column, required=True):
+  """Resolves `label_column` (a name, an index or None) to a column index, or None."""
   if label_column is None:
     lowered = [name.lower() for name in header] if header is not None else []
     if "label" in lowered:
       return lowered.index("label")
+    if not required:
+      return None
     raise ValueError(f"Received no `label_column` for {path}, which has no header "
                      f"column named 'label'; pass its name or index (columns: "
                      f"{', '.join(header) if header else f'{n_columns}, no header'}).")

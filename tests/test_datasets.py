@@ -185,6 +185,35 @@ def test_standardize_uses_the_training_statistics(tmp_path):
   np.testing.assert_allclose(new, (x[:3] - mean) / std, rtol=1e-5, atol=1e-5)
 
 
+def test_load_features_reads_a_file_to_predict_on(tmp_path):
+  x, y = table(n=50)
+  with_labels = write_csv(tmp_path / "labelled.csv", x, y, label_at=1)
+  features, labels = datasets.load_features(with_labels)
+  np.testing.assert_array_equal(features, x.astype(np.float32))
+  np.testing.assert_array_equal(labels, y)
+  no_labels = tmp_path / "features.csv"
+  no_labels.write_text("\n".join(",".join(repr(float(v)) for v in row) for row in x))
+  features, labels = datasets.load_features(no_labels)
+  np.testing.assert_array_equal(features, x.astype(np.float32))
+  assert labels is None
+  npz = tmp_path / "split.npz"
+  np.savez(npz, x_train=x[:10], y_train=y[:10], x_test=x[10:], y_test=y[10:])
+  features, labels = datasets.load_features(npz)
+  np.testing.assert_array_equal(features, x[10:].astype(np.float32))
+  np.testing.assert_array_equal(labels, y[10:])
+  only_x = tmp_path / "x.npz"
+  np.savez(only_x, x=x)
+  assert datasets.load_features(only_x)[1] is None
+  np.savez(only_x, y=y)
+  with pytest.raises(DataIntegrityError, match="lacks the features: expected an array x"):
+    datasets.load_features(only_x)
+  with pytest.raises(DataIntegrityError, match=r"line 3: feature 0 is nan"):
+    no_labels.write_text("1,2\n3,4\nnan,5\n")
+    datasets.load_features(no_labels)
+  with pytest.raises(TypeError, match="label_column"):
+    datasets.load_features(no_labels, label_column=True)
+
+
 # ------------------------------------------------------------------ MNIST's files
 
 
