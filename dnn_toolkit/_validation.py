@@ -225,3 +225,31 @@ def check_path(name, value):
     raise TypeError(f"Expected `{name}` to be a str or os.PathLike, got type "
                     f"{type(value).__name__}. {_received(name, value)}")
   return os.path.expanduser(os.fspath(value))
+
+
+def check_count_or_fraction(name, value, allow_none=True):
+  """Returns `value` if it is a count (an integer >= 0) or a fraction in [0, 1).
+
+  Bools are rejected; None passes when allowed.
+  """
+  if value is None and allow_none:
+    return None
+  if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.number)):
+    raise TypeError(f"Expected `{name}` to be a count or a fraction in [0, 1), got "
+                    f"type {type(value).__name__}. {_received(name, value)}")
+  if isinstance(value, (numbers.Integral, np.integer)):
+    return check_non_negative_int(name, value)
+  if not 0 <= value < 1:
+    raise ValueError(f"Received an invalid value for `{name}`, expected a count or a "
+                     f"fraction in [0, 1). {_received(name, value)}")
+  return float(value)
+
+
+def check_column(name, value, allow_none=True):
+  """Returns `value` if it is a column name (str) or index (int; bools rejected)."""
+  if (value is None and allow_none) or isinstance(value, str):
+    return value
+  if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+    raise TypeError(f"Expected `{name}` to be a column name or index, got type "
+                    f"{type(value).__name__}. {_received(name, value)}")
+  return int(value)
