@@ -41,12 +41,13 @@ import sys as _sys
 
 import tensorflow as _tf
 
-import dnn_toolkit as _dnn_toolkit
+from dnn_toolkit import compat as _compat
 from dnn_toolkit.tf1._unavailable import UnavailableAPIError
 from dnn_toolkit.tf1._unavailable import UnavailableModuleError
 from dnn_toolkit.tf1._unavailable import advice as _advice
 
-_dnn_toolkit.enable_tf1_behavior()
+with _compat.silenced_tf_deprecations():  # TF's notice about its own internals
+  _compat.enable_tf1_behavior()
 
 # The stand-in's own modules; every other public name is tf.compat.v1's.
 _OWN = ("compat", "contrib", "examples", "keras", "layers")

@@ -179,6 +179,9 @@ def read_data_sets(train_dir, fake_data=False, one_hot=False, dtype=tf.float32,
                      f"Received: validation_size={validation_size}")
   (train_images, train_labels), (test_images, test_labels) = _mnist.load_uint8(
       train_dir)
+  if validation_size > len(train_images):  # A train_dir with a smaller data set.
+    raise ValueError(f"Validation size should be between 0 and {len(train_images)}. "
+                     f"Received: validation_size={validation_size}")
   if one_hot:
     train_labels = dense_to_one_hot(train_labels, 10)
     test_labels = dense_to_one_hot(test_labels, 10)
