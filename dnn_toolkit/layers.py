@@ -322,7 +322,7 @@ def _batch_norm_variables(depth, dtype, center, scale, param_initializers, train
   did: their moving-average updates need whole variables.
   """
   inits = _validation.check_known_keys("param_initializers", param_initializers,
-                            _BATCH_NORM_PARAMS)
+                                       _BATCH_NORM_PARAMS)
   regs = _validation.check_known_keys("param_regularizers", param_regularizers,
                                       _REGULARIZED_PARAMS)
   make = lambda name, default, train: _model_variable(
@@ -459,6 +459,12 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001,
                                _BATCH_NORM_PARAMS)
   _validation.check_known_keys("param_regularizers", param_regularizers,
                                _REGULARIZED_PARAMS)
+  if batch_weights is not None and not (
+      batch_weights.shape.rank in (None, 1)
+      and batch_weights.shape[:1].is_compatible_with(inputs.shape[:1])):
+    raise ValueError("batch_norm: expected `batch_weights` of shape [batch_size] = "
+                     f"{inputs.shape[:1]}. Received: batch_weights.shape="
+                     f"{batch_weights.shape}")
   if isinstance(updates_collections, str):
     updates_collections = [updates_collections]
   with _V1.variable_scope(scope, default_name="BatchNorm", values=[inputs],

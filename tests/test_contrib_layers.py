@@ -269,6 +269,14 @@ def test_batch_weights_give_weighted_moments(graph, sess):
   np.testing.assert_allclose(sess.run(moving["BatchNorm/moving_mean"]), mean, rtol=1e-5)
 
 
+@pytest.mark.parametrize("weights", [np.ones((5, 1), np.float32), np.ones(4, np.float32)])
+def test_batch_weights_of_the_wrong_shape(graph, weights):
+  message = r"expected `batch_weights` of shape \[batch_size\]"
+  with pytest.raises(ValueError, match=message):
+    batch_norm(tf.constant(_images((5, 3))), batch_weights=weights)
+  assert V1.global_variables() == []
+
+
 def check_update_op_names(reference_variables):
   batch_norm(tf.constant(_images((5, 3, 3, 3))), updates_collections="my_update_ops")
   update_mean, update_variance = V1.get_collection("my_update_ops")
