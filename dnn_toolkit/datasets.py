@@ -1,7 +1,5 @@
 """A user's own data: .npz and CSV files of features and labels, and `load_arrays`.
 
-`load_features(path)` reads the same formats whole, labels optional, to predict on.
-
 `load_arrays(path)` is the one entry for a data file you name (the CLI's `--data`). It
 chooses the loader by what the path is, and every loader returns the same
 `data.Datasets`, with an `identity` (see `data.Datasets`):
@@ -15,7 +13,8 @@ chooses the loader by what the path is, and every loader returns the same
   - a .csv (comma) or .tsv (tab): one example per row, the label in one column (by
     name or index), a header row optional.
 Anything else, or a path that does not exist, raises `DataNotFoundError` naming it: a
-path you name is used or refused, never replaced by other data.
+path you name is used or refused, never replaced by other data. `load_features(path)`
+reads the same formats whole, labels optional, to predict on.
 
 A user's features are used as given (any width; images [n, h, w] are flattened), or
 standardized with the training split's mean and std (`standardize=True`). Labels must
@@ -41,7 +40,8 @@ import numpy as np
 
 from dnn_toolkit import data
 from dnn_toolkit import mnist
-from dnn_toolkit._validation import (check_bool, check_non_negative_int, check_path,
+from dnn_toolkit._validation import (check_bool, check_column, check_count_or_fraction,
+                                     check_non_negative_int, check_path,
                                      check_positive_int)
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
 
@@ -99,12 +99,13 @@ def load_arrays(path, *, label_column=None, validation_size=None,
       for bad values, the row.
   """
   path = _check_path(path)
-  _check_sizes(validation_size=validation_size, test_size=test_size)
+  validation_size = check_count_or_fraction("validation_size", validation_size)
+  test_size = check_count_or_fraction("test_size", test_size)
   check_bool("standardize", standardize)
   seed = check_non_negative_int("seed", seed)
   if n_classes is not None:
     n_classes = check_positive_int("n_classes", n_classes)
-  _check_label_column(label_column)
+  label_column = check_column("label_column", label_column)
   reader = _reader_for(path)
   if reader is None:  # MNIST's formats
     datasets = _load_mnist_format(path, validation_size, test_size, verify, n_classes)
@@ -140,7 +141,7 @@ def load_features(path, *, label_column=None, n_classes=None, verify=True):
   path = _check_path(path)
   if n_classes is not None:
     n_classes = check_positive_int("n_classes", n_classes)
-  _check_label_column(label_column)
+  label_column = check_column("label_column", label_column)
   reader = _reader_for(path)
   if reader is None:
     test = mnist.load_mnist(validation_size=0, path=path, verify=verify).test
@@ -166,15 +167,6 @@ def _check_path(path):
   return path
 
 
-def _check_label_column(label_column):
-  if label_column is None or isinstance(label_column, str):
-    return
-  if isinstance(label_column, bool) or not isinstance(label_column, numbers.Integral):
-    raise TypeError(f"Expected `label_column` to be a column name or index, got type "
-                    f"{type(label_column).__name__}. Received: label_column="
-                    f"{label_column!r}")
-
-
 def _not_found(path, why):
   error = DataNotFoundError(
       f"No data at {path}: {why}. A path you name is the only source used: expected "
@@ -182,20 +174,6 @@ def _not_found(path, why):
       "mnist.npz, mnist.pkl.gz).")
   error.path = path
   return error
-
-
-def _check_sizes(**sizes):
-  for name, value in sizes.items():
-    if value is None:
-      continue
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.number)):
-      raise TypeError(f"Expected `{name}` to be a count or a fraction in [0, 1), got "
-                      f"type {type(value).__name__}. Received: {name}={value!r}")
-    if isinstance(value, (numbers.Integral, np.integer)):
-      check_non_negative_int(name, value)
-    elif not 0 <= value < 1:
-      raise ValueError(f"Received an invalid value for `{name}`, expected a count or a "
-                       f"fraction in [0, 1). Received: {name}={value!r}")
 
 
 def _count(name, size, n_rows):
