@@ -18,6 +18,9 @@ variant trains with early stopping on the 5-9 validation images and is scored on
   from scratch      the same net, randomly initialized, on the same 500 images
   autoencoders      hidden1-5 pretrained greedily as autoencoders on the unlabelled
                     5-9 training images, then every layer fine-tuned on the 500
+  RBMs              hidden1-5 pretrained greedily as Bernoulli RBMs (CD-1) on the same
+                    unlabelled images, then every layer fine-tuned on the 500 (the RBM
+                    weights are those of sigmoid units; the net stays ELU)
   same-digit task   hidden1-5 pretrained as a siamese net telling whether two 0-4
                     images show the same digit, then fine-tuned on the 500
 
@@ -57,10 +60,10 @@ BASE = DNNConfig(hidden_layers=(100,) * 5, n_outputs=5, initializer="he",
 # after about 5 epochs) fine-tuning reaches about 92.5%, with batches of 50 about 91.3%.
 FULL = {"base_epochs": 100, "base_patience": 10, "base_batch_size": 100, "epochs": 200,
         "patience": 20, "batch_size": 20, "ae_epochs": 5, "ae_images": None,
-        "pair_epochs": 5, "pairs": None, "seeds": "0,1,2,3,4"}
+        "rbm_epochs": 5, "pair_epochs": 5, "pairs": None, "seeds": "0,1,2,3,4"}
 QUICK = {"base_epochs": 3, "base_patience": 2, "base_batch_size": 100, "epochs": 20,
          "patience": 5, "batch_size": 20, "ae_epochs": 1, "ae_images": 5000,
-         "pair_epochs": 1, "pairs": 10000, "seeds": "0"}
+         "rbm_epochs": 1, "pair_epochs": 1, "pairs": 10000, "seeds": "0"}
 
 
 def parse_args():
@@ -158,21 +161,28 @@ def print_table(results, pretrain_seconds, n_draws):
 
 
 def pretrain(budget, datasets, source, source_valid, workdir):
-  """Runs both pretrainings once; returns ({name: Pretrained}, {name: seconds})."""
+  """Runs each pretraining once; returns ({name: Pretrained}, {name: seconds})."""
   unlabeled = data.filter_digits(datasets.train, range(5, 10)).images
   ae = pretraining.pretrain_autoencoders(
       BASE, unlabeled[:budget["ae_images"]], os.path.join(workdir, "ae", "ae.ckpt"),
       epochs=budget["ae_epochs"])
   print("autoencoder reconstruction MSE per layer: " + ", ".join(
       f"{r['initial_loss']:.3f} -> {r['losses'][-1]:.3f}" for r in ae.history))
+  rbms = pretraining.pretrain_rbms(
+      BASE, unlabeled[:budget["ae_images"]], os.path.join(workdir, "rbm", "rbm.ckpt"),
+      epochs=budget["rbm_epochs"])
+  print("RBM reconstruction MSE per layer: " + ", ".join(
+      f"{r['initial_loss']:.3f} -> {r['losses'][-1]:.3f}" for r in rbms.history))
   pairs = pretraining.pretrain_same_digit(
       BASE, source.images, source.labels, os.path.join(workdir, "pairs", "pairs.ckpt"),
       epochs=budget["pair_epochs"], pairs_per_epoch=budget["pairs"],
       validation=source_valid)
   print(f"same-digit pair accuracy on 0-4 validation pairs: "
         f"{pairs.history[-1]['val_accuracy']:.1%}", flush=True)
-  return ({"autoencoders": ae.pretrained, "same-digit task": pairs.pretrained},
-          {"autoencoders": ae.seconds, "same-digit task": pairs.seconds})
+  return ({"autoencoders": ae.pretrained, "RBMs": rbms.pretrained,
+           "same-digit task": pairs.pretrained},
+          {"autoencoders": ae.seconds, "RBMs": rbms.seconds,
+           "same-digit task": pairs.seconds})
 
 
 def main():
