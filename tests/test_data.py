@@ -4,10 +4,13 @@ The loaders have their own files: tests/test_mnist.py (MNIST's sources, cache an
 verification) and tests/test_datasets.py (a user's .npz and CSV files).
 """
 
+import hashlib
+
 import numpy as np
 import pytest
 
 from dnn_toolkit import data
+
 
 # ------------------------------------------------------------------------ helpers
 
@@ -187,3 +190,67 @@ def test_batches_per_epoch():
   assert data.batches_per_epoch(103, 10) == 11
   assert data.batches_per_epoch(103, 10, drop_remainder=True) == 10
   assert data.batches_per_epoch(0, 10) == 0
+
+
+# ----------------------------------------------------------------------- identity
+
+
+def test_make_datasets_states_the_identity_and_the_splits_keep_it():
+  train = data.DataSet(np.zeros((8, 5), np.float32), np.array([0, 1, 2, 0, 1, 2, 0, 1]))
+  validation = data.DataSet(np.zeros((2, 5), np.float32), np.array([3, 0]))
+  test = data.DataSet(np.zeros((0, 5), np.float32), np.zeros(0, np.int64))
+  datasets = data.make_datasets(train, validation, test, source="/d/x.npz",
+                                data_format="npz", sha256="ab", validation_size=2,
+                                scaling="none", split_seed=4)
+  assert datasets.identity == {
+      "source": "/d/x.npz", "format": "npz", "sha256": "ab", "n_train": 8,
+      "n_validation": 2, "n_test": 0, "validation_size": 2, "scaling": "none",
+      "n_inputs": 5, "n_outputs": 4, "split_seed": 4}
+  assert list(datasets) == [train, validation, test]
+  assert datasets._replace(test=validation).identity is datasets.identity
+  stated = data.make_datasets(train, validation, test, source="s", data_format="npz",
+                              sha256="ab", validation_size=2, scaling="none",
+                              n_outputs=10)
+  assert stated.n_outputs == 10
+  by_hand = data.Datasets(train, validation, test)
+  assert by_hand.identity is None and by_hand.standardization is None
+  assert (by_hand.n_inputs, by_hand.n_outputs) == (5, 4)  # derived from the arrays
+
+
+def test_combined_sha256_is_the_digest_of_the_named_digests():
+  arrays = {"x": np.arange(6, dtype=np.float32), "y": np.array([1, 0], np.int64)}
+  digests = {name: data.array_sha256(a) for name, a in arrays.items()}
+  assert digests["x"] == hashlib.sha256(arrays["x"].tobytes()).hexdigest()
+  expected = hashlib.sha256(
+      f"x {digests['x']}\ny {digests['y']}\n".encode()).hexdigest()
+  assert data.combined_sha256(digests) == expected
+  swapped = {"y": digests["y"], "x": digests["x"]}
+  assert data.combined_sha256(swapped) != expected  # the order is part of it
+  strided = np.arange(12, dtype=np.float32)[::2]
+  assert data.array_sha256(strided) == hashlib.sha256(strided.tobytes()).hexdigest()
+
+
+def test_standardize_matches_numpy():
+  x = np.array([[1.0, 10.0], [3.0, 30.0]])
+  mean, std = np.float32([2, 20]), np.float32([1, 10])
+  out = data.standardize(x, mean, std)
+  assert out.dtype == np.float32
+  np.testing.assert_array_equal(out, [[-1, -1], [1, 1]])
+
+
+def test_split_permutation_is_seeded_pinned_and_apart_from_the_batches():
+  order = data.split_permutation(10, 0)
+  assert order.dtype == np.int64
+  assert order.tolist() == [0, 4, 6, 3, 9, 5, 7, 1, 8, 2]
+  np.testing.assert_array_equal(order, data.split_permutation(10, 0))
+  assert not np.array_equal(order, data.split_permutation(10, 1))
+  assert not np.array_equal(order, data.epoch_permutation(10, 0, 0))
+
+
+@pytest.mark.parametrize("kwargs,error", [
+    ({"n": -1}, ValueError), ({"seed": None}, TypeError), ({"seed": True}, TypeError),
+    ({"n": 2.0}, TypeError)])
+def test_split_permutation_bad_arguments(kwargs, error):
+  arguments = dict({"n": 5, "seed": 0}, **kwargs)
+  with pytest.raises(error, match=next(iter(kwargs))):
+    data.split_permutation(**arguments)
