@@ -145,7 +145,8 @@ def find_learning_rate(config, train, *, low=1e-6, high=1.0, steps=200, batch_si
   batch_size = _validation.check_positive_int("batch_size", batch_size)
   if batch_size > len(images):
     raise ValueError("Received an invalid value for `batch_size`, expected at most the "
-                     f"{len(images)} training examples. Received: batch_size={batch_size}")
+                     f"{len(images)} training examples. "
+                     f"Received: batch_size={batch_size}")
   if labels.min() < 0 or labels.max() >= config.n_outputs:
     raise ValueError(f"Expected `train` labels in [0, {config.n_outputs}) (n_outputs). "
                      f"Received labels from {labels.min()} to {labels.max()}")
@@ -213,10 +214,18 @@ def suggest(learning_rates, smoothed_losses, rule="steepest"):
 
   Returns:
     (suggested rate or None, the rule's sentence, the rate at the minimum).
+
+  Raises:
+    ValueError: on an unknown rule, or rates and losses that are not 1-D of one
+      length with at least one finite loss.
   """
   _validation.check_choice("rule", rule, tuple(RULES))
   rates = np.asarray(learning_rates, np.float64)
   values = np.asarray(smoothed_losses, np.float64)
+  if rates.ndim != 1 or rates.shape != values.shape or not np.isfinite(values).any():
+    raise ValueError("Expected `learning_rates` and `smoothed_losses` 1-D of one length, "
+                     f"with a finite loss. Received: shapes {rates.shape} and "
+                     f"{values.shape}")
   finite = np.isfinite(values)
   rates, values = rates[finite], values[finite]
   lowest = int(np.argmin(values))

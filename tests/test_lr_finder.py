@@ -139,16 +139,25 @@ BAD_ARGUMENTS = [
 
 
 @pytest.mark.parametrize("kwargs, error, message", BAD_ARGUMENTS)
-def test_bad_arguments_are_refused_before_anything_is_built(kwargs, error, message):
+def test_bad_arguments_are_refused_before_anything_is_built(kwargs, error, message,
+                                                            monkeypatch):
+  def build_dnn_not_expected(*unused_args, **unused_kwargs):
+    raise AssertionError("a graph was built before the arguments were checked")
+  monkeypatch.setattr(lr_finder.model, "build_dnn", build_dnn_not_expected)
   args = dict(config=TINY, train=_blobs(), steps=5, batch_size=8)
   args.update(kwargs)
-  with tf.Graph().as_default() as graph:
-    with pytest.raises(error, match=message):
-      lr_finder.find_learning_rate(**args)
-    assert not graph.get_operations()
+  with pytest.raises(error, match=message):
+    lr_finder.find_learning_rate(**args)
 
 
-# dnn-toolkit lr-find ---------------------------------------------------------------------
+def test_suggest_refuses_mismatched_curves():
+  with pytest.raises(ValueError, match="1-D of one length"):
+    lr_finder.suggest(np.ones(5), np.ones(4))
+  with pytest.raises(ValueError, match="`rule`"):
+    lr_finder.suggest(np.ones(5), np.ones(5), rule="max")
+
+
+# dnn-toolkit lr-find -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

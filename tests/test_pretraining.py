@@ -122,7 +122,7 @@ def test_same_digit_task_trains_and_its_layers_are_reused(tmp_path):
   np.testing.assert_array_equal(weights, saved["hidden1/weights"])
 
 
-# RBMs ------------------------------------------------------------------------------------
+# RBMs ---------------------------------------------------------------------------------
 
 
 def _sigmoid(x):
