@@ -131,8 +131,8 @@ def load_mnist(validation_size=5000, path=None, cache_dir=None, verify=True,
   Raises:
     TypeError: an argument has the wrong type (bools are not counts).
     ValueError: `validation_size` is negative or larger than the training set.
-    DataNotFoundError: `path` holds no MNIST-format data (names the path and why), or
-      no automatic source holds MNIST (lists each place tried, why it failed, and the
+    DataNotFoundError: `path` holds no MNIST-format data (names the path and why; its
+      `path` attribute holds it), or no automatic source holds MNIST (lists each place tried, why it failed, and the
       command that fixes it).
     DigestMismatchError: data from `path` is well-formed but neither MNIST nor
       Fashion-MNIST (and `verify` is True).
@@ -277,10 +277,14 @@ def _identify(digests, idx_files):
   """Returns "mnist", "fashion-mnist" or None: which digest set the data matches."""
   if digests == MNIST_SHA256:
     return "mnist"
-  if idx_files and all(_file_md5(idx_files[field]) == md5
-                       for field, md5 in FASHION_MNIST_GZ_MD5.items()):
+  if _all_gz(idx_files) and all(_file_md5(idx_files[field]) == md5
+                                for field, md5 in FASHION_MNIST_GZ_MD5.items()):
     return "fashion-mnist"
   return None
+
+
+def _all_gz(idx_files):
+  return bool(idx_files) and all(p.endswith(".gz") for p in idx_files.values())
 
 
 def _mismatch_message(raw, source, digests, idx_files):
@@ -289,7 +293,7 @@ def _mismatch_message(raw, source, digests, idx_files):
   if not idx_files:
     fashion = ("Fashion-MNIST is recognised only in its four published .gz IDX files, "
                "and this is not a directory of them")
-  elif all(p.endswith(".gz") for p in idx_files.values()):
+  elif _all_gz(idx_files):
     fashion = "nor is it Fashion-MNIST: its .gz files do not have the published MD5s"
   else:
     fashion = ("Fashion-MNIST is recognised by the MD5s of its four published .gz "
