@@ -29,273 +29,26 @@ Every wait is bounded: the ps must answer within `startup_timeout` seconds, a bl
 training step (sync: the other replicas' gradients) gives up after `replica_timeout`,
 and shutdown lasts at most `STOP_GRACE_S`, so the TF 1.x trap of a chief waiting forever
 for tokens, or non-chief workers hanging at exit, ends every process with a message.
-The local launcher of a whole cluster is `dnn_toolkit.cluster`.
+Which task a process is (`resolve_task`, `TaskSpec`) and the local launcher of a
+whole cluster live in `dnn_toolkit.cluster`.
 """
 
 import dataclasses
-import json
 import math
 import os
-import socket
 import sys
 import time
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 from dnn_toolkit import _validation
-from dnn_toolkit.errors import CheckpointError, ConfigMismatchError, DnnToolkitError
+from dnn_toolkit.cluster import (PS, WORKER, ClusterError, TaskSpec,  # noqa: F401
+                                 check_port_free, resolve_task, wait_for_ps)
+from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
 
-PS, WORKER = "ps", "worker"
-JOBS = (PS, WORKER)
-TF_CONFIG = "TF_CONFIG"
 #: Seconds the chief's MonitoredTrainingSession waits for its queue-runner threads.
 STOP_GRACE_S = 3
 #: Seconds one blocked training step may wait before the loop checks why.
 POLL_S = 2.0
-
-
-class ClusterError(DnnToolkitError):
-  """The cluster cannot run: a port in use, a ps unreachable, replicas gone quiet."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskSpec:
-  """One task of a cluster: the cluster's addresses and which of them this task is.
-
-  Attributes:
-    cluster: {'ps': ['host:port', ...], 'worker': ['host:port', ...]}.
-    job_name: 'ps' or 'worker'.
-    task_index: index of this task in its job.
-  """
-  cluster: Dict[str, Tuple[str, ...]]
-  job_name: str
-  task_index: int
-
-  @property
-  def address(self):
-    """This task's 'host:port'."""
-    return self.cluster[self.job_name][self.task_index]
-
-  @property
-  def num_workers(self):
-    return len(self.cluster[WORKER])
-
-  @property
-  def is_chief(self):
-    """Worker 0 is the chief, as in TF 1.x between-graph replication."""
-    return self.job_name == WORKER and self.task_index == 0
-
-  @property
-  def name(self):
-    """'worker 0', 'ps 1': how messages name the task."""
-    return f"{self.job_name} {self.task_index}"
-
-  def to_tf_config(self):
-    """This task as the JSON of a `TF_CONFIG` environment variable."""
-    return json.dumps({"cluster": {job: list(hosts) for job, hosts in self.cluster.items()},
-                       "task": {"type": self.job_name, "index": self.task_index}})
-
-
-# ---------------------------------------------------------------- which task am I
-
-
-def parse_hosts(setting, text):
-  """Returns the 'host:port' entries of a comma-separated list such as '--ps-hosts'.
-
-  Raises:
-    ValueError: naming `setting`, if the list is empty or an entry is not host:port.
-  """
-  if not isinstance(text, str):
-    raise TypeError(f"Expected {setting} to be a comma-separated list of host:port. "
-                    f"Received: {setting}={text!r}")
-  hosts = [h.strip() for h in text.split(",") if h.strip()]
-  if not hosts:
-    raise ValueError(f"Received an invalid value for {setting}, expected a "
-                     f"comma-separated list of host:port. Received: {setting}={text!r}")
-  return hosts
-
-
-def check_cluster(cluster, setting):
-  """Validates a cluster dict; returns it with tuples of addresses.
-
-  Args:
-    cluster: {'ps': [...], 'worker': [...]}, each a non-empty list of 'host:port'.
-    setting: where it came from ('--cluster', 'TF_CONFIG', ...), for messages.
-
-  Raises:
-    ValueError: naming `setting`: not a dict, a missing, empty or unknown job, an
-      entry that is not host:port with a port in [1, 65535], or an address twice.
-  """
-  if not isinstance(cluster, dict):
-    raise ValueError(f"Received an invalid value for {setting}, expected a JSON object "
-                     f"{{\"ps\": [\"host:port\", ...], \"worker\": [...]}}. Received: "
-                     f"{cluster!r}")
-  unknown = sorted(set(cluster) - set(JOBS))
-  if unknown:
-    raise ValueError(f"Received an invalid value for {setting}, expected only the jobs "
-                     f"'ps' and 'worker' (worker 0 is the chief; no 'chief' or "
-                     f"'evaluator' job). Received the jobs {sorted(cluster)}")
-  checked, seen = {}, set()
-  for job in JOBS:
-    hosts = cluster.get(job)
-    if not isinstance(hosts, (list, tuple)) or not hosts:
-      raise ValueError(f"Received an invalid value for {setting}, expected a non-empty "
-                       f"list of host:port for the job {job!r}. Received: {job}="
-                       f"{hosts!r}")
-    for host in hosts:
-      _check_address(setting, job, host)
-      if host in seen:
-        raise ValueError(f"Received an invalid value for {setting}: the address "
-                         f"{host!r} is given twice; every task needs its own port.")
-      seen.add(host)
-    checked[job] = tuple(hosts)
-  return checked
-
-
-def _check_address(setting, job, host):
-  name, _, port = host.rpartition(":") if isinstance(host, str) else ("", "", "")
-  if not name or not port.isdigit() or not 1 <= int(port) <= 65535:
-    raise ValueError(f"Received an invalid value for {setting}, expected each {job} "
-                     f"address as host:port with a port in [1, 65535]. Received: "
-                     f"{host!r}")
-
-
-def resolve_task(*, cluster=None, ps_hosts=None, worker_hosts=None, job_name=None,
-                 task_index=None, environ=None):
-  """Returns this process's `TaskSpec` from the flags or the `TF_CONFIG` variable.
-
-  The cluster comes from `cluster` (a JSON object as text, as `--cluster` takes it), or
-  from `ps_hosts` and `worker_hosts` (comma-separated), or else from `TF_CONFIG`'s
-  'cluster'. The task comes from `job_name` and `task_index`, else from `TF_CONFIG`'s
-  'task' ({"type": "worker", "index": 0}), as cluster managers set it.
-
-  Args:
-    cluster: optional JSON text {"ps": [...], "worker": [...]}.
-    ps_hosts, worker_hosts: optional comma-separated host:port lists (both or none).
-    job_name: optional 'ps' or 'worker'.
-    task_index: optional int, the index in the job.
-    environ: the environment to read `TF_CONFIG` from. Default `os.environ`.
-
-  Returns:
-    A `TaskSpec`.
-
-  Raises:
-    ValueError, TypeError: naming the flag or `TF_CONFIG` key: malformed JSON, a
-      malformed cluster, no cluster or task given, an unknown job, a task index outside
-      its job.
-  """
-  environ = os.environ if environ is None else environ
-  tf_config = _read_tf_config(environ.get(TF_CONFIG))
-  spec, source = _cluster_source(cluster, ps_hosts, worker_hosts, tf_config)
-  task = tf_config.get("task", {}) if tf_config else {}
-  if not isinstance(task, dict):
-    raise ValueError(f"Received an invalid value for {TF_CONFIG} 'task', expected "
-                     f"{{\"type\": \"worker\", \"index\": 0}}. Received: {task!r}")
-  job_setting = "--job-name" if job_name is not None else f"{TF_CONFIG} task.type"
-  index_setting = "--task-index" if task_index is not None else f"{TF_CONFIG} task.index"
-  job_name = job_name if job_name is not None else task.get("type")
-  task_index = task_index if task_index is not None else task.get("index")
-  if job_name is None or task_index is None:
-    raise ValueError("Which task this process is was not given: pass --job-name and "
-                     f"--task-index, or set {TF_CONFIG} with a 'task'. Received: "
-                     f"job_name={job_name!r}, task_index={task_index!r}")
-  if job_name not in JOBS:
-    raise ValueError(f"Received an invalid value for {job_setting}, expected 'ps' or "
-                     f"'worker'. Received: {job_name!r}")
-  if isinstance(task_index, bool) or not isinstance(task_index, int):
-    raise TypeError(f"Expected {index_setting} to be an integer. Received: "
-                    f"{task_index!r}")
-  hosts = spec[job_name]
-  if not 0 <= task_index < len(hosts):
-    raise ValueError(f"Received an invalid value for {index_setting}, expected an index "
-                     f"of the job {job_name!r} in [0, {len(hosts) - 1}] ({source} lists "
-                     f"{len(hosts)} {job_name} tasks). Received: {task_index}")
-  return TaskSpec(spec, job_name, task_index)
-
-
-def _read_tf_config(text):
-  if not text:
-    return None
-  try:
-    value = json.loads(text)
-  except ValueError as error:
-    raise ValueError(f"Received an invalid value for the environment variable "
-                     f"{TF_CONFIG}, expected JSON ({error}). Received: {text!r}") from None
-  if not isinstance(value, dict):
-    raise ValueError(f"Received an invalid value for {TF_CONFIG}, expected a JSON "
-                     f"object with 'cluster' and 'task'. Received: {text!r}")
-  return value
-
-
-def _cluster_source(cluster, ps_hosts, worker_hosts, tf_config):
-  """Returns (checked cluster dict, the setting it came from)."""
-  if cluster is not None and (ps_hosts is not None or worker_hosts is not None):
-    raise ValueError("Give the cluster once: --cluster, or --ps-hosts with "
-                     "--worker-hosts, not both.")
-  if cluster is not None:
-    try:
-      value = json.loads(cluster) if isinstance(cluster, str) else cluster
-    except ValueError as error:
-      raise ValueError(f"Received an invalid value for --cluster, expected JSON such as "
-                       f"'{{\"ps\": [\"h0:2222\"], \"worker\": [\"h1:2222\"]}}' "
-                       f"({error}). Received: {cluster!r}") from None
-    return check_cluster(value, "--cluster"), "--cluster"
-  if ps_hosts is not None or worker_hosts is not None:
-    if ps_hosts is None or worker_hosts is None:
-      missing = "--ps-hosts" if ps_hosts is None else "--worker-hosts"
-      raise ValueError(f"{missing} is missing: --ps-hosts and --worker-hosts go "
-                       "together.")
-    spec = {PS: parse_hosts("--ps-hosts", ps_hosts),
-            WORKER: parse_hosts("--worker-hosts", worker_hosts)}
-    return check_cluster(spec, "--ps-hosts/--worker-hosts"), "--ps-hosts/--worker-hosts"
-  if tf_config and "cluster" in tf_config:
-    return check_cluster(tf_config["cluster"], f"{TF_CONFIG} 'cluster'"), TF_CONFIG
-  raise ValueError("No cluster was given: pass --cluster JSON, or --ps-hosts and "
-                   f"--worker-hosts, or set {TF_CONFIG}.")
-
-
-# ----------------------------------------------------------- network preconditions
-
-
-def check_port_free(task):
-  """Raises ClusterError if this task's port is already bound on this machine.
-
-  `tf.compat.v1.train.Server` listens on every interface, so the port is tried there.
-  gRPC would share a port with another server (SO_REUSEPORT) instead of failing.
-  """
-  port = int(task.address.rpartition(":")[2])
-  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-    # Like the server: a port whose last connections are closing (TIME_WAIT) is free.
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-      probe.bind(("", port))
-    except OSError as error:
-      raise ClusterError(
-          f"Cannot start {task.name}: its port {port} ({task.address}, from the "
-          f"cluster spec) is in use on this machine ({error.strerror}). Stop what holds "
-          "it or give the task another port.") from None
-
-
-def wait_for_ps(task, timeout):
-  """Waits until every ps task accepts connections; raises ClusterError after `timeout`.
-
-  Args:
-    task: this worker's `TaskSpec`.
-    timeout: positive seconds (the `startup_timeout` setting).
-  """
-  deadline = time.monotonic() + timeout
-  for address in task.cluster[PS]:
-    host, _, port = address.rpartition(":")
-    while True:
-      try:
-        with socket.create_connection((host, int(port)), timeout=1.0):
-          break
-      except OSError as error:
-        if time.monotonic() >= deadline:
-          raise ClusterError(
-              f"{task.name} could not reach the ps task at {address} within "
-              f"{timeout:g} s (startup_timeout, --startup-timeout): {error}. Is it "
-              "running, and is the address right?") from None
-        time.sleep(0.2)
 
 
 # ---------------------------------------------------------------------- the ps task
@@ -586,25 +339,26 @@ class _Chief:
     every = self.options.save_every_steps
     if every and state.global_step // every > previous // every:
       self.checkpoint.after_step(self.sess, state, float(stats[0]), X_batch, y_batch)
-    while (state.global_step >= (state.epoch + 1) * self.spe
-           and state.epoch < self.options.epochs and not state.stopped_early):
-      self._end_epoch()
+    if state.global_step >= (state.epoch + 1) * self.spe and not self.done:
+      # The other workers may have crossed several epochs while this one stepped once
+      # (async): they end as one, numbered by the global step.
+      self._end_epoch(min(state.global_step // self.spe, self.options.epochs))
 
   @property
   def done(self):
     return self.state.stopped_early or self.state.epoch >= self.options.epochs
 
-  def _end_epoch(self):
+  def _end_epoch(self, epoch):
     from dnn_toolkit import training  # pylint: disable=import-outside-toplevel
     state, options = self.state, self.options
     valid = training.evaluate(self.sess, self.dnn, *self.validation)
     seen = max(self._seen, 1)
-    metrics = {"epoch": state.epoch + 1, "global_step": state.global_step,
+    metrics = {"epoch": epoch, "global_step": state.global_step,
                "loss": state.epoch_loss_sum / seen, "accuracy": state.epoch_correct / seen,
                "val_loss": valid["loss"], "val_accuracy": valid["accuracy"],
                "learning_rate": float(self.sess.run(self.dnn.learning_rate)),
                "seconds": time.perf_counter() - self._started}
-    state.epoch, state.batch = state.epoch + 1, 0
+    state.epoch, state.batch = epoch, 0
     state.epoch_loss_sum = state.epoch_correct = 0.0
     self._seen, self._started = 0, time.perf_counter()
     state.history.append(metrics)
