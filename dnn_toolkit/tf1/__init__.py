@@ -7,7 +7,7 @@
     hidden1 = tf.layers.dense(X, 300, activation=tf.nn.relu, name="hidden1")
     bn1 = tf.layers.batch_normalization(hidden1, training=training, momentum=0.9)
     logits = tf.layers.dense(tf.layers.dropout(bn1, 0.5, training=training), 10)
-    mnist = tf.examples.tutorials.mnist.input_data.read_data_sets("/tmp/data")
+    mnist = tf.examples.tutorials.mnist.input_data.read_data_sets("MNIST_data/")
     with tf.Session() as sess: ...
 
 It holds every name of `tf.compat.v1`, plus what TF 1.x had and today's TensorFlow

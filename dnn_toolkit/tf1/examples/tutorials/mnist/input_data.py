@@ -3,7 +3,7 @@
 TF 1.x courses start with
 
     from tensorflow.examples.tutorials.mnist import input_data
-    mnist = input_data.read_data_sets("/tmp/data/", one_hot=True)
+    mnist = input_data.read_data_sets("MNIST_data/", one_hot=True)
     X_batch, y_batch = mnist.train.next_batch(50)
 
 This gives the same splits, dtypes, shapes and batches as TF 1.x's reader (including

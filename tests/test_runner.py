@@ -1,0 +1,186 @@
+"""Tests of dnn_toolkit.runner: unmodified TF 1.x scripts, run as `python SCRIPT` would.
+
+The typical TF 1.x programs of tests/test_tf1.py run here as written (`import
+tensorflow as tf`, `from tensorflow.examples.tutorials.mnist import input_data`)
+through `python -m dnn_toolkit.runner`, with the same NumPy checks. Every run is a
+child process, ended by its pid past a deadline.
+"""
+
+import os
+import sys
+import textwrap
+
+import pytest
+
+from test_tf1 import PROGRAMS, run_child, run_program
+
+RUNNER = [sys.executable, "-m", "dnn_toolkit.runner"]
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_program_runs_unmodified(tmp_path, name):
+  text, check = PROGRAMS[name]
+  check(run_program(text, tmp_path, through_runner=True), tmp_path)
+
+
+# The lesson's contrib code as TF 1.x had it: contrib imports, arg_scope, batch norm's
+# UPDATE_OPS, tf.summary.FileWriter and tf.train.Saver.
+CONTRIB_SCRIPT = """\
+import os, sys
+import tensorflow as tf
+from tensorflow.contrib.layers import fully_connected, batch_norm, dropout
+from tensorflow.contrib.framework import arg_scope
+from tensorflow.examples.tutorials.mnist import input_data
+
+out_dir = sys.argv[1]
+mnist = input_data.read_data_sets("MNIST_data/", seed=3)
+X = tf.placeholder(tf.float32, shape=(None, 784), name="X")
+y = tf.placeholder(tf.int64, shape=(None), name="y")
+is_training = tf.placeholder(tf.bool, shape=(), name="is_training")
+bn_params = {"is_training": is_training, "decay": 0.9, "updates_collections": None}
+with arg_scope([fully_connected], normalizer_fn=batch_norm,
+               normalizer_params=bn_params):
+    hidden1 = fully_connected(X, 100, scope="hidden1")
+    hidden1_drop = dropout(hidden1, 0.9, is_training=is_training)
+    logits = fully_connected(hidden1_drop, 10, scope="outputs", activation_fn=None)
+xentropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+loss = tf.reduce_mean(xentropy, name="loss")
+training_op = tf.train.MomentumOptimizer(0.05, 0.9).minimize(loss)
+accuracy = tf.reduce_mean(tf.cast(tf.nn.in_top_k(logits, y, 1), tf.float32))
+loss_summary = tf.summary.scalar("loss", loss)
+file_writer = tf.summary.FileWriter(os.path.join(out_dir, "logs"),
+                                    tf.get_default_graph())
+saver = tf.train.Saver()
+with tf.Session() as sess:
+    tf.global_variables_initializer().run()
+    for step in range(100):
+        X_batch, y_batch = mnist.train.next_batch(100)
+        _, summary = sess.run([training_op, loss_summary],
+                              feed_dict={X: X_batch, y: y_batch, is_training: True})
+        if step % 50 == 0:
+            file_writer.add_summary(summary, step)
+    acc = accuracy.eval(feed_dict={X: mnist.test.images, y: mnist.test.labels,
+                                   is_training: False})
+    saver.save(sess, os.path.join(out_dir, "my_model_final.ckpt"))
+file_writer.close()
+print("accuracy", acc)
+print("variables", " ".join(v.op.name for v in tf.global_variables()
+                            if "Momentum" not in v.op.name))
+"""
+
+
+def test_lesson_contrib_script_runs_unmodified(tmp_path):
+  script = tmp_path / "contrib_mlp.py"
+  script.write_text(CONTRIB_SCRIPT)
+  proc = run_child(RUNNER + [str(script), str(tmp_path)], cwd=tmp_path)
+  assert proc.returncode == 0, proc.stderr[-6000:]
+  lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+  assert float(lines["accuracy"]) >= 0.9
+  assert lines["variables"].split() == [
+      "hidden1/weights", "hidden1/BatchNorm/beta", "hidden1/BatchNorm/moving_mean",
+      "hidden1/BatchNorm/moving_variance", "outputs/weights", "outputs/BatchNorm/beta",
+      "outputs/BatchNorm/moving_mean", "outputs/BatchNorm/moving_variance"]
+  assert any(f.startswith("events.out.tfevents.")
+             for f in os.listdir(tmp_path / "logs"))
+  assert (tmp_path / "my_model_final.ckpt.index").is_file()
+  assert (tmp_path / "my_model_final.ckpt.meta").is_file()
+  assert not os.path.exists(tmp_path / "MNIST_data")  # read_data_sets wrote nothing
+
+
+# ------------------------------------------------------------- refused SCRIPTs
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda d: d / "missing.py", "no such file: "),
+    (lambda d: d, "is a directory"),
+    (lambda d: _write(d / "notes.txt", "print('hi')\n"), "is not a Python script"),
+    (lambda d: _write(d / "model.ipynb", "{}"), "%load_ext dnn_toolkit.tf1"),
+])
+def test_refused_script_gives_one_line_and_exit_2(tmp_path, make, expected):
+  path = make(tmp_path)
+  proc = run_child(RUNNER + [str(path), "--flag"], cwd=tmp_path, timeout=60)
+  assert proc.returncode == 2
+  assert proc.stdout == ""
+  assert proc.stderr.count("\n") == 1, proc.stderr
+  assert proc.stderr.startswith("python -m dnn_toolkit.runner: error: ")
+  assert expected in proc.stderr
+
+
+def test_no_script_gives_usage_and_exit_2(tmp_path):
+  proc = run_child(RUNNER, cwd=tmp_path, timeout=60)
+  assert proc.returncode == 2
+  assert proc.stderr == ("usage: python -m dnn_toolkit.runner SCRIPT [ARGS...] "
+                         "(missing SCRIPT)\n")
+
+
+def _write(path, text):
+  path.write_text(text)
+  return path
+
+
+# ------------------------------------------- what passes through from the script
+
+
+def test_exit_code_argv_output_and_sibling_imports_pass_through(tmp_path):
+  """sys.exit(3) exits 3; argv, __name__, sys.path[0] are python's; a module the
+  script imports sees the stand-in too."""
+  _write(tmp_path / "helpers.py", "import tensorflow as tf\nlayers = tf.layers\n")
+  script = _write(tmp_path / "tool", textwrap.dedent("""\
+      #!/usr/bin/env python3
+      import os, sys
+      import tensorflow as tf
+      import helpers
+      print("argv", sys.argv[1:])
+      print("name", __name__, os.path.basename(__file__))
+      print("path0", sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
+      print("stand-in", tf.layers is helpers.layers, tf.__name__)
+      sys.stdout.flush()
+      sys.exit(3)
+  """))
+  proc = run_child(RUNNER + [str(script), "--epochs", "2", "--help"], cwd=tmp_path)
+  assert proc.returncode == 3, proc.stderr[-3000:]
+  assert proc.stdout.splitlines() == [
+      "argv ['--epochs', '2', '--help']", "name __main__ tool", "path0 True",
+      "stand-in True dnn_toolkit.tf1"]
+
+
+TRACEBACK_SCRIPT = """\
+import sys
+def fail(message):
+    raise ValueError(message)
+print("before", flush=True)
+try:
+    fail("inner")
+except ValueError as e:
+    raise RuntimeError("outer") from e
+"""
+
+
+def test_script_exception_passes_through_with_its_traceback(tmp_path):
+  script = _write(tmp_path / "fails.py", TRACEBACK_SCRIPT)
+  direct = run_child([sys.executable, str(script)], cwd=tmp_path, timeout=60)
+  proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
+  assert proc.returncode == direct.returncode == 1
+  assert proc.stdout == direct.stdout == "before\n"
+  traceback = proc.stderr[proc.stderr.index("Traceback (most recent call last):"):]
+  assert traceback == direct.stderr  # The same text, no runner or runpy frames.
+  assert "RuntimeError: outer" in traceback and "ValueError: inner" in traceback
+
+
+def test_syntax_error_passes_through(tmp_path):
+  script = _write(tmp_path / "broken.py", "x = (1,\nprint(x\n")
+  direct = run_child([sys.executable, str(script)], cwd=tmp_path, timeout=60)
+  proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
+  assert proc.returncode == direct.returncode == 1
+  assert "SyntaxError" in proc.stderr and str(script) in proc.stderr
+  assert "runpy" not in proc.stderr and "runner.py" not in proc.stderr
+
+
+def test_unavailable_module_import_names_the_replacement(tmp_path):
+  script = _write(tmp_path / "slim.py", "import tensorflow.contrib.slim as slim\n")
+  proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
+  assert proc.returncode == 1
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith("dnn_toolkit.tf1._unavailable.UnavailableModuleError: "
+                         "tf.contrib.slim is not available in dnn_toolkit.tf1")
+  assert "arg_scope" in last
