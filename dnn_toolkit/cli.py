@@ -34,6 +34,7 @@ COMMANDS = (
     "tensorboard",
     "inspect",
     "demo",
+    "run",
 )
 
 #: Exit code when stdout was closed early (`dnn-toolkit inspect --json | head`), as a

@@ -184,3 +184,34 @@ def test_unavailable_module_import_names_the_replacement(tmp_path):
   assert last.startswith("dnn_toolkit.tf1._unavailable.UnavailableModuleError: "
                          "tf.contrib.slim is not available in dnn_toolkit.tf1")
   assert "arg_scope" in last
+
+
+# ------------------------------------------------------------ dnn-toolkit run
+
+CLI = [sys.executable, "-m", "dnn_toolkit", "run"]
+
+
+def test_cli_run_passes_args_and_exit_code(tmp_path):
+  script = _write(tmp_path / "tf1_script.py", textwrap.dedent("""\
+      import sys
+      import tensorflow as tf
+      from tensorflow.contrib.layers import fully_connected
+      x = tf.placeholder(tf.float32, shape=(None, 3), name="X")
+      print(sys.argv[1:], tf.layers.dense(x, 2, name="hidden1").op.name,
+            fully_connected(x, 2).op.name)
+      sys.exit(5)
+  """))
+  proc = run_child(CLI + [str(script), "--epochs", "2", "-h"], cwd=tmp_path)
+  assert proc.returncode == 5, proc.stderr[-3000:]
+  assert proc.stdout == "['--epochs', '2', '-h'] hidden1/BiasAdd fully_connected/Relu\n"
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda d: d / "missing.py", "dnn-toolkit: error: no such file: "),
+    (lambda d: d, "is a directory"),
+    (lambda d: _write(d / "data.csv", "a,b\n"), "is not a Python script"),
+])
+def test_cli_run_refuses_bad_scripts_with_one_line(tmp_path, make, expected):
+  proc = run_child(CLI + [str(make(tmp_path))], cwd=tmp_path, timeout=60)
+  assert proc.returncode == 2
+  assert proc.stderr.count("\n") == 1 and expected in proc.stderr, proc.stderr
