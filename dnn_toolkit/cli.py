@@ -34,6 +34,7 @@ COMMANDS = (
     "tensorboard",
     "inspect",
     "demo",
+    "lr_find",
     "run",
 )
 
@@ -74,11 +75,11 @@ class _Parser(argparse.ArgumentParser):
     try:
       super()._check_value(action, value)
     except argparse.ArgumentError as error:
-      near = difflib.get_close_matches(str(value), [str(c) for c in action.choices], 1)
-      if not near:
+      near = _nearest(str(value), [str(c) for c in action.choices])
+      if near is None:
         raise
       raise argparse.ArgumentError(
-          action, f"{error.message}; did you mean {near[0]!r}?") from None
+          action, f"{error.message}; did you mean {near!r}?") from None
 
   def parse_args(self, args=None, namespace=None):
     """Parses as argparse does; an unknown flag's error suggests the nearest one."""
@@ -89,9 +90,9 @@ class _Parser(argparse.ArgumentParser):
       message = f"unrecognized arguments: {' '.join(extras)}"
       known = list(parser._option_string_actions)  # pylint: disable=protected-access
       for extra in extras:
-        near = difflib.get_close_matches(extra.split("=")[0], known, 1)
-        if extra.startswith("-") and near:
-          message += f"; did you mean {near[0]!r}?"
+        near = _nearest(extra.split("=")[0], known) if extra.startswith("-") else None
+        if near is not None:
+          message += f"; did you mean {near!r}?"
           break
       parser.error(message)
     return args
@@ -117,6 +118,13 @@ class _Parser(argparse.ArgumentParser):
         spellings = [s for s in spellings if not s.startswith("--no-")]
       return spellings[0] if spellings else None
     return None
+
+
+def _nearest(word, names):
+  """Returns the name nearest to `word` (case aside), or None if none is near."""
+  by_lower = {name.lower(): name for name in names}
+  near = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
+  return by_lower[near[0]] if near else None
 
 
 def build_parser():

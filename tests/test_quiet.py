@@ -1,5 +1,6 @@
-"""Tests of the quiet TensorFlow import used by the command line, demos and benchmarks."""
+"""Tests of `dnn_toolkit.compat`: the quiet TensorFlow import, the deprecation silencer."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -31,3 +32,45 @@ def test_start_up_notices_are_hidden_and_real_warnings_kept():
   assert "is deprecated and will be removed" not in err
   for noise in ("I0000", "absl::InitializeLog", "cuInit", "oneDNN"):
     assert noise not in err, err
+
+
+# -------------------------------------------------- compat: one home for the switches
+
+
+def _records(logger, *messages):
+  """The messages of `messages` that pass `logger`'s filters."""
+  return [m for m in messages
+          if logger.filter(logging.LogRecord("tensorflow", logging.WARNING, __file__, 1,
+                                             m, None, None))]
+
+
+def test_silenced_tf_deprecations_drops_the_notices_only_inside_the_block():
+  from dnn_toolkit import compat  # pylint: disable=import-outside-toplevel
+  logger = logging.getLogger("tensorflow")
+  notice = "remove_checkpoint (from tensorflow) is deprecated and will be removed"
+  before = list(logger.filters)
+  with compat.silenced_tf_deprecations():
+    assert _records(logger, notice, "a real warning") == ["a real warning"]
+    with compat.silenced_tf_deprecations():  # Nested blocks are fine.
+      assert _records(logger, notice) == []
+    assert _records(logger, notice) == []
+  assert logger.filters == before
+
+
+def test_the_public_names_come_from_compat():
+  import dnn_toolkit  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import compat  # pylint: disable=import-outside-toplevel
+  assert dnn_toolkit.import_tensorflow_quietly() is compat.import_tensorflow_quietly()
+  assert "enable_tf1_behavior" in dnn_toolkit.__all__
+  assert compat.is_startup_notice("I0000 00:00:17.35 12129 port.cc:153] oneDNN on")
+  assert compat.is_startup_notice(
+      "E0000 00:00:17.92 12129 cuda_platform.cc:52] failed call to cuInit: INTERNAL")
+  assert not compat.is_startup_notice("W0000 00:00:17.92 a real TensorFlow warning")
+
+
+def test_importing_compat_or_the_package_loads_no_tensorflow():
+  proc = subprocess.run(
+      [sys.executable, "-c", "import sys, dnn_toolkit, dnn_toolkit.compat; "
+       "print('tensorflow' in sys.modules)"],
+      capture_output=True, text=True, timeout=60, check=False)
+  assert (proc.returncode, proc.stdout) == (0, "False\n"), proc.stderr
