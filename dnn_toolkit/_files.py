@@ -73,3 +73,78 @@ def remove_partial_files(directory):
       os.remove(path)
       removed.append(path)
   return removed
+
+
+class LockHeld(Exception):
+  """Another process holds the lock; `pid` is the holder's (None where unknown)."""
+
+  def __init__(self, path, pid):
+    super().__init__(path, pid)
+    self.path = path
+    self.pid = pid
+
+
+# struct flock of Linux (x86_64 and aarch64): type, whence, start, len, pid, padding.
+_FLOCK = "hhqqi"
+_FLOCK_SIZE = 32
+
+
+class ExclusiveLock:
+  """A POSIX record lock on a file, held for as long as the process keeps it.
+
+  The kernel releases it when the process ends, however it ends, so a killed holder
+  never leaves a stale lock, and it tells a refused process the holder's pid, so
+  nothing is written into the file: taking the lock, or being refused it, changes
+  nothing but creating the (empty) file once.
+
+      with ExclusiveLock("run/.lock"):
+        ...   # raises LockHeld at entry if another process holds it
+
+  The lock is per process: a second `acquire` in the holding process succeeds.
+
+  Args:
+    path: the lock file; created empty if missing (its directory too).
+  """
+
+  def __init__(self, path):
+    self.path = path
+    self._fd = None
+
+  def acquire(self):
+    """Takes the lock without waiting; raises `LockHeld` if another process has it."""
+    import fcntl  # pylint: disable=import-outside-toplevel  # POSIX only.
+    os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+      fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      pid = _lock_holder(fd)
+      os.close(fd)
+      raise LockHeld(self.path, pid) from None
+    self._fd = fd
+    return self
+
+  def release(self):
+    if self._fd is not None:
+      os.close(self._fd)  # Closing the descriptor releases the lock.
+      self._fd = None
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *exc_info):
+    self.release()
+
+
+def _lock_holder(fd):
+  """The pid of the process holding a write lock on `fd`'s file, or None."""
+  import fcntl  # pylint: disable=import-outside-toplevel
+  import struct  # pylint: disable=import-outside-toplevel
+  query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+  query += b"\0" * (_FLOCK_SIZE - len(query))
+  try:
+    answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
+  except OSError:
+    return None
+  l_type, _, _, _, pid = struct.unpack_from(_FLOCK, answer)
+  return pid if l_type != fcntl.F_UNLCK and pid > 0 else None

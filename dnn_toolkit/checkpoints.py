@@ -1,31 +1,41 @@
-"""Checkpoints: run directories that survive interruption, safe restore, inspection.
+"""Checkpoints: the run directory and its record, saving, safe restore, inspection.
 
 A run directory holds
 
-    state.json          config, training position, early-stopping counters, history
+    state.json          the run record (`RunRecord`): config, data identity, training
+                        position, early-stopping counters, history, test metrics
     latest/model.ckpt-N the newest training state (written each epoch and on Ctrl-C)
-    best/model.ckpt-N   the weights of the lowest validation loss
+    best/model.ckpt-N   the weights of the lowest validation loss (model variables)
+    .lock               held (flock) by the one process training there
 
-`state.json` is replaced atomically and only after the checkpoint it names is complete,
-and the previous latest checkpoint is kept until the next one is written, so a process
-killed at any instant leaves a consistent run to resume.
+`RunRecord` is the only reader and writer of `state.json`. The record is replaced
+atomically and only after the checkpoint it names is complete, and the previous latest
+checkpoint is kept until the next one is written, so a process killed at any instant
+leaves a consistent run to resume. Whole-scope restore lives in `dnn_toolkit.scopes`
+(its public names are re-exported here).
 """
 
 import collections
-import contextlib
+import dataclasses
 import json
 import os
 import re
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit._files import atomic_write_text
-from dnn_toolkit.errors import CheckpointError, ConfigMismatchError, TrainingDivergedError
+from dnn_toolkit import _files
+from dnn_toolkit import compat
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, RunLockedError,
+                                ShapeMismatchError, TrainingDivergedError, describe)
 # Scope-filtered restore lives in `scopes`; its public names are re-exported here.
 from dnn_toolkit.scopes import (READ_ERRORS, checkpoint_contents, checkpoint_exists,  # noqa: F401
-                                plan_restore, restore_scopes, reuse_saver,
-                                scope_matches, scope_prefixes, scope_variables)
+                                check_counterpart_shapes, plan_restore, restore_scopes,
+                                reuse_saver, scope_matches, scope_prefixes,
+                                scope_variables)
+from dnn_toolkit.training import Hook, TrainState
 
 _V1 = tf.compat.v1
 
@@ -37,31 +47,175 @@ pretraining; read by `transfer.build_transfer_dnn`.
 """
 
 STATE_FILE = "state.json"
+LOCK_FILE = ".lock"
 LATEST = "latest"
 BEST = "best"
 CKPT_NAME = "model.ckpt"
 
 
+@dataclasses.dataclass
+class RunRecord:
+  """The record of a run directory (`state.json`): the one owner of its layout.
+
+      record = RunRecord.read("checkpoints/mnist")
+      record.config.hidden_layers, record.state.best_epoch, record.best_checkpoint
+
+  Attributes:
+    run_dir: the run directory.
+    config: the run's `DNNConfig`.
+    state: the `TrainState` at the latest checkpoint.
+    batch_size, epochs, patience: the training settings (None where not recorded).
+    latest_checkpoint, best_checkpoint: checkpoint prefixes (paths under `run_dir`),
+      or None before the first. Stored relative, so a run directory can be moved.
+    finished: whether the run ended normally (not interrupted).
+    data: the identity of the training data (source, sizes, digests), or None.
+    test: the test metrics with the best weights, or None.
+    transfer: for a transfer run, what was restored from which checkpoint, what is
+      frozen and what is new, or None.
+    extra: other JSON fields, kept as they are.
+  """
+  run_dir: str
+  config: DNNConfig
+  state: TrainState = dataclasses.field(default_factory=TrainState)
+  batch_size: Optional[int] = None
+  epochs: Optional[int] = None
+  patience: Optional[int] = None
+  latest_checkpoint: Optional[str] = None
+  best_checkpoint: Optional[str] = None
+  finished: bool = False
+  data: Optional[dict] = None
+  test: Optional[dict] = None
+  transfer: Optional[dict] = None
+  extra: dict = dataclasses.field(default_factory=dict)
+
+  @staticmethod
+  def path(run_dir):
+    """The record file of `run_dir`."""
+    return os.path.join(run_dir, STATE_FILE)
+
+  @staticmethod
+  def exists(run_dir):
+    """Whether `run_dir` holds a run (a record file)."""
+    return os.path.isfile(RunRecord.path(run_dir))
+
+  @classmethod
+  def read(cls, run_dir):
+    """Reads and checks the record of `run_dir`.
+
+    Raises:
+      CheckpointError: one line naming the file and what is wrong with it: missing,
+        unreadable, not JSON, not an object, a missing or malformed field.
+    """
+    fields = _read_json(run_dir)
+    path = cls.path(run_dir)
+    for key in ("config", "state"):
+      if key not in fields:
+        raise CheckpointError(f"The run record {path} is damaged: it has no {key!r} "
+                              "field. Nothing was changed; start a new run directory.")
+    try:
+      config = DNNConfig.from_dict(fields.pop("config")).validate()
+      state = TrainState.from_dict(fields.pop("state"))
+      known = {f.name for f in dataclasses.fields(cls)} - {"run_dir", "extra"}
+      values = {k: fields.pop(k) for k in list(fields) if k in known}
+      for key in ("latest_checkpoint", "best_checkpoint"):
+        if values.get(key) is not None:
+          values[key] = os.path.join(run_dir, _check_type(key, values[key], str))
+      for key in ("batch_size", "epochs", "patience"):
+        if values.get(key) is not None:
+          _check_type(key, values[key], int)
+      for key in ("data", "test", "transfer"):
+        if values.get(key) is not None:
+          _check_type(key, values[key], dict)
+      _check_type("finished", values.get("finished", False), bool)
+    except (ValueError, TypeError) as error:
+      raise CheckpointError(f"The run record {path} is damaged: {error}. Nothing was "
+                            "changed; start a new run directory.") from None
+    return cls(run_dir=run_dir, config=config, state=state, extra=fields, **values)
+
+  def to_dict(self):
+    """The JSON layout of `state.json` (checkpoint paths relative to the run)."""
+    fields = {"config": self.config.to_dict(), "state": self.state.to_dict()}
+    for field in dataclasses.fields(self):
+      if field.name not in ("run_dir", "config", "state", "extra"):
+        fields[field.name] = getattr(self, field.name)
+    for key in ("latest_checkpoint", "best_checkpoint"):
+      if fields[key]:
+        fields[key] = os.path.relpath(fields[key], self.run_dir)
+    return {**self.extra, **fields}
+
+  def write(self):
+    """Replaces `state.json` atomically.
+
+    Raises:
+      CheckpointError: if it cannot be written (disk full, permission); the previous
+        record stays intact.
+    """
+    text = json.dumps(self.to_dict(), indent=1, default=_json_default)
+    try:
+      _files.atomic_write_text(self.path(self.run_dir), text)
+    except OSError as error:
+      raise CheckpointError(f"Cannot write the run record {self.path(self.run_dir)}: "
+                            f"{error.strerror or error}. The previous record and "
+                            "checkpoints are intact; free space or fix permissions, then "
+                            "resume.") from None
+
+
+def _read_json(run_dir):
+  path = RunRecord.path(run_dir)
+  if not os.path.isfile(path):
+    raise CheckpointError(f"No training run to resume in {run_dir!r}: {STATE_FILE} is "
+                          "missing. "
+                          "Start a new run there instead of resuming.")
+  try:
+    with open(path) as f:
+      fields = json.load(f)
+  except (OSError, ValueError) as error:
+    raise CheckpointError(f"Cannot read {path}: {error}") from None
+  if not isinstance(fields, dict):
+    raise CheckpointError(f"The run record {path} is damaged: it holds a "
+                          f"{type(fields).__name__}, not an object. Nothing was changed; "
+                          "start a new run directory.")
+  return fields
+
+
+def _check_type(name, value, expected):
+  if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
+    raise ValueError(f"`{name}` is {value!r}, expected {expected.__name__}")
+  return value
+
+
 def read_run_state(run_dir):
-  """Returns the parsed `state.json` of a run directory.
+  """Returns the parsed `state.json` of a run directory, as JSON (see `RunRecord`).
 
   Raises:
     CheckpointError: if the directory or its state file is missing or unreadable.
   """
-  path = os.path.join(run_dir, STATE_FILE)
-  if not os.path.isfile(path):
-    raise CheckpointError(f"No training run to resume in {run_dir!r}: {STATE_FILE} is "
-                          "missing. Start a new run there instead of resuming.")
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError) as error:
-    raise CheckpointError(f"Cannot read {path}: {error}") from None
+  return _read_json(run_dir)
 
 
 def has_run(run_dir):
   """Returns whether `run_dir` holds a training run (a state file)."""
-  return os.path.isfile(os.path.join(run_dir, STATE_FILE))
+  return RunRecord.exists(run_dir)
+
+
+def lock_run(run_dir):
+  """Takes the run directory's exclusive lock for this process; returns the lock.
+
+  Training holds it from before anything is written until the process ends or
+  releases it (`lock.release()`); a SIGKILLed process leaves no stale lock. Readers
+  (inspect, tensorboard, evaluate, transfer from a finished run) need none.
+
+  Raises:
+    RunLockedError: if another process trains there, naming its pid. Nothing in the
+      directory was changed.
+  """
+  try:
+    return _files.ExclusiveLock(os.path.join(run_dir, LOCK_FILE)).acquire()
+  except _files.LockHeld as held:
+    who = f"process {held.pid}" if held.pid else "another process"
+    raise RunLockedError(f"{run_dir!r} is in use: {who} is training there. Nothing was "
+                         "changed; wait for it to finish or choose another run "
+                         "directory.", pid=held.pid) from None
 
 
 def check_same_config(run_dir, saved_config, config):
@@ -79,23 +233,52 @@ def check_same_config(run_dir, saved_config, config):
     raise ConfigMismatchError(
         f"Cannot resume {run_dir!r} with a different configuration ({details}). "
         "Nothing was changed; resume with the run's configuration or start a new run "
-        "directory.")
+        "directory.", fields=fields)
 
 
 def restore(sess, prefix, var_list=None):
   """Restores `var_list` (default: all saveable variables) from a checkpoint.
 
+  Every variable's shape and dtype is checked against the checkpoint before anything
+  is assigned, so a failed restore changes nothing.
+
+  Args:
+    sess: the Session.
+    prefix: the checkpoint path prefix.
+    var_list: a list of variables or a dict {checkpoint name: variable}; default every
+      global variable.
+
   Raises:
-    CheckpointError: if the checkpoint is missing or cannot be read, with the path.
+    CheckpointError: if the checkpoint is missing or cannot be read, with the path and
+      what is wrong; if it lacks variables of the graph (a model-only `best`
+      checkpoint restored into a training graph says what to pass instead).
+    ShapeMismatchError: naming each variable whose shape differs, with both shapes.
   """
-  if not checkpoint_exists(prefix):
-    raise CheckpointError(f"No checkpoint at {prefix!r} (expected {prefix}.index).")
-  saver = _V1.train.Saver(var_list=var_list)
+  prefix, _, contents = checkpoint_contents(prefix)
+  with sess.graph.as_default():
+    variables = var_list if var_list is not None else _V1.global_variables()
+  if not isinstance(variables, dict):
+    variables = {v.op.name: v for v in variables}
+  missing = [name for name in variables if name not in contents]
+  if missing:
+    model = {v.op.name for v in sess.graph.get_collection(_V1.GraphKeys.MODEL_VARIABLES)}
+    only_model = model and set(contents) >= model
+    hint = ("It holds the model variables only (a best checkpoint): restore it with "
+            "var_list=tf.compat.v1.model_variables(), or load the run for inference "
+            "with experiment.load_run(run_dir)." if only_model else
+            "Restore the variables it holds (var_list=...) or build the graph as its "
+            "model was.")
+    raise CheckpointError(f"Checkpoint {prefix!r} lacks {len(missing)} variable(s) of "
+                          f"the graph ({', '.join(sorted(missing)[:5])}"
+                          f"{', ...' if len(missing) > 5 else ''}). {hint} Nothing was "
+                          "restored.")
+  check_counterpart_shapes(variables, contents, prefix)
+  saver = _V1.train.Saver(var_list=variables)
   try:
     saver.restore(sess, prefix)
   except (tf.errors.OpError, ValueError) as error:
-    first = str(error).strip().splitlines()[0]
-    raise CheckpointError(f"Cannot restore {prefix!r}: {first}") from None
+    raise CheckpointError(f"Cannot restore {prefix!r}, corrupt or truncated: "
+                          f"{describe(error)}") from None
 
 
 def load_values(prefix):
@@ -104,30 +287,37 @@ def load_values(prefix):
     reader = tf.train.load_checkpoint(prefix)
     names = reader.get_variable_to_shape_map()
     return {name: reader.get_tensor(name) for name in names}
-  except (tf.errors.OpError, ValueError) as error:
-    first = str(error).strip().splitlines()[0]
-    raise CheckpointError(f"Cannot read checkpoint {prefix!r}: {first}") from None
+  except READ_ERRORS as error:
+    raise CheckpointError(f"Cannot read checkpoint {prefix!r}: {describe(error)}") from None
 
 
-class CheckpointHook:
+class CheckpointHook(Hook):
   """A `training.fit` hook that keeps a run directory resumable.
 
   Build it after the model and before the Session is finalized: it creates its Savers
   and a finiteness check in the default graph.
 
   Args:
-    run_dir: the run directory.
-    config: the run's `DNNConfig`, recorded in `state.json`.
+    run_dir: the run directory, or a `RunRecord` to keep (its config, data identity,
+      settings); the hook updates and writes it.
+    config: the run's `DNNConfig` (ignored when a record is given).
     save_every_steps: optional positive int; also save `latest` every that many steps,
       bounding what a killed process loses.
     extra: optional JSON-ready dict stored in `state.json` (e.g. batch size, epochs).
   """
 
-  def __init__(self, run_dir, config, save_every_steps=None, extra=None):
-    self.run_dir = run_dir
-    self.config = config
+  def __init__(self, run_dir, config=None, save_every_steps=None, extra=None):
+    if isinstance(run_dir, RunRecord):
+      self.record = run_dir
+    else:
+      extra = dict(extra or {})
+      known = {f.name for f in dataclasses.fields(RunRecord)}
+      self.record = RunRecord(run_dir=run_dir, config=config,
+                              **{k: extra.pop(k) for k in list(extra) if k in known},
+                              extra=extra)
+    self.run_dir = self.record.run_dir
+    self.config = self.record.config
     self.save_every_steps = save_every_steps
-    self.extra = dict(extra or {})
     self.last_checkpoint = None
     self.best_checkpoint = None
     # Two of each: a save deletes the oldest file only after the new one is complete,
@@ -146,15 +336,27 @@ class CheckpointHook:
       os.makedirs(os.path.join(self.run_dir, sub), exist_ok=True)
 
   def resume_from(self, saved):
-    """Continues the checkpoint bookkeeping of a resumed run's parsed state."""
-    self.last_checkpoint = self._abs(saved.get("latest_checkpoint"))
-    self.best_checkpoint = self._abs(saved.get("best_checkpoint"))
+    """Continues the checkpoint bookkeeping of a resumed run (a `RunRecord` or dict).
+
+    Files a killed process left behind (a half-written record, checkpoints no longer
+    named) are removed, so `latest/` holds what the Savers track and nothing else.
+    """
+    if not isinstance(saved, RunRecord):
+      saved = dict(saved)
+      for key in ("latest_checkpoint", "best_checkpoint"):
+        saved[key] = os.path.join(self.run_dir, saved[key]) if saved.get(key) else None
+    else:
+      saved = saved.__dict__
+    self.last_checkpoint = saved.get("latest_checkpoint")
+    self.best_checkpoint = saved.get("best_checkpoint")
     # Let the Savers delete the run's earlier checkpoints in turn, as if never stopped.
-    for saver, path in ((self._latest, self.last_checkpoint),
-                        (self._best, self.best_checkpoint)):
+    for saver, path, sub in ((self._latest, self.last_checkpoint, LATEST),
+                             (self._best, self.best_checkpoint, BEST)):
       if path:
-        with _silenced_tf_deprecations():
+        with compat.silenced_tf_deprecations():
           saver.recover_last_checkpoints([path])
+        _remove_stale_checkpoints(os.path.join(self.run_dir, sub), keep=path)
+    _files.remove_partial_files(self.run_dir)
 
   def after_step(self, sess, state, loss, X_batch, y_batch):
     if self.save_every_steps and state.global_step % self.save_every_steps == 0:
@@ -163,7 +365,8 @@ class CheckpointHook:
   def after_epoch(self, sess, state, metrics, improved):
     self._check_finite(sess, state)
     if improved:
-      self.best_checkpoint = _save(self._best, sess, BEST, self.run_dir, state)
+      self.best_checkpoint = _save(self._best, sess, BEST, self.run_dir, state,
+                                   self.last_checkpoint)
     self._save_latest(sess, state, checked=True)
 
   def on_interrupt(self, sess, state):
@@ -175,7 +378,8 @@ class CheckpointHook:
   def _save_latest(self, sess, state, checked=False):
     if not checked:
       self._check_finite(sess, state)
-    self.last_checkpoint = _save(self._latest, sess, LATEST, self.run_dir, state)
+    self.last_checkpoint = _save(self._latest, sess, LATEST, self.run_dir, state,
+                                 self.last_checkpoint)
     self._write_state(state)
 
   def _check_finite(self, sess, state):
@@ -187,40 +391,54 @@ class CheckpointHook:
           f"global step {state.global_step}. No checkpoint was written with them.")
 
   def _write_state(self, state, finished=False):
-    record = {"config": self.config.to_dict(), "state": state.to_dict(),
-              "latest_checkpoint": self._rel(self.last_checkpoint),
-              "best_checkpoint": self._rel(self.best_checkpoint),
-              "finished": finished, **self.extra}
-    atomic_write_text(os.path.join(self.run_dir, STATE_FILE),
-                      json.dumps(record, indent=1, default=_json_default))
-
-  def _rel(self, path):
-    return os.path.relpath(path, self.run_dir) if path else None
-
-  def _abs(self, path):
-    return os.path.join(self.run_dir, path) if path else None
+    self.record.state = state
+    self.record.latest_checkpoint = self.last_checkpoint
+    self.record.best_checkpoint = self.best_checkpoint
+    self.record.finished = finished
+    self.record.write()
 
 
-def _save(saver, sess, subdir, run_dir, state):
-  """Saves into `run_dir/subdir`; returns the checkpoint prefix."""
+def _save(saver, sess, subdir, run_dir, state, last_good):
+  """Saves into `run_dir/subdir`; returns the checkpoint prefix.
+
+  Raises:
+    CheckpointError: if the file system refuses (disk full, permission), naming the
+      last good checkpoint, which stays intact.
+  """
   # Saver.save calls TensorFlow's own deprecated remove_checkpoint; its notice says
   # nothing to our users, so only that call is silenced.
-  with _silenced_tf_deprecations():
-    return saver.save(sess, os.path.join(run_dir, subdir, CKPT_NAME),
-                      global_step=state.global_step, write_meta_graph=False)
-
-
-def _silenced_tf_deprecations():
   try:
-    from tensorflow.python.util import deprecation  # pylint: disable=g-import-not-at-top
-    return deprecation.silence()
-  except (ImportError, AttributeError):
-    return contextlib.nullcontext()
+    with compat.silenced_tf_deprecations():
+      return saver.save(sess, os.path.join(run_dir, subdir, CKPT_NAME),
+                        global_step=state.global_step, write_meta_graph=False)
+  except (tf.errors.OpError, OSError) as error:
+    good = f"the last good checkpoint {last_good} is intact" if last_good else (
+        "no earlier checkpoint exists")
+    raise CheckpointError(f"Cannot write a checkpoint in {os.path.join(run_dir, subdir)}"
+                          f": {describe(error)}. Nothing was recorded for it and {good};"
+                          " free space or fix permissions, then resume.") from None
+
+
+def _remove_stale_checkpoints(directory, keep):
+  """Removes the checkpoints of `directory` other than `keep`, the one the record names.
+
+  A process killed between writing a checkpoint and the record leaves a checkpoint no
+  record names, and the Savers of a resumed run track only the named one: without this,
+  such files would stay forever.
+  """
+  keep_name = os.path.basename(keep)
+  pattern = re.compile(re.escape(CKPT_NAME) + r"-\d+\.(index|data-\d+-of-\d+)$")
+  for name in os.listdir(directory):
+    if pattern.match(name) and not name.startswith(keep_name + "."):
+      os.remove(os.path.join(directory, name))
+  _V1.train.update_checkpoint_state(directory, keep_name, [keep_name])
 
 
 def _json_default(value):
   if isinstance(value, (np.floating, np.integer)):
     return value.item()
+  if isinstance(value, np.ndarray):
+    return value.tolist()
   raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -282,10 +500,10 @@ def _inspect_target(path):
   if os.path.isfile(os.path.join(path, "checkpoint")):
     return path
   if has_run(path):
-    saved = read_run_state(path)
-    for key in ("best_checkpoint", "latest_checkpoint"):
-      if saved.get(key):
-        return os.path.join(path, saved[key])
+    record = RunRecord.read(path)
+    for prefix in (record.best_checkpoint, record.latest_checkpoint):
+      if prefix:
+        return prefix
   for sub in (BEST, LATEST):
     if os.path.isfile(os.path.join(path, sub, "checkpoint")):
       return os.path.join(path, sub)
@@ -337,9 +555,8 @@ def inspect_checkpoint(path):
     try:
       value = np.asarray(reader.get_tensor(name))
     except READ_ERRORS as error:
-      first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
       raise CheckpointError(f"Cannot read variable {name!r} of checkpoint {prefix!r}, "
-                            f"truncated or corrupt: {first}") from None
+                            f"truncated or corrupt: {describe(error)}") from None
     variables.append({"name": name, "shape": shape, "dtype": dtype.name,
                       "size": int(value.size), **_statistics(value)})
   scopes = {}

@@ -27,7 +27,28 @@ class ShapeMismatchError(CheckpointError):
 
 
 class ConfigMismatchError(CheckpointError):
-  """A run directory was written by a different model configuration."""
+  """A run directory was written by a different configuration or other data.
+
+  Attributes:
+    fields: the names of the settings that differ (`DNNConfig` fields, 'batch_size',
+      'data'), so a caller can name them its own way (the command line: flags).
+  """
+
+  def __init__(self, message, fields=()):
+    super().__init__(message)
+    self.fields = tuple(fields)
+
+
+class RunLockedError(CheckpointError):
+  """Another process is training in the run directory.
+
+  Attributes:
+    pid: the holder's process id, or None if it could not be read.
+  """
+
+  def __init__(self, message, pid=None):
+    super().__init__(message)
+    self.pid = pid
 
 
 class TrainingDivergedError(DnnToolkitError):
@@ -44,3 +65,27 @@ class DataNotFoundError(DataError):
 
 class DataIntegrityError(DataError):
   """A data file is corrupt, truncated or differs from the official contents."""
+
+
+_NOISE_PREFIXES = ("Graph execution error", "Detected at node", "File \"", "[[",
+                   "Original stack trace", "Errors may have originated", "Traceback")
+
+
+def describe(error):
+  """One line saying what went wrong in `error`, for a message of our own.
+
+  TensorFlow's errors start with "Graph execution error:" and node traces; this returns
+  the first line that says what is wrong ("Data loss: ...", "No space left on device").
+
+  Args:
+    error: an exception.
+
+  Returns:
+    A non-empty str.
+  """
+  text = getattr(error, "message", None) or str(error)
+  lines = [line.strip() for line in str(text).splitlines()]
+  lines = [line for line in lines if line and not line.startswith(_NOISE_PREFIXES)]
+  if lines:
+    return lines[0].rstrip(".:")
+  return type(error).__name__ + (f" ({error!r})" if str(error) else "")

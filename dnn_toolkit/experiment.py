@@ -1,31 +1,45 @@
-"""A training run in a run directory: build, train, checkpoint, log, resume.
+"""A training run in a run directory: build, train, checkpoint, log, resume, reload.
 
 This is the one-call entry point the command line and the demos use:
 
     datasets = data.load_mnist()
     result = experiment.train(DNNConfig(), datasets.train, datasets.validation,
-                              test=datasets.test, run_dir="checkpoints/default")
-    result = experiment.train(..., run_dir="checkpoints/default", resume=True)
+                              test=datasets.test, run_dir="checkpoints/default",
+                              data=datasets.identity)
+    result = experiment.train(None, datasets.train, datasets.validation,
+                              run_dir="checkpoints/default", resume=True, epochs=30)
+    run = experiment.load_run("checkpoints/default")     # best weights, for inference
 
 It composes the lower modules: `model.build_dnn` builds the graph, `training.fit` runs
-the loop, `checkpoints.CheckpointHook` keeps the run resumable and
-`summaries.SummaryHook` writes TensorBoard logs.
+the loop, `checkpoints.CheckpointHook` keeps the run resumable, `checkpoints.RunRecord`
+is its record and `summaries.SummaryHook` writes TensorBoard logs. A training process
+holds the run directory's lock (`checkpoints.lock_run`) from before anything is written
+until it ends.
 """
 
 import dataclasses
+import hashlib
 import os
 import time
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 
+from dnn_toolkit import _validation
 from dnn_toolkit import checkpoints
 from dnn_toolkit import summaries
 from dnn_toolkit import training
+from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit.model import build_dnn, hidden_scope
 
 _V1 = tf.compat.v1
+
+#: Defaults of a new run's settings; a resumed run takes its record's instead.
+DEFAULT_EPOCHS = 20
+DEFAULT_BATCH_SIZE = 50
+DEFAULT_PATIENCE = 5
 
 
 @dataclasses.dataclass
@@ -67,19 +81,44 @@ def default_run_dir(root="checkpoints"):
   return os.path.join(root, time.strftime("run-%Y%m%d-%H%M%S"))
 
 
-def train(config, train_set, validation_set, test=None, run_dir=None, epochs=20,
-          batch_size=50, patience=5, resume=False, save_every_steps=None, verbose=1,
-          hook_factories=(), stream=None):
+def data_identity(train_set, validation_set, source=None):
+  """The identity of a run's data: sizes and SHA-256 digests of the arrays it sees.
+
+  Args:
+    train_set, validation_set: DataSets or (images `[n, n_inputs]`, labels `[n]`).
+    source: optional JSON-ready dict describing where the data came from (e.g. a data
+      loader's `identity`: source path, format, validation size); kept as it is.
+
+  Returns:
+    A JSON-ready dict: `source`'s fields plus 'n_train', 'n_validation', 'n_inputs',
+    'train_sha256' and 'validation_sha256' (of the float32 images and int64 labels).
+  """
+  identity = dict(source or {})
+  for name, part in (("train", train_set), ("validation", validation_set)):
+    images, labels = training.as_arrays(name, part)
+    digest = hashlib.sha256(np.ascontiguousarray(images).data)
+    digest.update(np.ascontiguousarray(labels).data)
+    identity[f"n_{name}"] = int(len(labels))
+    identity[f"{name}_sha256"] = digest.hexdigest()
+    identity["n_inputs"] = int(images.shape[1])
+  return identity
+
+
+def train(config, train_set, validation_set, *, test=None, run_dir=None, epochs=None,
+          batch_size=None, patience=DEFAULT_PATIENCE, resume=False,
+          save_every_steps=None, verbose=1, hook_factories=(), stream=None, data=None):
   """Trains a DNN of `config` in a fresh graph and Session, checkpointing to `run_dir`.
 
   Args:
-    config: a `DNNConfig`.
+    config: a `DNNConfig`; None to resume with the run's own.
     train_set: DataSet or (images `[n, n_inputs]`, labels `[n]`).
     validation_set: same, for early stopping.
-    test: optional same, evaluated with the best weights at the end.
+    test: optional same, evaluated with the best weights at the end; the metrics are
+      saved in the run record.
     run_dir: the run directory. Default `checkpoints/run-<time>`.
-    epochs: positive int, the total epochs (a resumed run counts those done).
-    batch_size: positive int. Default 50.
+    epochs: positive int, the total epochs (a resumed run counts those done). Default:
+      the run's (resume) or 20.
+    batch_size: positive int. Default: the run's (resume) or 50.
     patience: early-stopping patience in epochs, or None. Default 5.
     resume: continue the run in `run_dir` from its latest checkpoint.
     save_every_steps: optional positive int, also checkpoint every that many steps.
@@ -87,72 +126,204 @@ def train(config, train_set, validation_set, test=None, run_dir=None, epochs=20,
     hook_factories: callables `(dnn, run_dir) -> hook`, called in the graph before
       the Session starts (e.g. `summaries.SummaryHook.factory()`).
     stream: where progress goes. Default sys.stderr.
+    data: optional JSON-ready description of the data's source (a loader's
+      `identity`), recorded with the digests of `data_identity`.
 
   Returns:
     A `RunResult`.
 
   Raises:
     ValueError, TypeError: on a bad argument, before anything is built or written.
-    CheckpointError: if `run_dir` holds a run and `resume` is False, or holds none
-      and `resume` is True.
-    ConfigMismatchError: if resuming with another config or batch size.
+    RunLockedError: if another process trains in `run_dir`; nothing is touched.
+    CheckpointError: if `run_dir` holds a run and `resume` is False, holds none
+      and `resume` is True, or its record or checkpoints are damaged.
+    ConfigMismatchError: if resuming with another config, batch size or data.
     TrainingDivergedError: if the loss becomes NaN or infinite.
   """
-  config = config.validate()
+  if run_dir is None:
+    run_dir = default_run_dir()
+  elif not isinstance(run_dir, (str, os.PathLike)) or not os.fspath(run_dir):
+    raise ValueError("Expected `run_dir` to be a non-empty directory path. "
+                     f"Received: run_dir={run_dir!r}")
+  run_dir = os.fspath(run_dir)
+  if config is not None:
+    config = config.validate()
+  elif not resume:
+    raise ValueError("Expected a `config` for a new run (only a resumed run takes its "
+                     "record's). Received: config=None")
+  if save_every_steps is not None:
+    _validation.check_positive_int("save_every_steps", save_every_steps)
+  saved = checkpoints.RunRecord.read(run_dir) if resume else None
+  config, epochs, batch_size = _settings(saved, config, epochs, batch_size)
   n_inputs = training.as_arrays("train_set", train_set)[0].shape[1]
   training.check_fit_arguments(config, n_inputs, train_set, validation_set, epochs,
                                batch_size, patience)
-  if save_every_steps is not None:
-    from dnn_toolkit._validation import check_positive_int  # pylint: disable=g-import-not-at-top
-    check_positive_int("save_every_steps", save_every_steps)
-  run_dir = run_dir or default_run_dir()
-  saved = _check_run_dir(run_dir, config, batch_size, resume)
+  identity = data_identity(train_set, validation_set, data)
+  lock = checkpoints.lock_run(run_dir)
+  try:
+    if resume:
+      saved = checkpoints.RunRecord.read(run_dir)  # Now no other process writes it.
+      _check_resume(saved, config, batch_size, identity)
+    elif checkpoints.RunRecord.exists(run_dir):
+      raise CheckpointError(
+          f"{run_dir!r} already holds a training run; nothing was overwritten. Pass "
+          "resume=True (--resume) to continue it, or choose another run directory.")
+    record = checkpoints.RunRecord(run_dir=run_dir, config=config, batch_size=batch_size,
+                                   epochs=epochs, patience=patience, data=identity,
+                                   transfer=saved.transfer if saved else None,
+                                   extra=saved.extra if saved else {})
+    return _train_in_session(record, saved, train_set, validation_set, test, n_inputs,
+                             save_every_steps, verbose, hook_factories, stream)
+  finally:
+    lock.release()
+
+
+def _settings(saved, config, epochs, batch_size):
+  """The config, epochs and batch size of a run: given, else the record's, else defaults."""
+  if saved is None:
+    return (config, DEFAULT_EPOCHS if epochs is None else epochs,
+            DEFAULT_BATCH_SIZE if batch_size is None else batch_size)
+  config = saved.config if config is None else config.validate()
+  epochs = epochs if epochs is not None else saved.epochs or DEFAULT_EPOCHS
+  batch_size = (batch_size if batch_size is not None
+                else saved.batch_size or DEFAULT_BATCH_SIZE)
+  return config, epochs, batch_size
+
+
+def _check_resume(saved, config, batch_size, identity):
+  """Raises ConfigMismatchError naming what differs between the run and this call."""
+  run_dir = saved.run_dir
+  checkpoints.check_same_config(run_dir, saved.config, config)
+  if saved.batch_size != batch_size:
+    raise ConfigMismatchError(
+        f"Cannot resume {run_dir!r} with a different batch size (batch_size: run has "
+        f"{saved.batch_size!r}, given {batch_size!r}); the shuffle position "
+        "depends on it. Nothing was changed.", fields=("batch_size",))
+  if saved.data is None:
+    return  # A run recorded before data identities: nothing to compare.
+  keys = ("n_train", "n_validation", "n_inputs", "train_sha256", "validation_sha256")
+  differs = [k for k in keys if saved.data.get(k) != identity.get(k)]
+  if differs:
+    described = lambda d: (f"{d.get('source', 'arrays')} (train {d.get('n_train')}, "
+                           f"validation {d.get('n_validation')} examples, train sha256 "
+                           f"{str(d.get('train_sha256'))[:12]}...)")
+    raise ConfigMismatchError(
+        f"Cannot resume {run_dir!r} on other data ({', '.join(differs)} differ): the run "
+        f"trained on {described(saved.data)}, given {described(identity)}. Nothing was "
+        "changed; resume with the run's data or start a new run directory.",
+        fields=("data",))
+
+
+def _train_in_session(record, saved, train_set, validation_set, test, n_inputs,
+                      save_every_steps, verbose, hook_factories, stream):
+  """Builds the graph, restores a resumed run, trains, evaluates; returns a RunResult."""
   graph = tf.Graph()
   with graph.as_default():
-    dnn = build_dnn(config, n_inputs)
-    hook = checkpoints.CheckpointHook(run_dir, config, save_every_steps,
-                                      extra={"batch_size": batch_size})
-    hooks = [hook] + [factory(dnn, run_dir) for factory in hook_factories]
+    dnn = build_dnn(record.config, n_inputs)
+    hook = checkpoints.CheckpointHook(record, save_every_steps=save_every_steps)
+    hooks = [hook] + [factory(dnn, record.run_dir) for factory in hook_factories]
     snapshot = training.ParamSnapshot()
     init = _V1.global_variables_initializer()
   with _V1.Session(graph=graph) as sess:
     sess.run(init)
-    state = _restore_run(sess, saved, hook, snapshot, run_dir) if saved else None
+    state = _restore_run(sess, saved, hook, snapshot) if saved else None
     started = time.perf_counter()
-    state = training.fit(sess, dnn, train_set, validation_set, epochs, batch_size,
-                         patience, hooks, state, snapshot, verbose, stream)
+    state = training.fit(sess, dnn, train_set, validation_set, epochs=record.epochs,
+                         batch_size=record.batch_size, patience=record.patience,
+                         hooks=hooks, state=state, snapshot=snapshot, verbose=verbose,
+                         stream=stream)
     seconds = time.perf_counter() - started
     test_metrics = None
     if test is not None:
       X_test, y_test = training.as_arrays("test", test)
       test_metrics = training.evaluate(sess, dnn, X_test, y_test)
-  return RunResult(run_dir, state, test_metrics, hook.best_checkpoint, seconds)
+      record.test = dict(test_metrics, n_test=int(len(y_test)))
+      record.write()
+  return RunResult(record.run_dir, state, test_metrics, hook.best_checkpoint, seconds)
 
 
-def _check_run_dir(run_dir, config, batch_size, resume):
-  """Returns the saved state to resume from (None for a new run); raises on conflicts."""
-  if not resume:
-    if checkpoints.has_run(run_dir):
-      raise CheckpointError(
-          f"{run_dir!r} already holds a training run; nothing was overwritten. Pass "
-          "resume=True (--resume) to continue it, or choose another run directory.")
-    return None
-  saved = checkpoints.read_run_state(run_dir)
-  checkpoints.check_same_config(run_dir, DNNConfig.from_dict(saved["config"]), config)
-  if saved.get("batch_size") != batch_size:
-    raise ConfigMismatchError(
-        f"Cannot resume {run_dir!r} with a different batch size (batch_size: run has "
-        f"{saved.get('batch_size')!r}, given {batch_size!r}); the shuffle position "
-        "depends on it. Nothing was changed.")
-  return saved
-
-
-def _restore_run(sess, saved, hook, snapshot, run_dir):
+def _restore_run(sess, saved, hook, snapshot):
   """Restores the latest checkpoint and the best weights; returns the TrainState."""
   hook.resume_from(saved)
   if hook.last_checkpoint is None:
-    raise CheckpointError(f"{run_dir!r} holds no checkpoint yet; start it anew.")
+    raise CheckpointError(f"{saved.run_dir!r} holds no checkpoint yet; start it anew.")
   checkpoints.restore(sess, hook.last_checkpoint)
   if hook.best_checkpoint is not None:
     snapshot.load(checkpoints.load_values(hook.best_checkpoint))
-  return training.TrainState.from_dict(saved["state"])
+  return saved.state
+
+
+@dataclasses.dataclass
+class LoadedRun:
+  """A finished (or running) run's net in a Session, ready for inference.
+
+  Attributes:
+    record: the run's `checkpoints.RunRecord`.
+    dnn: the built `DNN` (in `sess.graph`).
+    sess: a Session holding the restored weights; close it (or use `with`) when done.
+    checkpoint: the checkpoint prefix restored.
+  """
+  record: checkpoints.RunRecord
+  dnn: object
+  sess: object
+  checkpoint: str
+
+  def evaluate(self, images, labels, batch_size=5000):
+    """{'loss', 'accuracy'} of `images` `[n, n_inputs]`, `labels` `[n]`."""
+    return training.evaluate(self.sess, self.dnn, images, labels, batch_size)
+
+  def predict(self, images, batch_size=5000):
+    """Predicted classes `[n]` of `images` `[n, n_inputs]`."""
+    return training.predict(self.sess, self.dnn, images, batch_size)
+
+  def close(self):
+    self.sess.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.close()
+
+
+def load_run(run_dir, which="best"):
+  """Rebuilds a run's net and restores its weights for inference, read-only.
+
+      with experiment.load_run("checkpoints/mnist") as run:
+        classes = run.predict(images)
+
+  Needs no lock: a run still training can be evaluated from its best checkpoint.
+
+  Args:
+    run_dir: the run directory.
+    which: 'best' (default; the lowest validation loss) or 'latest'.
+
+  Returns:
+    A `LoadedRun`.
+
+  Raises:
+    ValueError: if `which` is neither 'best' nor 'latest'.
+    CheckpointError: if the run, its record or that checkpoint is missing or damaged.
+  """
+  _validation.check_choice("which", which, ("best", "latest"))
+  record = checkpoints.RunRecord.read(run_dir)
+  prefix = record.best_checkpoint if which == "best" else record.latest_checkpoint
+  if not prefix:
+    raise CheckpointError(f"The run in {run_dir!r} has no {which} checkpoint yet.")
+  n_inputs = (record.data or {}).get("n_inputs")
+  if n_inputs is None:
+    weights = f"{hidden_scope(1)}/weights"  # [n_inputs, units]
+    n_inputs = checkpoints.checkpoint_contents(prefix)[2][weights][0][0]
+  graph = tf.Graph()
+  with graph.as_default():
+    dnn = build_dnn(record.config, n_inputs)
+    init = _V1.global_variables_initializer()
+  sess = _V1.Session(graph=graph)
+  try:
+    sess.run(init)
+    checkpoints.restore(sess, prefix, var_list=graph.get_collection(
+        _V1.GraphKeys.MODEL_VARIABLES))
+  except BaseException:
+    sess.close()
+    raise
+  return LoadedRun(record, dnn, sess, prefix)

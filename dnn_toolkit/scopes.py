@@ -18,7 +18,7 @@ import re
 
 import tensorflow as tf
 
-from dnn_toolkit.errors import CheckpointError, NoMatchError, ShapeMismatchError
+from dnn_toolkit.errors import CheckpointError, NoMatchError, ShapeMismatchError, describe
 
 _V1 = tf.compat.v1
 
@@ -139,9 +139,8 @@ def checkpoint_contents(checkpoint):
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
   except READ_ERRORS as error:
-    first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
     raise CheckpointError(f"Cannot read checkpoint {prefix!r}, corrupt or not a "
-                          f"TensorFlow checkpoint: {first}") from None
+                          f"TensorFlow checkpoint: {describe(error)}") from None
   return prefix, reader, {name: (list(shapes[name]), dtypes[name]) for name in shapes}
 
 
@@ -212,13 +211,30 @@ def _check_counterparts(var_list, contents, prefix, regex):
         f"{prefix!r}: {_listed(missing)}. Under that pattern it holds: {_listed(held)}. "
         "Narrow the pattern (e.g. 'hidden[123]/(weights|biases)') or build the layers as "
         "the checkpoint's model did (same batch_norm). Nothing was restored.")
+  check_counterpart_shapes(var_list, contents, prefix,
+                           hint="Build those layers with the checkpoint's sizes or leave "
+                                "them out of the pattern.")
+
+
+def check_counterpart_shapes(var_list, contents, prefix, hint=""):
+  """Raises unless each variable's checkpoint entry has its shape and dtype.
+
+  Args:
+    var_list: dict {checkpoint name: graph variable}, every name in `contents`.
+    contents: {name: (shape list, dtype)} from `checkpoint_contents`.
+    prefix: the checkpoint, for the message.
+    hint: what to do, appended to a shape message.
+
+  Raises:
+    ShapeMismatchError: naming every variable whose shape differs, with both shapes.
+    CheckpointError: naming every variable whose dtype differs.
+  """
   shapes = [f"{v.op.name}: graph {v.shape.as_list()}, checkpoint {contents[n][0]} "
             f"({n})" for n, v in var_list.items() if v.shape.as_list() != contents[n][0]]
   if shapes:
     raise ShapeMismatchError(
-        f"Shape mismatch restoring from {prefix!r}: {'; '.join(shapes)}. Build those "
-        "layers with the checkpoint's sizes or leave them out of the pattern. Nothing "
-        "was restored.")
+        f"Shape mismatch restoring from {prefix!r}: {'; '.join(shapes)}. "
+        f"{hint + ' ' if hint else ''}Nothing was restored.")
   dtypes = [f"{v.op.name}: graph {v.dtype.base_dtype.name}, checkpoint "
             f"{contents[n][1].name}" for n, v in var_list.items()
             if v.dtype.base_dtype != contents[n][1]]
@@ -324,7 +340,7 @@ def restore_scopes(sess, checkpoint, pattern, name_map=None,
     values = [reader.get_tensor(name) for name in var_list]
   except READ_ERRORS as error:
     raise CheckpointError(f"Cannot read checkpoint {prefix!r}, corrupt: "
-                          f"{str(error).strip() or repr(error)}. Nothing was "
+                          f"{describe(error)}. Nothing was "
                           "restored.") from None
   _assign(sess, list(var_list.values()), values)
   return {var.op.name: name for name, var in var_list.items()}

@@ -1,16 +1,8 @@
 """Training a built DNN in a Session: the step loop, evaluation, early stopping.
 
 `fit` runs the loop; what happens around it (checkpoints, TensorBoard logs) is done by
-hooks, objects with any of these methods, called in this order:
-
-    begin(sess, dnn, state)
-    after_step(sess, state, loss, X_batch, y_batch)   # every training step
-    after_epoch(sess, state, metrics, improved)       # after validation
-    on_interrupt(sess, state)                         # Ctrl-C, before it propagates
-    on_diverged(sess, state)                          # NaN loss: flush logs, save nothing
-    end(sess, state)                                  # after the best weights are back
-
-A hook may also have a `last_checkpoint` attribute, quoted when training diverges.
+hooks, subclasses of `Hook` (see its docstring for the order of the calls and the
+contracts). `run_batched` is the package's one batched inference loop.
 """
 
 import dataclasses
@@ -66,10 +58,74 @@ class TrainState:
 
   @classmethod
   def from_dict(cls, fields):
+    """Builds a state from `to_dict()` output; raises ValueError naming a bad field."""
+    if not isinstance(fields, dict):
+      raise ValueError("Expected the training state as a dict of fields. Received: "
+                       f"{type(fields).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+      raise ValueError(f"Unknown training state fields {unknown}; known: "
+                       f"{sorted(known)}")
     fields = dict(fields)
     if fields.get("best_val_loss") is None:
       fields["best_val_loss"] = math.inf
+    for name, value in fields.items():
+      expected = _STATE_TYPES[known[name].type]
+      if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
+        raise ValueError(f"Expected the training state's `{name}` to be "
+                         f"{_STATE_TYPE_NAMES[expected]}. Received: {name}={value!r}")
     return cls(**fields)
+
+
+_STATE_TYPES = {"int": int, "float": (int, float), "bool": bool, "list": list,
+                int: int, float: (int, float), bool: bool, list: list}
+_STATE_TYPE_NAMES = {int: "an integer", (int, float): "a number", bool: "a bool",
+                     list: "a list"}
+
+
+class Hook:
+  """Something `fit` calls around the loop; override the methods you need.
+
+  `fit` calls, in this order:
+
+      begin(sess, dnn, state)                            # before the first step
+      after_step(sess, state, loss, X_batch, y_batch)    # every training step
+      after_epoch(sess, state, metrics, improved)        # after validation
+      on_interrupt(sess, state)                          # Ctrl-C, before it propagates
+      on_diverged(sess, state)                           # NaN loss: flush, save nothing
+      end(sess, state)                                   # after the best weights are back
+
+  Hooks run in the order given; `fit` appends its own Ctrl-C hook last, so an
+  interrupt surfaces only after every hook has seen the step (a checkpoint hook first
+  saves the position). `state` is the `TrainState`, already counting the step or
+  epoch just done.
+
+  Attributes:
+    last_checkpoint: the path prefix of the newest checkpoint this hook wrote, or None.
+      `fit` quotes the last one any hook wrote when training diverges ("Last good
+      checkpoint: ..."). Hooks that write no checkpoints leave it None.
+  """
+
+  last_checkpoint = None
+
+  def begin(self, sess, dnn, state):
+    """Called once before the first step."""
+
+  def after_step(self, sess, state, loss, X_batch, y_batch):
+    """Called after every training step; `loss` is the step's float loss."""
+
+  def after_epoch(self, sess, state, metrics, improved):
+    """Called after each epoch's validation; `improved`: a new best validation loss."""
+
+  def on_interrupt(self, sess, state):
+    """Called on Ctrl-C, before the KeyboardInterrupt propagates."""
+
+  def on_diverged(self, sess, state):
+    """Called when the loss became NaN or infinite; nothing should be saved then."""
+
+  def end(self, sess, state):
+    """Called once after the loop, the best weights put back."""
 
 
 def as_arrays(name, data):
@@ -216,7 +272,7 @@ class ParamSnapshot:
       sess.run(self._restore, dict(zip(self._feeds, self.values)))
 
 
-def fit(sess, dnn, train, validation, epochs=20, batch_size=50, patience=None,
+def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None,
         hooks=(), state=None, snapshot=None, verbose=1, stream=None):
   """Trains `dnn` in `sess`, validating after each epoch, with optional early stopping.
 

@@ -57,11 +57,11 @@ def load_pretrained(run_dir, which="best"):
     CheckpointError: if the run has no state file or no such checkpoint.
   """
   _validation.check_choice("which", which, ("best", "latest"))
-  saved = checkpoints.read_run_state(run_dir)
-  path = saved.get(f"{which}_checkpoint")
+  record = checkpoints.RunRecord.read(run_dir)
+  path = record.best_checkpoint if which == "best" else record.latest_checkpoint
   if not path:
     raise CheckpointError(f"The run in {run_dir!r} has no {which} checkpoint yet.")
-  return Pretrained(DNNConfig.from_dict(saved["config"]), os.path.join(run_dir, path))
+  return Pretrained(record.config, path)
 
 
 def layers_pattern(layers):

@@ -38,25 +38,6 @@ def hooked(graph, tmp_path):
 # The state file --------------------------------------------------------------------
 
 
-def test_atomic_write_text_replaces_the_file_and_leaves_no_temporary(tmp_path):
-  path = str(tmp_path / "sub" / "state.json")
-  checkpoints.atomic_write_text(path, "one")
-  checkpoints.atomic_write_text(path, "two")
-  with open(path) as f:
-    assert f.read() == "two"
-  assert os.listdir(tmp_path / "sub") == ["state.json"]
-
-
-def test_atomic_write_text_keeps_the_old_file_when_writing_fails(tmp_path):
-  path = str(tmp_path / "state.json")
-  checkpoints.atomic_write_text(path, "good")
-  with pytest.raises(TypeError):
-    checkpoints.atomic_write_text(path, b"not text")
-  with open(path) as f:
-    assert f.read() == "good"
-  assert os.listdir(tmp_path) == ["state.json"]
-
-
 def test_read_run_state_without_a_run_says_so(tmp_path):
   assert not checkpoints.has_run(str(tmp_path))
   with pytest.raises(CheckpointError, match=r"No training run to resume in .*state\.json "
