@@ -12,17 +12,18 @@ top-level placeholder style. The command line is `dnn-toolkit` (or
 """
 
 import os
+import types
 
 __version__ = "0.1.0"
 
 
-def enable_tf1_behavior():
+def enable_tf1_behavior() -> None:
   """Switches the process to TF 1.x behaviour; see `dnn_toolkit.compat`."""
   from dnn_toolkit import compat  # pylint: disable=import-outside-toplevel
   compat.enable_tf1_behavior()
 
 
-def import_tensorflow_quietly():
+def import_tensorflow_quietly() -> types.ModuleType:
   """Imports TensorFlow without its start-up log lines; returns the module.
 
   For scripts and entry points: TensorFlow's C++ start-up notices and its notices about

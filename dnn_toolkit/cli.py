@@ -21,6 +21,7 @@ import os
 import re
 import signal
 import sys
+from typing import Optional, Sequence
 
 import dnn_toolkit
 from dnn_toolkit import compat
@@ -97,7 +98,7 @@ class _Parser(argparse.ArgumentParser):
       parser.error(message)
     return args
 
-  def flag_of(self, name, value=None):
+  def flag_of(self, name: str, value: Optional[bool] = None) -> Optional[str]:
     """Returns the flag that sets argument `name` (to bool `value`), or None.
 
     Args:
@@ -120,14 +121,14 @@ class _Parser(argparse.ArgumentParser):
     return None
 
 
-def _nearest(word, names):
+def _nearest(word: str, names: Sequence[str]) -> Optional[str]:
   """Returns the name nearest to `word` (case aside), or None if none is near."""
   by_lower = {name.lower(): name for name in names}
   near = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
   return by_lower[near[0]] if near else None
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
   """Returns the argument parser of `dnn-toolkit`, with every command of `COMMANDS`.
 
   The parser's `commands` attribute maps each command name to its
@@ -153,7 +154,7 @@ def build_parser():
   return parser
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
   """Runs the command line on `argv` (default `sys.argv[1:]`); returns the exit code.
 
   Bad flags exit through argparse (SystemExit, code 2) before anything is built;
@@ -195,7 +196,7 @@ _BOOL_ARGUMENT = re.compile(r"\b([a-z_][a-z0-9_]*)=(True|False)\b")
 _NAMED_ARGUMENT = re.compile(r"`([a-z_][a-z0-9_]*)`|Received: ([a-z_][a-z0-9_]*)=")
 
 
-def error_line(error, command_parser):
+def error_line(error: BaseException, command_parser: argparse.ArgumentParser) -> str:
   """Returns the error's message as one line that names flags, not Python arguments.
 
   The package's messages speak of Python arguments (`resume=True`, `batch_size`); on

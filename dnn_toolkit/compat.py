@@ -19,6 +19,8 @@ import os
 import re
 import sys
 import tempfile
+import types
+from typing import Iterator
 
 # TensorFlow's Python logger; `tf.get_logger()` returns this same object.
 _TF_LOGGER = "tensorflow"
@@ -31,7 +33,7 @@ _NOISE = re.compile(r"^(I\d{4} |WARNING: All log messages before absl|"
                     r"This TensorFlow binary is optimized)")
 
 
-def enable_tf1_behavior():
+def enable_tf1_behavior() -> None:
   """Makes the rest of the process behave like TensorFlow 1.x.
 
   Call it once, at the top of a script, before building any graph, to write code as the
@@ -53,7 +55,7 @@ def enable_tf1_behavior():
   tf.compat.v1.disable_v2_behavior()
 
 
-def import_tensorflow_quietly():
+def import_tensorflow_quietly() -> types.ModuleType:
   """Imports TensorFlow with its start-up notices hidden; returns the module.
 
   TensorFlow's C++ runtime writes informational lines straight to file descriptor 2
@@ -76,7 +78,7 @@ def import_tensorflow_quietly():
 
 
 @contextlib.contextmanager
-def silenced_tf_deprecations():
+def silenced_tf_deprecations() -> Iterator[None]:
   """A `with` block in which TensorFlow's notices about its own deprecated code drop.
 
   The Saver's checkpoint rotation and the v1 optimizers' slot set-up log that
@@ -98,7 +100,7 @@ def silenced_tf_deprecations():
     logger.removeFilter(silencer)
 
 
-def is_startup_notice(line):
+def is_startup_notice(line: str) -> bool:
   """Returns whether `line` (one line of stderr) is a TensorFlow start-up notice."""
   return bool(_NOISE.match(line))
 

@@ -207,6 +207,9 @@ def test_tensorboard_runs_that_command(capsys, run_dir, monkeypatch):
     def wait(self, timeout=None):
       return 0
 
+    def poll(self):
+      return 0
+
   monkeypatch.setattr(subprocess, "Popen", FakeProcess)
   code, _, _ = _main(capsys, "tensorboard", run_dir)
   assert code == 0

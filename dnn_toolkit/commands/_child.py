@@ -13,13 +13,16 @@ import signal
 import subprocess
 import sys
 import threading
+from typing import Callable, Mapping, Optional, Sequence
 
 STOP_TIMEOUT_S = 10
 POLL_S = 0.1
 _PR_SET_PDEATHSIG = 1
 
 
-def run_child(argv, *, env=None, keep_stderr_line=None, while_running=None):
+def run_child(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None,
+              keep_stderr_line: Optional[Callable[[str], bool]] = None,
+              while_running: Optional[Callable[[], None]] = None) -> int:
   """Runs `argv` to its end, or until this process is told to stop; returns the code.
 
   Args:
@@ -42,17 +45,18 @@ def run_child(argv, *, env=None, keep_stderr_line=None, while_running=None):
     pump = threading.Thread(target=_copy_lines, daemon=True,
                             args=(process.stderr, keep_stderr_line))
     pump.start()
+  code, signum = None, signal.SIGTERM
   try:
     with _sigterm_as_keyboard_interrupt():
       code = _wait(process, while_running)
   except _Terminated:
-    _stop(process, signal.SIGTERM)
     code = 0
   except KeyboardInterrupt:
-    _stop(process, signal.SIGINT)
-    code = 0
-  if pump is not None:
-    pump.join(timeout=STOP_TIMEOUT_S)
+    code, signum = 0, signal.SIGINT
+  finally:
+    _stop(process, signum)  # Also when anything else went wrong: it never outlives us.
+    if pump is not None:
+      pump.join(timeout=STOP_TIMEOUT_S)
   return code
 
 

@@ -24,7 +24,7 @@ from dnn_toolkit import config as config_lib
 _TUPLE_FIELDS = ("hidden_layers", "boundaries", "values")
 
 
-def add_config_flags(parser):
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
   """Adds one flag per `DNNConfig` field, defaulting to the lesson's configuration.
 
   Args:
@@ -83,7 +83,7 @@ def _add_optimization_flags(parser, d):
                  help="seed of weights, dropout and shuffling (default: %(default)s)")
 
 
-def config_from_args(args):
+def config_from_args(args: argparse.Namespace) -> config_lib.DNNConfig:
   """Returns the validated `DNNConfig` of the flags of `add_config_flags`.
 
   Raises:
@@ -96,7 +96,7 @@ def config_from_args(args):
   return config_lib.DNNConfig(**values).validate()
 
 
-def add_data_flags(parser):
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
   """Adds --data, --verify/--no-verify and --validation-size (MNIST by default)."""
   g = parser.add_argument_group("data")
   g.add_argument("--data", default=None, metavar="PATH",
@@ -110,7 +110,7 @@ def add_data_flags(parser):
                  help="the first N training images validate (default: %(default)s)")
 
 
-def datasets_from_args(args):
+def datasets_from_args(args: argparse.Namespace):
   """Loads MNIST (or --data) as the flags of `add_data_flags` say.
 
   Returns:
@@ -125,7 +125,7 @@ def datasets_from_args(args):
                          verify=args.verify)
 
 
-def add_training_flags(parser):
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
   """Adds --epochs, --batch-size and --patience."""
   g = parser.add_argument_group("training")
   g.add_argument("--epochs", type=int, default=20,
@@ -138,7 +138,7 @@ def add_training_flags(parser):
                       "(default: %(default)s)")
 
 
-def add_run_flags(parser):
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
   """Adds --run-dir, --resume, --save-every-steps, --log-every-steps and --quiet."""
   g = parser.add_argument_group("run directory and output")
   g.add_argument("--run-dir", default=None,
@@ -153,12 +153,12 @@ def add_run_flags(parser):
   add_quiet_flag(g)
 
 
-def add_quiet_flag(parser):
+def add_quiet_flag(parser: argparse.ArgumentParser) -> None:
   """Adds --quiet (no progress output) to a parser or an argument group."""
   parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-def check_log_every_steps(args):
+def check_log_every_steps(args: argparse.Namespace) -> None:
   """Raises ValueError unless --log-every-steps is a positive integer."""
   if args.log_every_steps < 1:
     raise ValueError("Expected --log-every-steps to be a positive integer. "

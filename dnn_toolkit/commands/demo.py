@@ -6,9 +6,11 @@ process (a demo may switch TensorFlow to TF 1.x behaviour for the whole process)
 this command ends with itself.
 """
 
+import argparse
 import importlib.util
 import os
 import sys
+from typing import List, Optional
 
 from dnn_toolkit.commands import _child
 
@@ -23,7 +25,7 @@ examples:
 """
 
 
-def add_parser(subparsers):
+def add_parser(subparsers) -> argparse.ArgumentParser:
   """Adds `demo [NAME [ARGS...]]`."""
   p = subparsers.add_parser(
       "demo", help="list the demos, or run one (flags after NAME go to the demo)",
@@ -37,7 +39,7 @@ def add_parser(subparsers):
   return p
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
   """Lists the demos (returns 0), or runs one and returns its exit code."""
   if args.name is None:
     print(format_listing())
@@ -46,7 +48,7 @@ def run(args):
   return _child.run_child([sys.executable, path, *args.demo_args])
 
 
-def demos_dir():
+def demos_dir() -> Optional[str]:
   """Returns the directory of the installed demos, or None if they are not installed."""
   spec = importlib.util.find_spec(PACKAGE)
   if spec is None or not spec.submodule_search_locations:
@@ -54,7 +56,7 @@ def demos_dir():
   return list(spec.submodule_search_locations)[0]
 
 
-def demo_names():
+def demo_names() -> List[str]:
   """Returns the names of the demos (their file names without .py), sorted."""
   directory = demos_dir()
   if directory is None:
@@ -63,7 +65,7 @@ def demo_names():
                 if name.endswith(".py") and not name.startswith("_"))
 
 
-def format_listing():
+def format_listing() -> str:
   """Returns one line per demo: its name and the first line of its docstring."""
   directory = demos_dir()
   names = demo_names()

@@ -1,6 +1,8 @@
 """`dnn-toolkit inspect`: a checkpoint's variables, their statistics and scopes."""
 
+import argparse
 import json
+from typing import Any, Dict
 
 EXAMPLES = """\
 examples:
@@ -10,7 +12,7 @@ examples:
 """
 
 
-def add_parser(subparsers):
+def add_parser(subparsers) -> argparse.ArgumentParser:
   """Adds `inspect CHECKPOINT [--json]`."""
   p = subparsers.add_parser(
       "inspect", help="list a checkpoint's variables, statistics and scopes",
@@ -25,7 +27,7 @@ def add_parser(subparsers):
   return p
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
   """Prints the report of `checkpoints.inspect_checkpoint`; returns 0."""
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
   report = checkpoints.inspect_checkpoint(args.checkpoint)
@@ -36,7 +38,7 @@ def run(args):
   return 0
 
 
-def format_inspection(report):
+def format_inspection(report: Dict[str, Any]) -> str:
   """The report of `checkpoints.inspect_checkpoint` as two text tables."""
   stat = lambda value: "-" if value is None else f"{value:.4g}"
   rows = [(v["name"], "[" + ", ".join(map(str, v["shape"])) + "]", v["dtype"],

@@ -5,6 +5,7 @@ or the kernel's parent-death signal), with TensorFlow's C++ start-up lines dropp
 its stderr. A port already in use is refused before anything slow is loaded.
 """
 
+import argparse
 import errno
 import socket
 
@@ -24,7 +25,7 @@ examples:
 """
 
 
-def add_parser(subparsers):
+def add_parser(subparsers) -> argparse.ArgumentParser:
   """Adds `tensorboard RUN_DIR [--port PORT] [--print-command]`."""
   p = subparsers.add_parser(
       "tensorboard", help="serve a run's TensorBoard logs on 127.0.0.1",
@@ -41,7 +42,7 @@ def add_parser(subparsers):
   return p
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
   """Serves the logs until stopped (returns 0) or prints the command."""
   if not args.print_command and 0 < args.port <= 65535:
     check_port_free(args.port)  # Before TensorFlow loads: the answer comes at once.
@@ -60,7 +61,7 @@ def run(args):
                           while_running=announce)
 
 
-def check_port_free(port):
+def check_port_free(port: int) -> None:
   """Raises OSError naming --port if something on this machine listens on `port`."""
   with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
     # TensorBoard's server sets SO_REUSEADDR too: a port in TIME_WAIT is free to it.
@@ -75,7 +76,7 @@ def check_port_free(port):
                     "(--port 0 picks a free one).") from None
 
 
-def free_port():
+def free_port() -> int:
   """Returns a port on 127.0.0.1 that nothing listens on now."""
   with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
     probe.bind((HOST, 0))

@@ -1,8 +1,13 @@
 """`dnn-toolkit train`: train a DNN on MNIST in a Session, in a run directory."""
 
+import argparse
 import sys
 
+from dnn_toolkit import compat
 from dnn_toolkit.commands import EXIT_INTERRUPTED, _flags
+
+# The flags are checked first, so a bad value is refused before TensorFlow loads.
+LOADS_TENSORFLOW = False
 
 EXAMPLES = """\
 examples:
@@ -13,7 +18,7 @@ examples:
 """
 
 
-def add_parser(subparsers):
+def add_parser(subparsers) -> argparse.ArgumentParser:
   """Adds `train` with the model, optimization, data, training and run flags."""
   p = subparsers.add_parser(
       "train", help="train a DNN on MNIST in a Session",
@@ -27,12 +32,12 @@ def add_parser(subparsers):
   return p
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
   """Trains as the flags say; prints the result. Returns 0, or 130 on Ctrl-C."""
-  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import experiment
   config = _flags.config_from_args(args)
   _flags.check_log_every_steps(args)
+  compat.import_tensorflow_quietly()
+  from dnn_toolkit import experiment  # pylint: disable=import-outside-toplevel
   datasets = _flags.datasets_from_args(args)
   run_dir = args.run_dir or experiment.default_run_dir()
   try:
