@@ -32,6 +32,7 @@ from dnn_toolkit.errors import DnnToolkitError
 # Adding a command is one line here.
 COMMANDS = (
     "train",
+    "cluster",
     "tensorboard",
     "inspect",
     "demo",
