@@ -38,10 +38,11 @@ The graph in TensorBoard's Graphs tab is the model's (`model_graph_def`): only t
 that training and evaluation run, so the Main Graph reads X -> dnn (hidden1 ... outputs)
 -> loss -> train, eval without expanding anything. The diagnostics, the summary ops,
 savers and snapshots stay in the Session's graph but are not drawn. Layers restored
-from a checkpoint are marked in it: their nodes carry the device
-`restored from <checkpoint>` ("Color by: Device" gives them their own colour, frozen
-ones another), and each holds a `<layer>/restored_from` constant whose value is the
-checkpoint, so they also differ from new layers in the default "Structure" colouring.
+from a checkpoint are marked in it: their nodes carry the device `restored:<k>`
+(`restored_frozen:<k>` if frozen; k numbers the checkpoints, as the `transfer` text
+does), the other layers' `new:0`, so "Color by: Device" colours each kind and lists
+it in the legend. Each restored layer also holds a `<layer>/restored_from` constant
+whose value is the checkpoint path.
 
     hook = summaries.SummaryHook(model.dnn, summaries.logdir_of(run_dir),
                                  restored={"hidden1": checkpoint, "hidden2": checkpoint},
@@ -71,10 +72,11 @@ VALIDATION = "validation"
 DEFAULT_PORT = 6006
 _EVENTS_PATTERN = "events.out.tfevents.*"
 TRANSFER_TAG = "transfer"
-#: The device strings that mark a layer's nodes in the written graph.
-NEW_DEVICE = "new"
-_RESTORED_DEVICE = "restored from {checkpoint}"
-_FROZEN_SUFFIX = ", frozen"
+#: The devices that mark a layer's nodes in the drawn graph, `/device:<kind>:<k>`, the
+#: form TensorBoard's device legend lists; k numbers the checkpoints restored from.
+NEW_DEVICE = "/device:new:0"
+RESTORED_DEVICE = "/device:restored:{index}"
+_FROZEN_KIND = "_frozen"
 #: The constant each restored layer holds in the written graph: `<layer>/restored_from`.
 RESTORED_MARKER = "restored_from"
 _DIAGNOSTIC_SCALARS = (("gradient_norm", "gradient_norms"),
@@ -217,7 +219,10 @@ class SummaryHook:
       writer.close()
 
   def plot(self, history):
-    """Writes the learning curves and gradient norms as PNGs; returns their paths."""
+    """Writes the learning curves and gradient norms as PNGs; returns their paths.
+
+    The gradient plot marks the `frozen` layers.
+    """
     paths = []
     if history:
       paths.append(plots.plot_learning_curves(
@@ -227,7 +232,8 @@ class SummaryHook:
              if f"gradient_norm/{name}" in scalars}
     if norms:
       paths.append(plots.plot_gradient_norms(
-          norms, os.path.join(self.logdir, "gradient_norms.png")))
+          norms, os.path.join(self.logdir, "gradient_norms.png"),
+          frozen=[layer for layer in self.frozen if layer in norms]))
     return paths
 
   def _flush(self):
@@ -291,10 +297,11 @@ def model_graph_def(dnn, restored=None, frozen=()):
   aside to "Auxiliary Nodes". The result is for drawing, not for importing. The
   Session's graph is not changed.
 
-  Restored layers are marked in the copy: every node of the layer's variable scope and
-  of its forward pass (not its gradients) gets the device `restored from
-  <checkpoint>` (`, frozen` appended for frozen layers); other layers' nodes get `new`
-  (or `new, frozen`). Each restored layer also holds a string constant
+  Given `restored` or `frozen`, layers are marked in the copy: every node of a
+  layer's variable scope and of its forward pass (not its gradients) gets the device
+  `/device:restored:<k>` (restored from the k-th checkpoint of `checkpoint_index`),
+  or `/device:new:0`; `_frozen` is appended to the kind for frozen layers
+  (`/device:restored_frozen:0`). Each restored layer also holds a string constant
   `<layer>/restored_from` with the checkpoint path.
 
   Args:
@@ -338,12 +345,7 @@ def _mark_layers(graph_def, dnn, restored, frozen):
   updates = dnn.loss.graph.get_collection(_V1.GraphKeys.UPDATE_OPS)
   forward = _ancestors(by_name, [_op_of(t).name for t in [dnn.logits] + updates])
   for layer in dnn.layer_scopes:
-    if layer in restored:
-      device = _RESTORED_DEVICE.format(checkpoint=restored[layer])
-    else:
-      device = NEW_DEVICE
-    if layer in frozen:
-      device += _FROZEN_SUFFIX
+    device = layer_device(layer, restored, frozen)
     for name in forward:
       if layer in name.split("/")[:-1]:  # Whole scope names: hidden1 is not hidden10.
         by_name[name].device = device
@@ -352,6 +354,32 @@ def _mark_layers(graph_def, dnn, restored, frozen):
                                   device=device)
       marker.attr["dtype"].type = tf.string.as_datatype_enum
       marker.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(restored[layer]))
+
+
+def checkpoint_index(restored):
+  """Returns {checkpoint path: k}, numbering the checkpoints of `restored` from 0."""
+  return {path: k for k, path in enumerate(sorted(set(restored.values())))}
+
+
+def layer_device(layer, restored, frozen):
+  """Returns the device marking `layer` in the drawn graph (see `model_graph_def`).
+
+  Args:
+    layer: a layer scope, e.g. 'hidden1'.
+    restored: {layer scope: checkpoint path}.
+    frozen: the frozen layer scopes.
+
+  Returns:
+    e.g. '/device:restored_frozen:0', '/device:restored:1', '/device:new:0'.
+  """
+  if layer in restored:
+    device = RESTORED_DEVICE.format(index=checkpoint_index(restored)[restored[layer]])
+  else:
+    device = NEW_DEVICE
+  if layer in frozen:
+    kind, index = device.rsplit(":", 1)
+    device = f"{kind}{_FROZEN_KIND}:{index}"
+  return device
 
 
 def _ancestors(by_name, roots):
@@ -370,12 +398,14 @@ def _ancestors(by_name, roots):
 
 
 def transfer_markdown(layer_scopes, restored=None, frozen=()):
-  """Returns a markdown table of each layer's origin and whether it trains.
+  """Returns a markdown table of each layer's origin, whether it trains, its mark.
 
-      | layer   | weights                              | training |
-      |---------|--------------------------------------|----------|
-      | hidden1 | restored from `runs/base/best/model` | frozen   |
-      | hidden4 | new (initialized at random)          | trained  |
+      3 of 5 layers restored (2 frozen), from checkpoint 0: `runs/base/best/model`.
+
+      | layer   | weights                  | training | graph device (Color by: Device) |
+      |---------|--------------------------|----------|---------------------------------|
+      | hidden1 | restored (checkpoint 0)  | frozen   | restored_frozen:0               |
+      | hidden4 | new (random init)        | trained  | new:0                           |
 
   Args:
     layer_scopes: the layers bottom up (`DNN.layer_scopes`).
@@ -390,16 +420,19 @@ def transfer_markdown(layer_scopes, restored=None, frozen=()):
   """
   restored, frozen = _check_transfer(restored, frozen)
   _check_layers_exist(list(layer_scopes), restored, frozen)
-  rows = ["| layer | weights | training |", "|---|---|---|"]
-  for layer in layer_scopes:
-    origin = (f"restored from `{restored[layer]}`" if layer in restored
-              else "new (initialized at random)")
-    rows.append(f"| {layer} | {origin} | {'frozen' if layer in frozen else 'trained'} |")
-  checkpoints = sorted(set(restored.values()))
+  index = checkpoint_index(restored)
+  sources = "; ".join(f"checkpoint {k}: `{path}`" for path, k in index.items())
   lines = [f"**{len(restored)} of {len(layer_scopes)} layers restored** "
-           f"({len(frozen)} frozen)" + (" from " + ", ".join(
-               f"`{c}`" for c in checkpoints) if checkpoints else "") + ".", ""]
-  return "\n".join(lines + rows)
+           f"({len(frozen)} frozen)" + (f", from {sources}" if sources else "") + ".",
+           "", "| layer | weights | training | graph device (Color by: Device) |",
+           "|---|---|---|---|"]
+  for layer in layer_scopes:
+    origin = (f"restored (checkpoint {index[restored[layer]]})" if layer in restored
+              else "new (random init)")
+    training = "frozen" if layer in frozen else "trained"
+    device = layer_device(layer, restored, frozen).replace("/device:", "")
+    lines.append(f"| {layer} | {origin} | {training} | {device} |")
+  return "\n".join(lines)
 
 
 def _diagnostic_summary_op(probes, weights, hidden_outputs, histograms):

@@ -413,9 +413,9 @@ def test_restored_layers_carry_their_mark_in_the_logged_graph(transfer_run):
   run_dir, checkpoint, _, _ = transfer_run
   graph_def = _logged_graph(os.path.join(summaries.logdir_of(run_dir), "train"))
   by_name = {node.name: node for node in graph_def.node}
-  restored = f"restored from {checkpoint}"
-  expected = {"hidden1": restored + ", frozen", "hidden2": restored + ", frozen",
-              "hidden3": restored, "hidden4": "new", "outputs": "new"}
+  expected = {"hidden1": "/device:restored_frozen:0",
+              "hidden2": "/device:restored_frozen:0", "hidden3": "/device:restored:0",
+              "hidden4": "/device:new:0", "outputs": "/device:new:0"}
   for layer, device in expected.items():
     for name in (f"{layer}/weights", f"{layer}/biases" if layer == "outputs"
                  else f"{layer}/BatchNorm/beta", f"dnn/{layer}/MatMul"):
@@ -441,12 +441,12 @@ def test_the_transfer_text_lists_each_layers_origin(transfer_run):
   accumulator.Reload()
   (event,) = accumulator.Tensors(summaries.TRANSFER_TAG)
   text = tf.make_ndarray(event.tensor_proto).item().decode()
-  assert text.startswith("**3 of 5 layers restored** (2 frozen) from "
-                         f"`{checkpoint}`.")
-  assert f"| hidden1 | restored from `{checkpoint}` | frozen |" in text
-  assert f"| hidden3 | restored from `{checkpoint}` | trained |" in text
-  assert "| hidden4 | new (initialized at random) | trained |" in text
-  assert "| outputs | new (initialized at random) | trained |" in text
+  assert text.startswith("**3 of 5 layers restored** (2 frozen), from checkpoint 0: "
+                         f"`{checkpoint}`.\n")
+  assert "| hidden1 | restored (checkpoint 0) | frozen | restored_frozen:0 |" in text
+  assert "| hidden3 | restored (checkpoint 0) | trained | restored:0 |" in text
+  assert "| hidden4 | new (random init) | trained | new:0 |" in text
+  assert "| outputs | new (random init) | trained | new:0 |" in text
 
 
 def test_a_run_without_transfer_facts_writes_no_transfer_text(run):
@@ -454,3 +454,27 @@ def test_a_run_without_transfer_facts_writes_no_transfer_text(run):
       os.path.join(summaries.logdir_of(run[0]), "train"))
   accumulator.Reload()
   assert summaries.TRANSFER_TAG not in accumulator.Tags()["tensors"]
+
+
+def test_layers_from_two_checkpoints_are_numbered_in_graph_and_text(graph):
+  dnn = build_dnn(DNNConfig(hidden_layers=(3, 3), batch_norm=False), 4)
+  restored = {"hidden1": "runs/b/best", "hidden2": "runs/a/best"}
+  graph_def = summaries.model_graph_def(dnn, restored=restored, frozen=["hidden1"])
+  devices = {node.name: node.device for node in graph_def.node}
+  assert devices["hidden1/weights"] == "/device:restored_frozen:1"  # runs/b: the 2nd
+  assert devices["hidden2/weights"] == "/device:restored:0"
+  assert devices["outputs/weights"] == "/device:new:0"
+  assert devices["loss/loss"] == ""
+  text = summaries.transfer_markdown(dnn.layer_scopes, restored=restored,
+                                     frozen=["hidden1"])
+  assert "checkpoint 0: `runs/a/best`; checkpoint 1: `runs/b/best`." in text
+
+
+def test_layer_scopes_match_whole_names(graph):
+  dnn = build_dnn(DNNConfig(hidden_layers=(2,) * 10, batch_norm=False,
+                            dropout_rate=0.0), 4)
+  graph_def = summaries.model_graph_def(dnn, restored={"hidden1": "ckpt"})
+  devices = {node.name: node.device for node in graph_def.node}
+  assert devices["hidden1/weights"] == "/device:restored:0"
+  assert devices["dnn/hidden1/MatMul"] == "/device:restored:0"
+  assert devices["hidden10/weights"] == devices["dnn/hidden10/MatMul"] == "/device:new:0"
