@@ -18,7 +18,7 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu")
 #: Optimizers by name.
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 #: Learning-rate schedules by name.
-SCHEDULES = ("none", "exponential", "piecewise")
+SCHEDULES = ("none", "exponential", "piecewise", "plateau")
 _TUPLE_FIELDS = {"hidden_layers", "boundaries", "values"}
 
 
@@ -42,9 +42,14 @@ class DNNConfig:
     optimizer: 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop' or 'adam'.
     learning_rate: positive initial learning rate.
     momentum: momentum of 'momentum', 'nesterov' and 'rmsprop'.
-    schedule: 'none', 'exponential' or 'piecewise'.
+    schedule: 'none', 'exponential', 'piecewise' or 'plateau' (reduce on plateau: the
+      rate is multiplied by `plateau_factor` after `plateau_patience` epochs without
+      a lower validation loss).
     decay_steps, decay_rate: parameters of 'exponential'.
     boundaries, values: parameters of 'piecewise' (global steps and rates).
+    plateau_factor: in (0, 1), the multiplier of 'plateau'.
+    plateau_patience: positive int, epochs without improvement before 'plateau'
+      lowers the rate.
     clip_value: optional positive bound of each gradient component.
     clip_norm: optional positive bound of the gradients' global norm.
     seed: graph-level seed: same seed, same initial weights, dropout masks and
@@ -68,6 +73,8 @@ class DNNConfig:
   decay_rate: float = 0.1
   boundaries: Tuple[int, ...] = ()
   values: Tuple[float, ...] = ()
+  plateau_factor: float = 0.5
+  plateau_patience: int = 2
   clip_value: Optional[float] = None
   clip_norm: Optional[float] = None
   seed: Optional[int] = 42
@@ -98,6 +105,10 @@ class DNNConfig:
     _validation.check_in_range("momentum", self.momentum, 0.0, 1.0, high_open=True)
     check_schedule(self.schedule, self.learning_rate, self.decay_steps,
                    self.decay_rate, self.boundaries, self.values)
+    if self.schedule == "plateau":
+      _validation.check_in_range("plateau_factor", self.plateau_factor, 0.0, 1.0,
+                                 low_open=True, high_open=True)
+      _validation.check_positive_int("plateau_patience", self.plateau_patience)
     if self.seed is not None:
       _validation.check_non_negative_int("seed", self.seed)
     return self

@@ -77,6 +77,7 @@ class DNN:
   weights: list                 # weight variables of hidden1..N and outputs
   frozen_layers: int = 0        # hidden1..frozen_layers run frozen (inference mode)
   stop_gradient_layer: Optional[int] = None  # the layer whose output is stopped
+  hooks: list = dataclasses.field(default_factory=list)  # run by fit before its own
 
   @property
   def layer_scopes(self):
@@ -130,8 +131,8 @@ def build_dnn(config, n_inputs, frozen_layers=0, stop_gradient=False):
     loss = tf.add_n([base_loss] + reg_losses, name="loss")
   with tf.name_scope("train"):
     frozen = frozen_layers if not stop_gradient else 0  # stop_gradient: all in var_list
-    learning_rate, grads_and_vars, train_op = _training_ops(config, loss, global_step,
-                                                            frozen)
+    learning_rate, grads_and_vars, train_op, hooks = _training_ops(
+        config, loss, global_step, frozen)
   with tf.name_scope("eval"):
     predictions = tf.argmax(logits, axis=1, name="predictions")
     correct = tf.equal(predictions, y, name="correct")
@@ -146,7 +147,7 @@ def build_dnn(config, n_inputs, frozen_layers=0, stop_gradient=False):
             learning_rate=learning_rate, grads_and_vars=grads_and_vars,
             train_op=train_op, max_norm_op=max_norm, weights=[],
             frozen_layers=frozen_layers,
-            stop_gradient_layer=frozen_layers if stop_gradient else None)
+            stop_gradient_layer=frozen_layers if stop_gradient else None, hooks=hooks)
   by_name = {v.op.name: v for v in _V1.global_variables()}
   dnn.weights = [by_name[f"{scope}/weights"] for scope in dnn.layer_scopes]
   return dnn
@@ -228,14 +229,23 @@ def _step_seed(config, index, global_step):
 
 
 def _training_ops(config, loss, global_step, frozen_layers=0):
-  """Returns (learning_rate, grads_and_vars, train_op) by `optimizers.train_op`.
+  """Returns (learning_rate, grads_and_vars, train_op, hooks) by `optimizers.train_op`.
+
+  `hooks` holds the schedule's hook when the learning rate follows the validation loss
+  ('plateau').
 
   The variables of hidden1..hidden<frozen_layers> are left out of the optimizer's
   var_list.
   """
-  learning_rate = optimizers.learning_rate_schedule(
-      config.schedule, config.learning_rate, global_step, config.decay_steps,
-      config.decay_rate, config.boundaries, config.values)
+  hooks = []
+  if config.schedule == "plateau":
+    plateau = optimizers.PlateauSchedule(config.learning_rate, config.plateau_factor,
+                                         config.plateau_patience)
+    learning_rate, hooks = plateau.learning_rate, [plateau]
+  else:
+    learning_rate = optimizers.learning_rate_schedule(
+        config.schedule, config.learning_rate, global_step, config.decay_steps,
+        config.decay_rate, config.boundaries, config.values)
   optimizer = optimizers.make_optimizer(config.optimizer, learning_rate, config.momentum)
   frozen = {hidden_scope(i + 1) for i in range(frozen_layers)}
   var_list = None  # Default: every trainable variable.
@@ -245,4 +255,4 @@ def _training_ops(config, loss, global_step, frozen_layers=0):
   grads_and_vars, train_op = optimizers.train_op(
       optimizer, loss, global_step=global_step, var_list=var_list,
       clip_value=config.clip_value, clip_norm=config.clip_norm)
-  return learning_rate, grads_and_vars, train_op
+  return learning_rate, grads_and_vars, train_op, hooks

@@ -73,9 +73,58 @@ def learning_rate_schedule(schedule, learning_rate, global_step, decay_steps=100
   elif schedule == "piecewise":
     rate = _V1.train.piecewise_constant(global_step, [int(b) for b in boundaries],
                                         [float(v) for v in values])
+  elif schedule == "plateau":
+    raise ValueError("A 'plateau' schedule is driven by the validation loss: build it "
+                     "with `PlateauSchedule`, not `learning_rate_schedule`.")
   else:
     rate = tf.constant(float(learning_rate))
   return tf.identity(tf.cast(rate, tf.float32), name="learning_rate")
+
+
+class PlateauSchedule:
+  """Reduce on plateau, the TF 1.x way: a learning-rate variable the trainer lowers.
+
+  After `patience` epochs without a lower validation loss, the rate is multiplied by
+  `factor` and the count starts again. The rate and the count are variables of the
+  graph (global, not trainable), so the latest checkpoint holds them and a resumed run
+  continues exactly. `build_dnn` builds one for `schedule='plateau'` and puts it in
+  `dnn.hooks`, which `training.fit` calls after each epoch's validation, before any
+  other hook (so the checkpoint written after the epoch holds the new rate).
+
+      schedule = PlateauSchedule(0.01, factor=0.5, patience=2)
+      optimizer = make_optimizer("adam", schedule.learning_rate)
+
+  Args:
+    learning_rate: positive float, the initial rate.
+    factor: float in (0, 1), the multiplier.
+    patience: positive int, epochs without improvement before a reduction.
+  """
+
+  def __init__(self, learning_rate, factor=0.5, patience=2):
+    learning_rate = _validation.check_in_range("learning_rate", learning_rate, 0.0,
+                                               None, low_open=True)
+    factor = _validation.check_in_range("factor", factor, 0.0, 1.0, low_open=True,
+                                        high_open=True)
+    patience = _validation.check_positive_int("patience", patience)
+    with _V1.variable_scope("plateau_schedule"):
+      self.variable = _V1.get_variable("learning_rate", dtype=tf.float32,
+                                       initializer=learning_rate, trainable=False)
+      self.wait = _V1.get_variable("epochs_without_improvement", dtype=tf.int64,
+                                   initializer=tf.constant(0, tf.int64),
+                                   trainable=False)
+      self._improved = _V1.placeholder(tf.bool, (), name="improved")
+      waited = tf.where(self._improved, tf.constant(0, tf.int64), self.wait + 1)
+      reduce = waited >= patience
+      self._update = tf.group(
+          self.variable.assign(tf.where(reduce, self.variable * factor, self.variable)),
+          self.wait.assign(tf.where(reduce, tf.constant(0, tf.int64), waited)),
+          name="update")
+    self.learning_rate = tf.identity(self.variable, name="learning_rate")
+
+  def after_epoch(self, sess, state, metrics, improved):
+    """Counts the epoch; lowers the rate once `patience` epochs did not improve."""
+    del state, metrics  # Unused: the count lives in the graph, for exact resume.
+    sess.run(self._update, {self._improved: bool(improved)})
 
 
 def clip_gradients(grads_and_vars, clip_value=None, clip_norm=None):

@@ -319,7 +319,9 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
   clip = sess.make_callable(dnn.max_norm_op) if dnn.max_norm_op is not None else None
   progress = Progress(verbose, stream)
   held = _HeldInterrupt()
-  hooks = list(hooks) + [held]  # Last: Ctrl-C surfaces once every hook saw the step.
+  # The net's own hooks first (a plateau schedule updates the rate before a checkpoint
+  # is written); the held Ctrl-C last: it surfaces once every hook saw the step.
+  hooks = list(dnn.hooks) + list(hooks) + [held]
   _call(hooks, "begin", sess, dnn, state)
   try:
     with held:

@@ -222,3 +222,64 @@ def test_config_clipping_reaches_the_dnns_gradients(graph, sess, toy_data):
   assert norm > 0.1
   for got, g in zip(clipped, by_value):
     np.testing.assert_allclose(got, g * 0.1 / norm, rtol=1e-5, atol=1e-8)
+
+
+# ------------------------------------------------------------- reduce on plateau
+
+
+def _plateau_reference(lr, factor, patience, improved_flags):
+  """The rate after each epoch, by the rule in Python."""
+  wait, rates = 0, []
+  for improved in improved_flags:
+    wait = 0 if improved else wait + 1
+    if wait >= patience:
+      lr, wait = lr * factor, 0
+    rates.append(lr)
+  return rates
+
+
+def test_plateau_schedule_lowers_the_rate_as_the_rule_says(sess):
+  schedule = optimizers.PlateauSchedule(0.1, factor=0.5, patience=2)
+  sess.run(tf.compat.v1.global_variables_initializer())
+  flags = [True, False, False, False, True, False, False, False, False]
+  rates = []
+  for improved in flags:
+    schedule.after_epoch(sess, None, None, improved)
+    rates.append(float(sess.run(schedule.learning_rate)))
+  np.testing.assert_allclose(rates, _plateau_reference(0.1, 0.5, 2, flags), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"factor": 1.0}, "`factor`, expected a number in (0, 1)"),
+    ({"factor": 0}, "`factor`, expected a number in (0, 1)"),
+    ({"patience": 0}, "`patience`, expected a positive integer"),
+])
+def test_plateau_schedule_rejects_bad_arguments(kwargs, message, graph):
+  with pytest.raises(ValueError) as error:
+    optimizers.PlateauSchedule(0.1, **kwargs)
+  assert message in str(error.value)
+
+
+def test_plateau_config_trains_and_resumes_exactly(tmp_path, toy_data):
+  from dnn_toolkit import checkpoints, experiment
+  from dnn_toolkit.model import DNNConfig
+  config = DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False,
+                     dropout_rate=0.0, learning_rate=2.0, optimizer="sgd",
+                     schedule="plateau", plateau_factor=0.5, plateau_patience=1, seed=3)
+  whole = experiment.train(config, *toy_data, run_dir=str(tmp_path / "whole"), epochs=6,
+                           patience=None, verbose=0)
+  flags = [m["val_loss"] < min([h["val_loss"] for h in whole.history[:i]] or [np.inf])
+           for i, m in enumerate(whole.history)]
+  used = [m["learning_rate"] for m in whole.history]
+  assert min(used) < 2.0  # The validation loss rose at least once: a reduction.
+  np.testing.assert_allclose(used[1:], _plateau_reference(2.0, 0.5, 1, flags)[:-1],
+                             rtol=1e-6)
+  experiment.train(config, *toy_data, run_dir=str(tmp_path / "split"), epochs=3,
+                   patience=None, verbose=0)
+  resumed = experiment.train(None, *toy_data, run_dir=str(tmp_path / "split"),
+                             epochs=6, patience=None, verbose=0, resume=True)
+  assert [m["learning_rate"] for m in resumed.history] == used
+  a = checkpoints.load_values(whole.best_checkpoint)
+  b = checkpoints.load_values(resumed.best_checkpoint)
+  for name in a:
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
