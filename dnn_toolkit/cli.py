@@ -55,6 +55,15 @@ class _Formatter(argparse.HelpFormatter):
     kwargs.setdefault("max_help_position", 28)  # Room for "tensorboard" and "lr-find".
     super().__init__(prog, **kwargs)
 
+  def add_argument(self, action):
+    super().add_argument(action)
+    if isinstance(action, argparse._SubParsersAction):  # pylint: disable=protected-access
+      # argparse measures the command names without their indent (Python 3.11), so
+      # "tensorboard" would wrap onto a line of its own.
+      longest = max((len(name) for name in action.choices), default=0)
+      self._action_max_length = max(self._action_max_length,
+                                    longest + self._current_indent + self._indent_increment)
+
   def _fill_text(self, text, width, indent):
     if "\n" in text:
       return "".join(indent + line for line in text.splitlines(keepends=True))

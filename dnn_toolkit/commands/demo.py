@@ -28,7 +28,7 @@ examples:
 def add_parser(subparsers) -> argparse.ArgumentParser:
   """Adds `demo [NAME [ARGS...]]`."""
   p = subparsers.add_parser(
-      "demo", help="list the demos, or run one (flags after NAME go to the demo)",
+      "demo", help="list the lesson demos, or run one with its flags",
       description="Run one of the lesson demos; without NAME, list them. Every "
                   "argument after NAME is the demo's own (try NAME --help).",
       epilog=EXAMPLES)
