@@ -1,7 +1,7 @@
 """Transfer learning on MNIST: reused, frozen, cached, unfrozen, pretrained layers.
 
 Run:
-    python bench/transfer.py            # full: about 3 minutes on 2 CPU cores
+    python bench/transfer.py            # full: about 5 minutes on 2 CPU cores
     python bench/transfer.py --quick    # smaller budget and one draw, under a minute
 
 The lesson's reference exercise: a 5x100 ELU net (He initialization, Adam, no batch
@@ -21,6 +21,9 @@ variant trains with early stopping on the 5-9 validation images and is scored on
   RBMs              hidden1-5 pretrained greedily as Bernoulli RBMs (CD-1) on the same
                     unlabelled images, then every layer fine-tuned on the 500 (the RBM
                     weights are those of sigmoid units; the net stays ELU)
+  sigmoid: scratch  the same net with sigmoid units (Xavier initialization), from
+                    random weights, on the 500: the kind of net RBMs were made for
+  sigmoid: RBMs     that sigmoid net with the RBM-pretrained layers, fine-tuned
   same-digit task   hidden1-5 pretrained as a siamese net telling whether two 0-4
                     images show the same digit, then fine-tuned on the 500
 
@@ -32,6 +35,7 @@ cache); pretraining, done once, is listed apart.
 
 import argparse
 import collections
+import dataclasses
 import os
 import sys
 import tempfile
@@ -56,6 +60,9 @@ REFERENCE = {"frozen": "64.0 (1.9 s)", "frozen, cached": "61.2 (1.1 s)",
 BASE = DNNConfig(hidden_layers=(100,) * 5, n_outputs=5, initializer="he",
                  activation="elu", batch_norm=False, dropout_rate=0.0, optimizer="adam",
                  learning_rate=0.001, seed=42)
+# Sigmoid units, whose weights an RBM learns as they are, with the initializer that
+# suits them.
+SIGMOID = dataclasses.replace(BASE, activation="sigmoid", initializer="xavier")
 # The base model's batch size matters for transfer: with batches of 100 (early stopping
 # after about 5 epochs) fine-tuning reaches about 92.5%, with batches of 50 about 91.3%.
 FULL = {"base_epochs": 100, "base_patience": 10, "base_batch_size": 100, "epochs": 200,
@@ -129,18 +136,18 @@ def frozen_cached(base, train, valid, test, budget):
               *fit_and_test(sess, model.dnn, train, valid, test, budget, fit))
 
 
-def from_scratch(train, valid, test, budget):
+def from_scratch(train, valid, test, budget, name="from scratch", config=BASE):
   with tf.Graph().as_default():
-    dnn = build_dnn(BASE, 784)
+    dnn = build_dnn(config, 784)
     init = _V1.global_variables_initializer()
     with _V1.Session() as sess:
       sess.run(init)
-      return ("from scratch", *fit_and_test(sess, dnn, train, valid, test, budget))
+      return (name, *fit_and_test(sess, dnn, train, valid, test, budget))
 
 
-def fine_tuned(name, pretrained, train, valid, test, budget):
+def fine_tuned(name, pretrained, train, valid, test, budget, config=BASE):
   with tf.Graph().as_default():
-    model = transfer.build_transfer_dnn(pretrained, BASE, 784, reuse=5)
+    model = transfer.build_transfer_dnn(pretrained, config, 784, reuse=5)
     init = _V1.global_variables_initializer()
     with _V1.Session() as sess:
       sess.run(init)
@@ -153,8 +160,9 @@ def print_table(results, pretrain_seconds, n_draws):
         f"reference TF 1.x   ({n_draws} draw(s) of 500 images: mean +- sd)")
   for name, runs in results.items():
     accuracy, seconds, epochs = (np.array(column) for column in zip(*runs))
-    extra = (f"  + {pretrain_seconds[name]:.1f} s pretraining, once"
-             if name in pretrain_seconds else "")
+    pretrained_by = name.split(": ")[-1]  # "sigmoid: RBMs" reuses the RBMs.
+    extra = (f"  + {pretrain_seconds[pretrained_by]:.1f} s pretraining, once"
+             if pretrained_by in pretrain_seconds else "")
     print(f"{name:<16} {100 * accuracy.mean():>6.1f} +- {100 * accuracy.std():3.1f}% "
           f"{seconds.mean():>9.2f} {np.median(epochs):>10.0f}  "
           f"{REFERENCE.get(name, '-'):<17}{extra}")
@@ -213,6 +221,9 @@ def main():
     rows.append(from_scratch(train, valid, test, budget))
     rows += [fine_tuned(name, pre, train, valid, test, budget)
              for name, pre in pretrained.items()]
+    rows.append(from_scratch(train, valid, test, budget, "sigmoid: scratch", SIGMOID))
+    rows.append(fine_tuned("sigmoid: RBMs", pretrained["RBMs"], train, valid, test,
+                           budget, config=SIGMOID))
     for name, *figures in rows:
       results[name].append(figures)
     print(f"draw {seed}: " + ", ".join(f"{row[0]} {row[1]:.1%}" for row in rows),
