@@ -370,8 +370,10 @@ class _Chief:
       state.epochs_without_improvement += 1
       state.stopped_early = bool(options.patience and
                                  state.epochs_without_improvement >= options.patience)
-    self.checkpoint.after_epoch(self.sess, state, metrics, improved)
-    self.summary.after_epoch(self.sess, state, metrics, improved)
+    # As `training.fit`: the net's own hooks (a 'plateau' schedule) first, so the
+    # checkpoint written after the epoch holds what they changed.
+    for hook in list(self.dnn.hooks) + [self.checkpoint, self.summary]:
+      hook.after_epoch(self.sess, state, metrics, improved)
     if options.verbose:
       print(f"epoch {metrics['epoch']}/{options.epochs}  step {state.global_step}  "
             f"loss {metrics['loss']:.4f}  val_loss {metrics['val_loss']:.4f}  "

@@ -9,6 +9,7 @@ MNIST written as a `mnist.npz`, so a 784-30-10 net trains a few epochs in second
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -322,3 +323,61 @@ def test_killed_worker_rejoins_and_killed_cluster_resumes(small_mnist, tmp_path)
   assert record.finished and record.state.epoch == 4
   assert record.state.history[:len(before.state.history)] == before.state.history
   assert "epoch 1/4" not in str(resumed)  # Nothing before the checkpoint is redone.
+
+
+def _pids_mentioning(text):
+  """Pids of this machine's processes whose command line contains `text`."""
+  pids = []
+  for name in os.listdir("/proc"):
+    if name.isdigit():
+      try:
+        with open(f"/proc/{name}/cmdline", "rb") as f:
+          if text.encode() in f.read():
+            pids.append(int(name))
+      except OSError:
+        continue
+  return pids
+
+
+def test_sync_worker_whose_chief_died_ends_within_the_replica_timeout(small_mnist,
+                                                                       tmp_path):
+  run_dir = str(tmp_path / "orphan")
+  argv = _task_argv(small_mnist, run_dir, "--sync", "--epochs", "20",
+                    "--replica-timeout", "6")
+  out = _Lines()
+  with cluster.LocalCluster(1, 2, argv, env=_quiet_env(), stream=out) as local:
+    local.start()
+    _wait_for_epoch(run_dir, 1)
+    local.kill_task("worker", 0)  # Worker 1 now waits for tokens no chief will send.
+    orphan = local.processes[("worker", 1)]
+    started = time.monotonic()
+    code = orphan.wait(timeout=60)
+    waited = time.monotonic() - started
+  assert code == 2, str(out)
+  assert waited < 6 + 20, waited
+  assert "(replica_timeout, --replica-timeout) for the other workers' gradients" in str(out)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
+def test_sigterm_stops_the_launcher_and_every_task(small_mnist, tmp_path):
+  run_dir = str(tmp_path / "stopped")
+  argv = [sys.executable, "-m", "dnn_toolkit.commands.cluster", "--ps", "1",
+          "--workers", "2", "--data", small_mnist, *RUN_FLAGS, "--epochs", "50",
+          "--run-dir", run_dir]
+  launcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=_quiet_env(), start_new_session=True)
+  try:
+    _wait_for_epoch(run_dir, 1)
+    tasks = [p for p in _pids_mentioning(run_dir) if p != launcher.pid]
+    assert len(tasks) == 3, tasks
+    launcher.send_signal(signal.SIGTERM)
+    output = launcher.communicate(timeout=60)[0].decode()
+    assert launcher.returncode == 130, output
+    assert "interrupted: stopping every task" in output
+    assert _pids_mentioning(run_dir) == []
+  finally:
+    if launcher.poll() is None:
+      os.killpg(launcher.pid, signal.SIGKILL)
+      launcher.wait()
+    for pid in _pids_mentioning(run_dir):
+      os.kill(pid, signal.SIGKILL)
