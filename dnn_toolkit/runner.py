@@ -13,10 +13,13 @@ The script runs as `python SCRIPT ARGS...` would run it: as `__main__`, with
 `sys.argv = [SCRIPT, ARGS...]` (SCRIPT made absolute, as are the paths in its
 tracebacks) and its directory first on `sys.path`. Its output, its
 exceptions (with their traceback, from the script's own frames) and its exit code
-pass through unchanged. A missing file, a directory or a file that is not a Python
-script is refused with one line on stderr and exit code 2, before TensorFlow loads.
+pass through unchanged. TensorFlow loads where the script first imports it, as with
+TF 1.x. A missing file, a directory or a file that is not a Python script is refused
+with one line on stderr and exit code 2.
 """
 
+import importlib.abc
+import importlib.machinery
 import os
 import runpy
 import sys
@@ -64,10 +67,8 @@ def run_script(path, args=()):
     of an uncaught exception. `sys.exit(code)` in the script raises SystemExit
     through this function, so its code reaches the shell unchanged.
   """
-  import dnn_toolkit  # pylint: disable=import-outside-toplevel
-  dnn_toolkit.import_tensorflow_quietly()
-  from dnn_toolkit.tf1 import aliasing  # pylint: disable=import-outside-toplevel
-  aliasing.install()
+  if not any(isinstance(f, _FirstTensorFlowImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _FirstTensorFlowImport())
   path = os.path.abspath(path)  # As `python SCRIPT` names it in tracebacks.
   sys.argv = [path] + list(args)
   sys.path[0] = os.path.dirname(path)
@@ -80,6 +81,42 @@ def run_script(path, args=()):
     sys.excepthook(type(e), e.with_traceback(tb), tb)
     return EXIT_EXCEPTION
   return 0
+
+
+class _FirstTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+  """Loads the stand-in when something first imports `tensorflow`, then aliases it.
+
+  TensorFlow takes seconds to load: a script loads it where it imports it, as with
+  TF 1.x, and one that fails before (a SyntaxError, a bad argument) fails at once.
+  The import system asks for `tensorflow` before any of its submodules, so that is
+  the one name answered here.
+  """
+
+  def __init__(self):
+    self._stand_in = self._stand_in_spec = None
+
+  def find_spec(self, fullname, path=None, target=None):
+    """Answers the first `import tensorflow` with the stand-in, aliased for good."""
+    del path, target
+    if fullname != "tensorflow":
+      return None
+    sys.meta_path.remove(self)  # The real TensorFlow now imports as usual.
+    import dnn_toolkit  # pylint: disable=import-outside-toplevel
+    dnn_toolkit.import_tensorflow_quietly()
+    from dnn_toolkit.tf1 import aliasing  # pylint: disable=import-outside-toplevel
+    aliasing.install()  # Puts the stand-in in sys.modules["tensorflow"].
+    # Taken out again until create_module: with the entry there, the import system
+    # would load the stand-in's file afresh under its own spec.
+    self._stand_in = sys.modules.pop("tensorflow")
+    self._stand_in_spec = self._stand_in.__spec__
+    return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+  def create_module(self, spec):
+    del spec
+    return self._stand_in
+
+  def exec_module(self, module):
+    module.__spec__ = self._stand_in_spec  # The import system re-labelled it.
 
 
 def _script_frames(tb, path):

@@ -21,7 +21,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dnn_toolkit import data
+from dnn_toolkit import mnist as toolkit_mnist
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(TESTS_DIR)
@@ -304,7 +304,7 @@ def check_mlp_bn_dropout(results, out_dir):
       + [f"{bn}/{p}" for bn in bn_names
          for p in ("gamma", "beta", "moving_mean", "moving_variance")])
   assert results["update_ops"] == 4
-  test = data.load_mnist(validation_size=0).test
+  test = toolkit_mnist.load_mnist(validation_size=0).test
   a = test.images
   for layer, bn in (("hidden1", bn_names[0]), ("hidden2", bn_names[1])):
     z = a @ w[f"{layer}/kernel"] + w[f"{layer}/bias"]
@@ -346,7 +346,7 @@ def check_read_data_sets(results, out_dir):
   assert results["dtypes"] == ["float32", "float64"]
   # TF 1.x seeded NumPy with `seed` when it made each split, then shuffled at the
   # first next_batch: the first batch is this one.
-  mnist = data.load_mnist()
+  mnist = toolkit_mnist.load_mnist()
   np.random.seed(7)
   order = np.arange(55000)
   np.random.shuffle(order)
@@ -539,7 +539,7 @@ def _write_fashion(directory):
 CHECKS["mnist_readers_answer_offline_as_tf1_did"] = """
       import hashlib
       import numpy as np
-      from dnn_toolkit.data import MNIST_SHA256
+      from dnn_toolkit.mnist import MNIST_SHA256
       (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
       assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
       assert y_train.shape == (60000,) and y_train.dtype == np.uint8

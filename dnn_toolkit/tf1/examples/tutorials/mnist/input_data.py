@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import _validation
-from dnn_toolkit import data
+from dnn_toolkit import mnist as _toolkit_mnist
 from dnn_toolkit.tf1 import _mnist
 
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
@@ -174,8 +174,8 @@ def read_data_sets(train_dir, fake_data=False, one_hot=False, dtype=tf.float32,
     return Datasets(train=fake(), validation=fake(), test=fake())
   validation_size = _validation.check_non_negative_int("validation_size",
                                                        validation_size)
-  if validation_size > data.NUM_TRAIN:
-    raise ValueError(f"Validation size should be between 0 and {data.NUM_TRAIN}. "
+  if validation_size > _toolkit_mnist.NUM_TRAIN:
+    raise ValueError(f"Validation size should be between 0 and {_toolkit_mnist.NUM_TRAIN}. "
                      f"Received: validation_size={validation_size}")
   (train_images, train_labels), (test_images, test_labels) = _mnist.load_uint8(
       train_dir)
