@@ -199,8 +199,8 @@ def _reported_errors():
   return errors
 
 
-# Python argument names in the package's messages, and after a space the command-line
-# argument (the parser's destination) each stands for when the command has it.
+# Python argument names in the package's messages whose command-line argument (the
+# parser's destination) has another name: `load_mnist(path=...)` is `--data`.
 _ALIASES = {"path": "data"}
 _BOOL_ARGUMENT = re.compile(r"\b([a-z_][a-z0-9_]*)=(True|False)\b")
 _NAMED_ARGUMENT = re.compile(r"`([a-z_][a-z0-9_]*)`|Received: ([a-z_][a-z0-9_]*)=")
