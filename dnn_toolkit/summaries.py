@@ -37,7 +37,10 @@ step 1), never on every step: one extra forward and backward pass each time.
 The graph in TensorBoard's Graphs tab is the model's (`model_graph_def`): only the ops
 that training and evaluation run, so the Main Graph reads X -> dnn (hidden1 ... outputs)
 -> loss -> train, eval without expanding anything. The diagnostics, the summary ops,
-savers and snapshots stay in the Session's graph but are not drawn. Layers restored
+savers and snapshots stay in the Session's graph but are not drawn. (TensorBoard
+still moves `dnn` and `train` to "Auxiliary Nodes" once the top level has 15 nodes
+or more, 7 hidden layers or more here, each with its variable scope: untick
+"Auto-extract high-degree nodes" for those.) Layers restored
 from a checkpoint are marked in it: their nodes carry the device `restored:<k>`
 (`restored_frozen:<k>` if frozen; k numbers the checkpoints, as the `transfer` text
 does), the other layers' `new:0`, so "Color by: Device" colours each kind and lists

@@ -425,6 +425,7 @@ def test_restored_layers_carry_their_mark_in_the_logged_graph(transfer_run):
       assert tf.make_ndarray(marker.attr["value"].tensor) == checkpoint.encode()
     else:
       assert marker is None
+  assert os.path.exists(os.path.join(summaries.logdir_of(run_dir), "gradient_norms.png"))
   # Gradients and the optimizer's slots are training's, not the restored layer's.
   assert by_name["hidden3/weights/Adam"].device == ""
   assert not [n for n in by_name if n.startswith("train/") and by_name[n].device]
