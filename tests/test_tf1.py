@@ -423,11 +423,13 @@ CHECKS["namespace_holds_compat_v1_and_the_tf1_modules"] = """
       import tensorflow as real_tf
       from dnn_toolkit import arg_scope, initializers, layers, regularizers, tf_layers
       v1 = real_tf.compat.v1
-      own = {"compat", "contrib", "examples", "keras", "layers"}
+      own = {"compat", "contrib", "examples", "keras", "layers", "nn"}
       names = [n for n in dir(v1) if not n.startswith("_") and n not in own]
       assert len(names) > 500, len(names)
       assert all(getattr(tf, n) is getattr(v1, n) for n in names)
       assert tf.compat.v1 is tf and tf.compat.v2 is real_tf.compat.v2
+      nn_names = [n for n in dir(v1.nn) if not n.startswith("_") and n != "rnn_cell"]
+      assert all(getattr(tf.nn, n) is getattr(v1.nn, n) for n in nn_names)
       assert tf.compat.as_bytes("a") == b"a"
       assert not tf.executing_eagerly()  # TF 1.x behaviour, process-wide
       assert tf.layers.dense is tf_layers.dense
@@ -472,6 +474,7 @@ UNAVAILABLE = {
     "tf.keras.layers": "tf.layers",
     "tf.keras.datasets.cifar10": "only tf.keras.datasets.mnist",
     "tf.estimator": "tf.Session",
+    "tf.nn.rnn_cell.BasicLSTMCell": "tf_keras",
     "tf.examples.tutorials.mnist.mnist": "input_data",
 }
 

@@ -22,6 +22,7 @@ lacks or only offers through Keras 2:
   tf.examples.tutorials.mnist.input_data
                            read_data_sets(dir, one_hot=...), train.next_batch(n)
   tf.compat.v1             this module; tf.compat.v2 is TensorFlow 2's API
+  tf.nn                    tf.compat.v1.nn, with rnn_cell refused (it needs Keras 2)
 
 IMPORTING IT SWITCHES THE WHOLE PROCESS TO TF 1.x BEHAVIOUR: it calls
 `tf.compat.v1.disable_v2_behavior()` (graph mode, reference variables, TF 1.x control
@@ -50,7 +51,7 @@ with _compat.silenced_tf_deprecations():  # TF's notice about its own internals
   _compat.enable_tf1_behavior()
 
 # The stand-in's own modules; every other public name is tf.compat.v1's.
-_OWN = ("compat", "contrib", "examples", "keras", "layers")
+_OWN = ("compat", "contrib", "examples", "keras", "layers", "nn")
 for _name in dir(_tf.compat.v1):
   if not _name.startswith("_") and _name not in _OWN:
     globals()[_name] = getattr(_tf.compat.v1, _name)
@@ -62,6 +63,7 @@ from dnn_toolkit.tf1 import contrib
 from dnn_toolkit.tf1 import examples
 from dnn_toolkit.tf1 import keras
 from dnn_toolkit.tf1 import layers
+from dnn_toolkit.tf1 import nn
 # pylint: enable=wrong-import-position
 
 __version__ = _tf.__version__

@@ -28,6 +28,7 @@ MODULES = {
     "tensorflow.compat": "dnn_toolkit.tf1.compat",
     "tensorflow.compat.v1": "dnn_toolkit.tf1",
     "tensorflow.layers": "dnn_toolkit.tf1.layers",
+    "tensorflow.nn": "dnn_toolkit.tf1.nn",
     "tensorflow.contrib": "dnn_toolkit.tf1.contrib",
     "tensorflow.contrib.layers": "dnn_toolkit.tf1.contrib.layers",
     "tensorflow.contrib.framework": "dnn_toolkit.tf1.contrib.framework",
