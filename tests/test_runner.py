@@ -7,6 +7,7 @@ child process, ended by its pid past a deadline.
 """
 
 import os
+import re
 import sys
 import textwrap
 
@@ -85,6 +86,41 @@ def test_lesson_contrib_script_runs_unmodified(tmp_path):
   assert (tmp_path / "my_model_final.ckpt.index").is_file()
   assert (tmp_path / "my_model_final.ckpt.meta").is_file()
   assert not os.path.exists(tmp_path / "MNIST_data")  # read_data_sets wrote nothing
+
+
+# The lesson's snippets (tests/test_lesson_snippets.py) with their TF 1.x imports back.
+TF1_IMPORTS = {
+    "import tensorflow.compat.v1 as tf": "import tensorflow as tf",
+    "from dnn_toolkit.layers import ": "from tensorflow.contrib.layers import ",
+    "from dnn_toolkit.regularizers import ": "from tensorflow.contrib.layers import ",
+    "from dnn_toolkit.arg_scope import ": "from tensorflow.contrib.framework import ",
+}
+
+LESSON_DRIVER = """\
+import sys, traceback
+import tensorflow as tf
+import test_lesson_snippets as lesson
+failed = []
+for name, (code, check) in {**lesson.SNIPPETS, **lesson.TF1_ONLY_SNIPPETS}.items():
+    for toolkit_line, tf1_line in %r.items():
+        code = code.replace(toolkit_line, tf1_line)
+    assert "dnn_toolkit" not in code.split("# Lesson code below")[-1], code
+    tf.reset_default_graph()
+    try:
+        lesson.run_snippet(code, check)
+    except Exception:
+        failed.append(name)
+        traceback.print_exc(file=sys.stdout)
+print("ran", len(lesson.SNIPPETS) + len(lesson.TF1_ONLY_SNIPPETS), "failed:", failed)
+""" % (TF1_IMPORTS,)
+
+
+def test_lesson_snippets_run_with_their_tf1_imports(tmp_path):
+  script = _write(tmp_path / "lesson.py", LESSON_DRIVER)
+  proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
+  assert proc.returncode == 0, proc.stdout + proc.stderr[-6000:]
+  assert re.fullmatch(r"ran [1-9]\d* failed: \[\]", proc.stdout.splitlines()[-1]), (
+      proc.stdout)
 
 
 # ------------------------------------------------------------- refused SCRIPTs

@@ -250,7 +250,8 @@ ONE_LINE_CHANGES = {
 
 def child_env():
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_DIR, env.get("PYTHONPATH")]))
+  env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_DIR, TESTS_DIR,
+                                                    env.get("PYTHONPATH")]))
   return env
 
 
