@@ -280,18 +280,21 @@ def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=Tru
   else:
     param_shape = [int(inputs.shape[i]) if i in axes else 1 for i in range(rank)]
   with _layer_scope(name, reuse, "batch_normalization"):
-    new_variable = lambda var_name, init, reg, con, train: _V1.get_variable(
-        var_name, param_shape, param_dtype, initializer=init, regularizer=reg,
-        constraint=con, trainable=train)
-    gamma = (new_variable("gamma", gamma_initializer, gamma_regularizer,
-                          gamma_constraint, trainable) if scale else None)
-    beta = (new_variable("beta", beta_initializer, beta_regularizer, beta_constraint,
-                         trainable) if center else None)
-    moving_mean = new_variable("moving_mean", moving_mean_initializer, None, None, False)
-    moving_variance = new_variable("moving_variance", moving_variance_initializer, None,
-                                   None, False)
-    mean, variance = _statistics(inputs, axes, param_dtype, training, momentum, fused,
-                                 moving_mean, moving_variance)
+    new_variable = lambda var_name, initializer, **kwargs: _V1.get_variable(
+        var_name, param_shape, param_dtype, initializer=initializer, **kwargs)
+    gamma = new_variable("gamma", gamma_initializer, regularizer=gamma_regularizer,
+                         constraint=gamma_constraint,
+                         trainable=trainable) if scale else None
+    beta = new_variable("beta", beta_initializer, regularizer=beta_regularizer,
+                        constraint=beta_constraint,
+                        trainable=trainable) if center else None
+    moving_mean = new_variable("moving_mean", moving_mean_initializer, trainable=False)
+    moving_variance = new_variable("moving_variance", moving_variance_initializer,
+                                   trainable=False)
+    mean, variance = _statistics(inputs, axes, param_dtype=param_dtype,
+                                 training=training, momentum=momentum, fused=fused,
+                                 moving_mean=moving_mean,
+                                 moving_variance=moving_variance)
     broadcast = _broadcaster(axes, rank, param_shape)
     cast = lambda v: None if v is None else tf.cast(broadcast(v), inputs.dtype)
     outputs = tf.nn.batch_normalization(inputs, cast(mean), cast(variance), cast(beta),
@@ -309,7 +312,7 @@ def _broadcaster(axes, rank, param_shape):
   return lambda v: tf.reshape(v, shape)
 
 
-def _statistics(inputs, axes, param_dtype, training, momentum, fused, moving_mean,
+def _statistics(inputs, axes, *, param_dtype, training, momentum, fused, moving_mean,
                 moving_variance):
   """Returns the (mean, variance) to normalize with, adding the updates to UPDATE_OPS.
 
