@@ -405,6 +405,8 @@ def transfer_markdown(layer_scopes, restored=None, frozen=()):
 
       3 of 5 layers restored (2 frozen), from checkpoint 0: `runs/base/best/model`.
 
+      In the Graphs tab, *Color by: Device* colours the layers by origin.
+
       | layer   | weights                  | training | graph device (Color by: Device) |
       |---------|--------------------------|----------|---------------------------------|
       | hidden1 | restored (checkpoint 0)  | frozen   | restored_frozen:0               |
@@ -427,7 +429,8 @@ def transfer_markdown(layer_scopes, restored=None, frozen=()):
   sources = "; ".join(f"checkpoint {k}: `{path}`" for path, k in index.items())
   lines = [f"**{len(restored)} of {len(layer_scopes)} layers restored** "
            f"({len(frozen)} frozen)" + (f", from {sources}" if sources else "") + ".",
-           "", "| layer | weights | training | graph device (Color by: Device) |",
+           "", "In the Graphs tab, *Color by: Device* colours the layers by origin.", "",
+           "| layer | weights | training | graph device (Color by: Device) |",
            "|---|---|---|---|"]
   for layer in layer_scopes:
     origin = (f"restored (checkpoint {index[restored[layer]]})" if layer in restored
