@@ -273,9 +273,9 @@ def restore(sess, prefix, var_list=None):
                           f"{', ...' if len(missing) > 5 else ''}). {hint} Nothing was "
                           "restored.")
   check_counterpart_shapes(variables, contents, prefix)
-  saver = _V1.train.Saver(var_list=variables)
   try:
-    saver.restore(sess, prefix)
+    with sess.graph.as_default():  # Outside a graph block, TF 2 would restore eagerly.
+      _V1.train.Saver(var_list=variables).restore(sess, prefix)
   except (tf.errors.OpError, ValueError) as error:
     raise CheckpointError(f"Cannot restore {prefix!r}, corrupt or truncated: "
                           f"{describe(error)}") from None

@@ -67,8 +67,9 @@ class DataIntegrityError(DataError):
   """A data file is corrupt, truncated or differs from the official contents."""
 
 
-_NOISE_PREFIXES = ("Graph execution error", "Detected at node", "File \"", "[[",
-                   "Original stack trace", "Errors may have originated", "Traceback")
+_NOISE_PREFIXES = ("Graph execution error", "Detected at node", "File \"", "[[", "Node:",
+                   "Hint:", "Original stack trace", "Errors may have originated",
+                   "Traceback")
 
 
 def describe(error):
