@@ -1,15 +1,16 @@
 """Training on a cluster: TensorFlow's own parameter servers and workers.
 
-This module owns one task of a between-graph replicated TF 1.x cluster: which task this
-process is (from `TF_CONFIG`, a `--cluster` JSON or `--ps-hosts/--worker-hosts` with
-`--job-name/--task-index`), the ps task's serving, and a worker's training loop.
+This module owns what one task of a between-graph replicated TF 1.x cluster does: a ps
+task serves the variables, a worker trains, and the chief (worker 0) keeps the run
+directory. Which task a process is comes from `dnn_toolkit.cluster`:
 
-    task = resolve_task(ps_hosts="h0:2222", worker_hosts="h1:2222,h2:2222",
-                        job_name="worker", task_index=0)
+    task = cluster.resolve_task(ps_hosts="h0:2222", worker_hosts="h1:2222,h2:2222",
+                                job_name="worker", task_index=0)  # or from TF_CONFIG
     if task.job_name == "ps":
-      run_ps(task)
+      distributed.run_ps(task)
     else:
-      train_worker(task, DNNConfig(), train, validation, test=test, run_dir="runs/a")
+      result = distributed.train_worker(task, DNNConfig(), train, validation,
+                                        test=test, run_dir="runs/a")
 
 TensorFlow does the distributing: `tf.compat.v1.train.Server` serves each task,
 `replica_device_setter` puts the variables of the `build_dnn` graph on the ps tasks,
@@ -29,8 +30,7 @@ Every wait is bounded: the ps must answer within `startup_timeout` seconds, a bl
 training step (sync: the other replicas' gradients) gives up after `replica_timeout`,
 and shutdown lasts at most `STOP_GRACE_S`, so the TF 1.x trap of a chief waiting forever
 for tokens, or non-chief workers hanging at exit, ends every process with a message.
-Which task a process is (`resolve_task`, `TaskSpec`) and the local launcher of a
-whole cluster live in `dnn_toolkit.cluster`.
+The local launcher of a whole cluster is `dnn_toolkit.cluster.LocalCluster`.
 """
 
 import dataclasses
@@ -41,8 +41,7 @@ import time
 from typing import Optional
 
 from dnn_toolkit import _validation
-from dnn_toolkit.cluster import (PS, WORKER, ClusterError, TaskSpec,  # noqa: F401
-                                 check_port_free, resolve_task, wait_for_ps)
+from dnn_toolkit.cluster import PS, WORKER, ClusterError, check_port_free, wait_for_ps
 from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
 
 #: Seconds the chief's MonitoredTrainingSession waits for its queue-runner threads.
@@ -51,12 +50,13 @@ STOP_GRACE_S = 3
 POLL_S = 2.0
 
 
-# ---------------------------------------------------------------------- the ps task
-
-
 def _tf():
+  """TensorFlow, imported on first use: the cluster checks run before it loads."""
   from dnn_toolkit import compat  # pylint: disable=import-outside-toplevel
   return compat.import_tensorflow_quietly()
+
+
+# ---------------------------------------------------------------------- the ps task
 
 
 def _server(task):
@@ -141,9 +141,9 @@ class Options:
   """
   epochs: int = 20
   batch_size: int = 50
-  patience: int = 5
+  patience: Optional[int] = 5
   sync: bool = False
-  save_every_steps: int = None
+  save_every_steps: Optional[int] = None
   log_every_steps: int = 100
   startup_timeout: float = 60.0
   replica_timeout: float = 60.0
@@ -348,6 +348,15 @@ class _Chief:
   def done(self):
     return self.state.stopped_early or self.state.epoch >= self.options.epochs
 
+  def catch_up(self):
+    """Ends the last epoch if the global step is past it but it was not ended.
+
+    A chief restarted after the last step (killed before its evaluation) gets here
+    without a step of its own.
+    """
+    if not self.done and self.state.global_step >= self.options.epochs * self.spe:
+      self._end_epoch(self.options.epochs)
+
   def _end_epoch(self, epoch):
     from dnn_toolkit import training  # pylint: disable=import-outside-toplevel
     state, options = self.state, self.options
@@ -538,6 +547,7 @@ def _train(task, config, train, valid, test, record, resumed, options, stream):
     with graph.as_default():
       steps = _train_loop(sess, built, chief, shard, options, spe, task)
       if chief:
+        chief.catch_up()
         _stop_others(sess, built)
         chief.finish(config, n_inputs, test)
   finally:

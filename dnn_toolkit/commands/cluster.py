@@ -165,6 +165,8 @@ def _run_task(args):
                               task_index=args.task_index)
   config, options = _check_training_flags(args)
   cluster.check_port_free(task)
+  if task.job_name == cluster.WORKER:  # Before TensorFlow loads: a quick refusal.
+    cluster.wait_for_ps(task, options.startup_timeout)
   from dnn_toolkit import compat, distributed, experiment
   compat.import_tensorflow_quietly()
   if task.job_name == cluster.PS:
