@@ -95,6 +95,4 @@ def test_demo_passes_its_arguments_to_the_demo(tmp_path):
   proc = _demo("vanishing_gradients", "--help", cwd=str(tmp_path))
   assert proc.returncode == 0, proc.stderr
   assert proc.stdout.startswith("usage: vanishing_gradients.py")
-  assert "--quick" in proc.stdout
-  proc = _demo("vanishing_gradients", "--no-such-flag", cwd=str(tmp_path))
-  assert proc.returncode == 2 and "unrecognized arguments: --no-such-flag" in proc.stderr
+  assert "--quick" in proc.stdout  # The demo's own flags: ARGS reached it.
