@@ -38,6 +38,9 @@ COMMANDS = (
     "demo",
     "lr_find",
     "run",
+    "evaluate",
+    "predict",
+    "export",
 )
 
 #: Exit code when stdout was closed early (`dnn-toolkit inspect --json | head`), as a

@@ -1,0 +1,236 @@
+"""The data of a finished run, as the run saw it: for evaluate, predict, export, transfer.
+
+A run's record (`checkpoints.RunRecord.data`) names the data it trained on: the loader's
+identity (source, format, split sizes and seed, scaling) plus, for a transfer run, the
+digits it kept. This module owns turning that record back into arrays:
+
+    record = checkpoints.RunRecord.read(run_dir)
+    test = record_test_split(record)                   # the run's own test split
+    X, y = load_examples(record, "new.csv")            # a file, scaled as the run was
+
+Features are scaled as the run's were: a standardized run's (mean, std) comes from
+`record.data["standardization"]` where stored, else from the training split of its
+source, reloaded and checked against the record's digest. Labels are kept or relabelled
+as the run's were (a run on digits 5-9 calls them classes 0-4).
+
+It also holds the flags these commands share beyond `_flags` (`--checkpoint`,
+`--label-column`, `--batch-size` of inference) and the probabilities of a loaded run.
+"""
+
+import argparse
+import os
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+STANDARDIZE = "standardize"
+
+
+def add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds --checkpoint best|latest (default best)."""
+  parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                      help="the run's best weights (lowest validation loss) or its "
+                           "latest ones (default: %(default)s)")
+
+
+def add_label_column_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds --label-column NAME|INDEX for a CSV data file."""
+  parser.add_argument("--label-column", default=None, metavar="COLUMN",
+                      help="CSV only: the label column's name or index (default: a "
+                           "header column named 'label')")
+
+
+def add_inference_batch_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds --batch-size of inference (examples per Session run)."""
+  parser.add_argument("--batch-size", type=int, default=5000, metavar="N",
+                      help="examples per Session run, bounding memory "
+                           "(default: %(default)s)")
+
+
+def check_positive_flag(args: argparse.Namespace, dest: str, flag: str) -> None:
+  """Raises ValueError naming `flag` unless `args.<dest>` is a positive integer."""
+  value = getattr(args, dest)
+  if value is not None and value < 1:
+    raise ValueError(f"Expected {flag} to be a positive integer. Received: {flag} "
+                     f"{value}")
+
+
+def label_column(value: Optional[str]):
+  """The --label-column value as the loaders take it: an int if it reads as one."""
+  if value is None:
+    return None
+  try:
+    return int(value)
+  except ValueError:
+    return value
+
+
+def check_run_dir(run_dir: str) -> None:
+  """Raises FileNotFoundError, naming RUN, unless `run_dir` holds a run record.
+
+  TensorFlow is imported (quietly) once the directory is found: the record's owner,
+  `checkpoints`, needs it.
+  """
+  if not os.path.isdir(run_dir):
+    raise FileNotFoundError(f"argument RUN: no run directory at {run_dir!r}.")
+  from dnn_toolkit import compat  # pylint: disable=import-outside-toplevel
+  compat.import_tensorflow_quietly()
+  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  if not checkpoints.RunRecord.exists(run_dir):
+    raise FileNotFoundError(f"argument RUN: {run_dir!r} holds no run (no "
+                            f"{checkpoints.STATE_FILE}); train one there first.")
+
+
+# ------------------------------------------------------------- the record's data
+
+
+def class_digits(record) -> Optional[Sequence[int]]:
+  """The original labels a run's classes 0..k-1 stand for (a digits run), or None."""
+  digits = (record.data or {}).get("digits")
+  return list(digits) if digits else None
+
+
+def select_digits(dataset, digits):
+  """Keeps the examples of `digits` and relabels them 0..len(digits)-1, in order."""
+  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
+  kept = data.filter_digits(dataset, digits)
+  return data.relabel(kept, {d: i for i, d in enumerate(digits)})
+
+
+def reload_source(identity: Optional[dict]):
+  """Loads the data a record's identity names, split and scaled as it was.
+
+  Args:
+    identity: `RunRecord.data` (None or without a source: MNIST's automatic sources).
+
+  Returns:
+    A `data.Datasets`.
+
+  Raises:
+    DataError: the source is gone or no longer holds the same data (digest differs).
+  """
+  from dnn_toolkit import data, datasets  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
+  identity = identity or {}
+  source = identity.get("source")
+  scaling = identity.get("scaling") or ""
+  if source in (None, "auto"):
+    loaded = data.load_mnist(validation_size=identity.get("validation_size", 5000))
+  else:
+    kwargs = {"validation_size": identity.get("validation_size"),
+              "standardize": STANDARDIZE in scaling,
+              "verify": identity.get("format") != "mnist-format"}
+    if identity.get("format") in ("npz", "csv"):
+      kwargs.update(test_size=identity.get("test_size"),
+                    seed=identity.get("split_seed", 0),
+                    label_column=identity.get("label_column"))
+    loaded = datasets.load_arrays(source, **kwargs)
+  expected = identity.get("sha256")
+  found = (loaded.identity or {}).get("sha256")
+  if expected and found and expected != found:
+    raise DataError(f"The run's data source {source} has changed since the run trained "
+                    f"(sha256 {found[:12]}..., recorded {expected[:12]}...); pass the "
+                    "data to use with --data.")
+  return loaded
+
+
+def record_test_split(record):
+  """The test split of the data the run trained on (digits selected as the run's).
+
+  Returns:
+    (images float32 [n, n_inputs], labels int64 [n], a description of the source).
+
+  Raises:
+    DataError: the source is gone or changed, or its test split is empty.
+  """
+  from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
+  loaded = reload_source(record.data)
+  test = loaded.test
+  digits = class_digits(record)
+  if digits:
+    test = select_digits(test, digits)
+  source = (record.data or {}).get("source") or "MNIST"
+  if not len(test.labels):
+    raise DataError(f"The run's data source {source} has no test examples; pass the "
+                    "data to evaluate with --data.")
+  return test.images, test.labels, f"{source} (test split)"
+
+
+def standardization(record) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+  """The (mean, std) float32 [n_inputs] a run standardized with, or None if it did not.
+
+  Read from `record.data["standardization"]` ({"mean": [...], "std": [...]}) when the
+  record holds it; else recomputed from the training split of the run's source, which
+  `reload_source` checks against the record's digest.
+  """
+  identity = record.data or {}
+  if STANDARDIZE not in (identity.get("scaling") or ""):
+    return None
+  stored = identity.get("standardization")
+  if stored:
+    return (np.asarray(stored["mean"], np.float32), np.asarray(stored["std"], np.float32))
+  mean, std = reload_source(identity).standardization
+  return mean, std
+
+
+def standardization_json(pair) -> Optional[dict]:
+  """(mean, std) arrays as the record stores them: {"mean": [...], "std": [...]}."""
+  if pair is None:
+    return None
+  return {"mean": np.asarray(pair[0]).tolist(), "std": np.asarray(pair[1]).tolist()}
+
+
+def load_examples(record, path, *, label_column=None, labels_required=False):
+  """Reads a data file to run a run's net on: scaled and labelled as the run's data.
+
+  Args:
+    record: the run's `RunRecord`.
+    path: a data file (`datasets.load_features` formats).
+    label_column: CSV only, as in `datasets.load_features`.
+    labels_required: raise unless the file holds labels.
+
+  Returns:
+    (features float32 [n, n_inputs], labels int64 [n] or None).
+
+  Raises:
+    DataError, ValueError: unreadable file, no labels where required, a width other
+      than the run's n_inputs, labels outside the run's classes.
+  """
+  from dnn_toolkit import data, datasets  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
+  features, labels = datasets.load_features(path, label_column=label_column)
+  n_inputs = (record.data or {}).get("n_inputs")
+  if n_inputs is not None and features.shape[1] != n_inputs:
+    raise DataError(f"{path} holds {features.shape[1]} features per example, expected "
+                    f"{n_inputs} (the run's n_inputs).")
+  if labels_required and labels is None:
+    raise DataError(f"{path} holds no labels (a CSV needs a 'label' column or "
+                    "--label-column; an .npz a y or y_test array).")
+  digits = class_digits(record)
+  if digits and labels is not None:
+    features, labels = select_digits((features, labels), digits)
+    if not len(labels):
+      raise DataError(f"{path} holds no examples of the run's digits {digits}.")
+  n_classes = record.config.n_outputs
+  if labels is not None and len(labels) and labels.max() >= n_classes:
+    row = int(np.argmax(labels >= n_classes))
+    raise DataError(f"{path}, row {row}: the label is {int(labels[row])}, expected a "
+                    f"class below {n_classes} (the run's n_outputs).")
+  pair = standardization(record)
+  if pair is not None:
+    features = data.standardize(features, *pair)
+  return features, labels
+
+
+# ------------------------------------------------------------- inference
+
+
+def class_probabilities(loaded, images, batch_size=5000) -> np.ndarray:
+  """The softmax of a loaded run's logits, float32 [n, n_outputs], batched."""
+  from dnn_toolkit import training  # pylint: disable=import-outside-toplevel
+  logits = training.run_batched(loaded.sess, loaded.dnn.logits,
+                                {loaded.dnn.X: images}, batch_size)  # [n, n_outputs]
+  logits = logits.astype(np.float64)
+  logits -= logits.max(axis=1, keepdims=True)
+  exp = np.exp(logits)
+  return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -1,0 +1,59 @@
+"""`dnn-toolkit export`: a run as a SavedModel for serving (and a frozen GraphDef)."""
+
+import argparse
+import os
+
+from dnn_toolkit.commands import _run_data
+
+# The flags are checked first, so a bad value is refused before TensorFlow loads.
+LOADS_TENSORFLOW = False
+
+EXAMPLES = """\
+examples:
+  dnn-toolkit export checkpoints/mnist --out exported/mnist
+  dnn-toolkit export checkpoints/iris --out exported/iris --frozen-graph
+
+then, in any TensorFlow 2 process:
+  model = tf.saved_model.load("exported/mnist")
+  out = model.signatures["serving_default"](inputs=tf.constant(features))
+  out["classes"], out["probabilities"]
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+  """Adds `export RUN --out DIR [--frozen-graph] [--checkpoint best|latest]`."""
+  p = subparsers.add_parser(
+      "export", help="write a run as a SavedModel for serving",
+      description="Write a run's net as a SavedModel whose serving signature takes "
+                  "'inputs' (float32 [None, n_inputs], features as given: a "
+                  "standardized run's scaling is in the graph) and returns 'classes' "
+                  "and 'probabilities', in inference mode.",
+      epilog=EXAMPLES)
+  p.add_argument("run_dir", metavar="RUN", help="the run directory")
+  p.add_argument("--out", required=True, metavar="DIR",
+                 help="the SavedModel directory to create (must not exist, or be empty)")
+  p.add_argument("--frozen-graph", action="store_true",
+                 help="also write DIR/frozen_graph.pb, variables as constants, for "
+                      "TF 1.x tools")
+  _run_data.add_checkpoint_flag(p)
+  return p
+
+
+def run(args: argparse.Namespace) -> int:
+  """Exports; prints what was written. Returns 0."""
+  if os.path.lexists(args.out) and (not os.path.isdir(args.out) or os.listdir(args.out)):
+    raise FileExistsError(f"argument --out: {args.out} already exists and is not "
+                          "empty; nothing was written. Choose a new directory.")
+  _run_data.check_run_dir(args.run_dir)
+  from dnn_toolkit import checkpoints, export  # pylint: disable=import-outside-toplevel
+  record = checkpoints.RunRecord.read(args.run_dir)
+  export.export_saved_model(args.run_dir, args.out, which=args.checkpoint,
+                            standardization=_run_data.standardization(record),
+                            frozen_graph=args.frozen_graph)
+  print(f"exported {args.run_dir} ({args.checkpoint} checkpoint) to {args.out}: "
+        f"signature '{export.SIGNATURE_KEY}', inputs '{export.INPUTS}' float32 "
+        f"[None, {(record.data or {}).get('n_inputs', 'n_inputs')}], outputs "
+        f"'{export.CLASSES}', '{export.PROBABILITIES}'")
+  if args.frozen_graph:
+    print(f"frozen graph: {os.path.join(args.out, export.FROZEN_GRAPH)}")
+  return 0
