@@ -601,6 +601,33 @@ def test_mnist_readers_answer_offline_as_tf1_did(outcomes):
   _check(outcomes, "mnist_readers_answer_offline_as_tf1_did")
 
 
+# The lesson's snippets (tests/test_lesson_snippets.py) with their imports of the
+# stand-in, as a TF 1.x user would write them after the one-line change.
+STAND_IN_IMPORTS = {
+    "import tensorflow.compat.v1 as tf": "import dnn_toolkit.tf1 as tf",
+    "from dnn_toolkit.layers import ": "from dnn_toolkit.tf1.contrib.layers import ",
+    "from dnn_toolkit.regularizers import ":
+        "from dnn_toolkit.tf1.contrib.layers import ",
+    "from dnn_toolkit.arg_scope import ": "from dnn_toolkit.tf1.contrib.framework import ",
+}
+
+CHECKS["lesson_snippets_with_the_one_line_change"] = f"""
+      import test_lesson_snippets as lesson
+      snippets = {{**lesson.SNIPPETS, **lesson.TF1_ONLY_SNIPPETS}}
+      assert snippets
+      for name, (code, check) in snippets.items():
+          for toolkit_line, stand_in_line in {STAND_IN_IMPORTS!r}.items():
+              code = code.replace(toolkit_line, stand_in_line)
+          assert "import dnn_toolkit.tf1 as tf" in code, name
+          tf.reset_default_graph()
+          lesson.run_snippet(code, check)
+"""
+
+
+def test_lesson_snippets_with_the_one_line_change(outcomes):
+  _check(outcomes, "lesson_snippets_with_the_one_line_change")
+
+
 CHECKS["ipython_extension_aliases_tensorflow_in_the_kernel"] = """
       import sys
       import tensorflow as real_tf

@@ -1,7 +1,6 @@
-"""`tf.contrib.layers` of the stand-in: the toolkit's contrib builders, initializers
-and regularizers under their TF 1.x names.
+"""`tf.contrib.layers` of the stand-in: the toolkit's contrib builders by TF 1.x name.
 
-Each TF 1.x name below is bound to the toolkit function of that name when
+Each TF 1.x name below is bound to the toolkit's function of that name when
 `dnn_toolkit.layers`, `initializers` or `regularizers` provides it; the others raise
 `UnavailableAPIError` saying what to use instead.
 """
