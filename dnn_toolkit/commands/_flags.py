@@ -114,15 +114,15 @@ def datasets_from_args(args: argparse.Namespace):
   """Loads MNIST (or --data) as the flags of `add_data_flags` say.
 
   Returns:
-    `data.Datasets(train, validation, test)`.
+    `data.Datasets(train, validation, test)`, from `mnist.load_mnist`.
 
   Raises:
     DataError: no MNIST found, or the files are corrupt or not MNIST.
     ValueError, TypeError: a bad --validation-size.
   """
-  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
-  return data.load_mnist(validation_size=args.validation_size, path=args.data,
-                         verify=args.verify)
+  from dnn_toolkit import mnist  # pylint: disable=import-outside-toplevel
+  return mnist.load_mnist(validation_size=args.validation_size, path=args.data,
+                          verify=args.verify)
 
 
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
