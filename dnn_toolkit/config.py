@@ -89,9 +89,7 @@ class DNNConfig:
     _validation.check_positive_int("n_outputs", self.n_outputs)
     _validation.check_choice("initializer", self.initializer, INITIALIZERS)
     _validation.check_choice("activation", self.activation, ACTIVATIONS)
-    if not isinstance(self.batch_norm, bool):
-      raise TypeError(f"Expected `batch_norm` to be a bool. "
-                      f"Received: batch_norm={self.batch_norm!r}")
+    _validation.check_bool("batch_norm", self.batch_norm)
     _validation.check_in_range("batch_norm_decay", self.batch_norm_decay, 0.0, 1.0,
                                high_open=True)
     _validation.check_in_range("dropout_rate", self.dropout_rate, 0.0, 1.0,

@@ -165,9 +165,7 @@ def _check_frozen_layers(config, frozen_layers, stop_gradient):
     raise ValueError("Received an invalid value for `frozen_layers`, expected at most "
                      f"the {len(config.hidden_layers)} hidden layers. "
                      f"Received: frozen_layers={frozen_layers}")
-  if not isinstance(stop_gradient, bool):
-    raise TypeError("Expected `stop_gradient` to be a bool. "
-                    f"Received: stop_gradient={stop_gradient!r}")
+  _validation.check_bool("stop_gradient", stop_gradient)
   if stop_gradient and not frozen_layers:
     raise ValueError("`stop_gradient=True` needs frozen layers to stop at, expected "
                      "frozen_layers > 0. Received: frozen_layers=0")
@@ -184,10 +182,8 @@ def _hidden_layers(config, X, is_training, global_step, frozen_layers=0,
   max_norm = (regularizers.max_norm_regularizer(config.max_norm)
               if config.max_norm is not None else None)
 
-  def regularizer(weights):  # Both a penalty and a max-norm clip may apply.
-    results = [fn(weights) for fn in (penalty, max_norm) if fn is not None]
-    results = [r for r in results if r is not None]
-    return tf.add_n(results) if results else None
+  # Both a penalty and a max-norm clip may apply.
+  regularizer = regularizers.sum_regularizer([penalty, max_norm])
 
   # scale=True: gamma lets each unit choose the spread of its input to ELU or
   # sigmoid, which (unlike ReLU) are not scale-invariant.
