@@ -137,16 +137,30 @@ def run_dir(out, name):
   return path
 
 
-def load_pretrained_or_exit(demo_name, run_dir, fix, min_hidden_layers, replaced=()):
+def add_pretrained_flags(parser):
+  """Adds --pretrained RUN_DIR and --skip-pretraining, for a demo that reuses a net."""
+  reuse = parser.add_mutually_exclusive_group()
+  reuse.add_argument("--pretrained", metavar="RUN_DIR", help="skip the pretraining: "
+                     "reuse this run directory's net (a demo's or dnn-toolkit train's)")
+  reuse.add_argument("--skip-pretraining", action="store_true", help="skip the "
+                     "pretraining: reuse the net an earlier run left in <out>/runs/"
+                     "pretrained")
+
+
+def load_pretrained_or_exit(demo_name, args, run_dir, min_hidden_layers, replaced=()):
   """Returns `transfer.load_pretrained(run_dir)` (config, best checkpoint), or exits.
 
   Args:
     demo_name: for the error line.
+    args: the parsed flags (see `add_pretrained_flags`), for the fix it suggests.
     run_dir: the pretrained run directory.
-    fix: what the user can do, appended to the error line when there is no run.
     min_hidden_layers: the fewest hidden layers the demo can reuse.
     replaced: path prefixes of the runs the demo replaces, refused.
   """
+  fix = ("run the demo once without --skip-pretraining to create it, or give a "
+         "pretrained run directory with --pretrained RUN_DIR" if args.skip_pretraining
+         else "give a run directory written by this demo or by `dnn-toolkit train`, or "
+              "run the demo without --pretrained to pretrain one")
   from dnn_toolkit import checkpoints, transfer  # pylint: disable=import-outside-toplevel
   if any(os.path.abspath(run_dir).startswith(os.path.abspath(p)) for p in replaced):
     fail(demo_name, f"--pretrained {run_dir!r} is a run this demo replaces; choose "

@@ -35,18 +35,8 @@ import time
 import _common
 
 DEMO = "pretrained_layers"
-
-
-def add_flags(parser):
-  reuse = parser.add_mutually_exclusive_group()
-  reuse.add_argument("--pretrained", metavar="RUN_DIR", help="skip part 1: reuse this "
-                     "run directory's net (this demo's or dnn-toolkit train's)")
-  reuse.add_argument("--skip-pretraining", action="store_true", help="skip part 1: "
-                     "reuse the net an earlier run left in <out>/runs/pretrained")
-
-
-if __name__ == "__main__":
-  ARGS = _common.preflight(__doc__, DEMO, add_flags)  # a bad flag or --out stops here
+if __name__ == "__main__":  # a bad flag or --out stops here, in a second
+  ARGS = _common.preflight(__doc__, DEMO, _common.add_pretrained_flags)
 
 # pylint: disable=wrong-import-position
 import numpy as np
@@ -271,13 +261,9 @@ def main(args):
 
 
 def load_pretrained_or_exit(args, run_dir):
-  """Returns the `transfer.Pretrained` to reuse, or exits with one line saying why."""
-  fix = ("run the demo once without --skip-pretraining to create it, or give a "
-         "pretrained run directory with --pretrained RUN_DIR" if args.skip_pretraining
-         else "give a run directory written by this demo or by `dnn-toolkit train`, or "
-              "run the demo without --pretrained to pretrain one")
+  """Returns the `Pretrained` net to reuse, or exits with one line saying why."""
   return _common.load_pretrained_or_exit(
-      DEMO, run_dir, fix, max(REUSED),
+      DEMO, args, run_dir, max(REUSED),
       replaced=[os.path.join(args.out, "runs", f"{run}-seed") for _, run, *_ in VARIANTS])
 
 
