@@ -419,14 +419,15 @@ def evaluate_checkpoint(config, n_inputs, prefix, images, labels):
 # ----------------------------------------------------------------- a worker's loop
 
 
-def _run_record(run_dir, config, options, task):
+def _run_record(run_dir, config, options, task, data):
   """Returns (the chief's `RunRecord`, whether it continues a saved run).
 
   Raises:
     CheckpointError, ConfigMismatchError: the run directory holds a finished run, or
       one of another configuration or batch size. Nothing is changed.
   """
-  from dnn_toolkit import checkpoints, training  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import checkpoints, training
   layout = {"ps": len(task.cluster[PS]), "workers": task.num_workers,
             "sync": options.sync}
   if not checkpoints.RunRecord.exists(run_dir):
@@ -434,7 +435,7 @@ def _run_record(run_dir, config, options, task):
     return checkpoints.RunRecord(
         run_dir=run_dir, config=config, state=training.TrainState(shuffle_seed=seed),
         batch_size=options.batch_size, epochs=options.epochs, patience=options.patience,
-        extra={"distributed": layout}), False
+        data=data, extra={"distributed": layout}), False
   record = checkpoints.RunRecord.read(run_dir)
   checkpoints.check_same_config(run_dir, record.config, config)
   if record.batch_size != options.batch_size:
@@ -466,7 +467,7 @@ class WorkerResult:
 
 
 def train_worker(task, config, train, validation, test=None, *, run_dir, options=None,
-                 stream=None):
+                 data=None, stream=None):
   """Trains as one worker of the cluster; the chief (worker 0) also keeps `run_dir`.
 
   A chief started on a run directory that holds an unfinished run of the same
@@ -482,6 +483,9 @@ def train_worker(task, config, train, validation, test=None, *, run_dir, options
     test: optional same, evaluated by the chief with the best weights at the end.
     run_dir: the run directory, written by the chief only.
     options: an `Options`. Default `Options()`.
+    data: optional JSON-ready description of the data's source (a loader's
+      `identity`), recorded by the chief with the digests of
+      `experiment.data_identity`.
     stream: where progress goes. Default sys.stdout.
 
   Returns:
@@ -505,8 +509,11 @@ def train_worker(task, config, train, validation, test=None, *, run_dir, options
       config, n_inputs, train, validation, options.epochs, options.batch_size,
       options.patience)
   test = training.as_arrays("test", test) if test is not None else None
-  record, resumed = (_run_record(run_dir, config, options, task) if task.is_chief
-                     else (None, False))
+  record, resumed = None, False
+  if task.is_chief:
+    from dnn_toolkit import experiment  # pylint: disable=import-outside-toplevel
+    identity = experiment.data_identity(train, validation, data)
+    record, resumed = _run_record(run_dir, config, options, task, identity)
   check_port_free(task)
   wait_for_ps(task, options.startup_timeout)
   lock = _lock_run_dir(run_dir) if task.is_chief else None

@@ -246,6 +246,7 @@ def test_async_cluster_matches_single_process_and_checkpoints_restore(
   record = checkpoints.RunRecord.read(run_dir)
   assert record.finished and record.state.epoch == EPOCHS
   assert record.extra["distributed"] == {"ps": 1, "workers": 2, "sync": False}
+  assert record.data["n_train"] == N_TRAIN and record.data["n_inputs"] == 784
   assert record.state.global_step >= EPOCHS * N_TRAIN // BATCH  # 24 steps per epoch
   assert record.state.best_val_loss < 1.2
   reference = _single_process_loss(small_mnist, tmp_path, BATCH)

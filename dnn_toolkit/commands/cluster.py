@@ -167,7 +167,8 @@ def _run_task(args):
   cluster.check_port_free(task)
   if task.job_name == cluster.WORKER:  # Before TensorFlow loads: a quick refusal.
     cluster.wait_for_ps(task, options.startup_timeout)
-  from dnn_toolkit import compat, distributed, experiment
+  from dnn_toolkit import checkpoints, compat, distributed, experiment
+  from dnn_toolkit.errors import CheckpointError
   compat.import_tensorflow_quietly()
   if task.job_name == cluster.PS:
     distributed.run_ps(task)
@@ -175,10 +176,15 @@ def _run_task(args):
   if task.is_chief and args.run_dir is None:
     raise ValueError("The chief (worker 0) needs --run-dir: the run directory it "
                      "keeps, and where a restarted chief continues from.")
+  if task.is_chief and args.resume and not checkpoints.RunRecord.exists(args.run_dir):
+    raise CheckpointError(f"--resume: {args.run_dir!r} holds no run to continue. "
+                          "Without --resume the chief starts one there (and a "
+                          "restarted chief always continues its unfinished run).")
   datasets = _flags.datasets_from_args(args)
   result = distributed.train_worker(
       task, config, datasets.train, datasets.validation, test=datasets.test,
-      run_dir=args.run_dir or experiment.default_run_dir(), options=options)
+      run_dir=args.run_dir or experiment.default_run_dir(), options=options,
+      data=datasets.identity)
   if result is not None:
     state = result.state
     stop = " (early stopping)" if state.stopped_early else ""
