@@ -41,6 +41,7 @@ COMMANDS = (
     "evaluate",
     "predict",
     "export",
+    "runs",
 )
 
 #: Exit code when stdout was closed early (`dnn-toolkit inspect --json | head`), as a
