@@ -131,8 +131,8 @@ def _check_reuse(reuse, base, config):
                      f"{len(config.hidden_layers)}). Received: reuse={list(reuse)}")
   for i in layers:
     if base.hidden_layers[i - 1] != config.hidden_layers[i - 1]:
-      raise ValueError(f"Cannot reuse hidden{i}: it has {base.hidden_layers[i - 1]} "
-                       f"units in the pretrained model and "
+      raise ValueError(f"Cannot reuse {hidden_scope(i)}: it has "
+                       f"{base.hidden_layers[i - 1]} units in the pretrained model and "
                        f"{config.hidden_layers[i - 1]} in `config`; give reused layers "
                        "the same size.")
   if base.batch_norm != config.batch_norm:
