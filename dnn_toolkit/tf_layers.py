@@ -1,4 +1,4 @@
-"""TF 1.x's `tf.layers` functions: dense, batch_normalization, dropout, flatten.
+"""TF 1.x's `tf.layers` functions: dense, batch_normalization, dropout, flatten, conv2d.
 
 The same signatures, defaults and variable names as TF 1.15's `tf.layers` (which were
 Keras layers underneath), built here like the contrib builders of `dnn_toolkit.layers`:
@@ -10,7 +10,8 @@ Keras 3"; these take its place, so TF 1.x code and its checkpoints work unchange
     bn1 = batch_normalization(hidden1, training=training, momentum=0.9)
     drop1 = dropout(bn1, rate=0.5, training=training)
 
-They differ from the contrib builders of the same idea in what TF 1.x users rely on:
+`conv2d`, `max_pooling2d` and `average_pooling2d` complete the layers of TF 1.x's
+CNN tutorials. They differ from the contrib builders of the same idea in what TF 1.x users rely on:
 `dense` is linear by default and names its variables `kernel` and `bias`;
 `batch_normalization` scales by default (`gamma`), uses `momentum=0.99`, and, like
 `dropout`, runs in inference mode unless `training` is given (default False). The
@@ -428,3 +429,176 @@ def flatten(inputs, name=None, data_format="channels_last"):
     outputs = tf.reshape(inputs, tf.stack([tf.shape(inputs)[0], -1]))
     outputs.set_shape([inputs.shape[0], None])
     return outputs
+
+
+def _pair(name, value):
+  """Returns `value` (an int or a pair of ints, all positive) as a pair of ints."""
+  values = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
+  if len(values) != 2:
+    raise ValueError(f"Received an invalid value for `{name}`, expected an int or a "
+                     f"pair of ints. Received: {name}={value!r}")
+  return tuple(_validation.check_positive_int(name, v) for v in values)
+
+
+def _check_conv_inputs(fn_name, inputs, data_format):
+  """Returns `inputs` as a tensor, checked to be float and of rank 4."""
+  _validation.check_choice("data_format", data_format,
+                           ("channels_last", "channels_first"))
+  inputs = tf.convert_to_tensor(inputs)
+  if not inputs.dtype.is_floating:
+    raise TypeError(f"{fn_name}: expected `inputs` to be a floating point tensor. "
+                    f"Received: inputs.dtype={inputs.dtype.name}")
+  if inputs.shape.rank != 4:
+    raise ValueError(f"{fn_name}: expected `inputs` of rank 4 ([batch, height, width, "
+                     f"channels] or, channels_first, [batch, channels, height, width]). "
+                     f"Received: inputs.shape={inputs.shape}")
+  return inputs
+
+
+def _channels_last(inputs, data_format):
+  # CPU kernels take NHWC only: channels_first inputs are transposed around the op.
+  return tf.transpose(inputs, [0, 2, 3, 1]) if data_format == "channels_first" else inputs
+
+
+def _back_to(outputs, data_format):
+  return tf.transpose(outputs, [0, 3, 1, 2]) if data_format == "channels_first" else outputs
+
+
+def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
+           data_format="channels_last", dilation_rate=(1, 1), activation=None,
+           use_bias=True, kernel_initializer=None,
+           bias_initializer=_V1.zeros_initializer(), kernel_regularizer=None,
+           bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+           bias_constraint=None, trainable=True, name=None, reuse=None):
+  """Adds a 2-D convolution layer with TF 1.x's tf.layers API and variable names.
+
+  Creates `<name>/kernel` of shape `[kernel_h, kernel_w, in_channels, filters]` and,
+  with `use_bias`, `<name>/bias` of shape `[filters]`. Default names are `conv2d`,
+  `conv2d_1`, ...
+
+      conv1 = conv2d(images, 32, [5, 5], padding="same", activation=tf.nn.relu)
+      pool1 = max_pooling2d(conv1, pool_size=[2, 2], strides=2)  # [None, 14, 14, 32]
+
+  Args:
+    inputs: float tensor `[batch, height, width, channels]` (or, with
+      channels_first, `[batch, channels, height, width]`), channels known.
+    filters: positive int, the number of output channels.
+    kernel_size: int or pair of ints, the kernel's height and width.
+    strides: int or pair of ints. Default 1.
+    padding: 'valid' (default) or 'same', in either case.
+    data_format: 'channels_last' (default) or 'channels_first'.
+    dilation_rate: int or pair of ints; with strides > 1 it must be 1. Default 1.
+    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint,
+    trainable, name, reuse: as for `dense`; the default kernel initializer is Glorot
+      uniform over the kernel's fans (`kernel_h * kernel_w * channels` in,
+      `kernel_h * kernel_w * filters` out).
+
+  Returns:
+    The output tensor, in the layout of `inputs`.
+
+  Raises:
+    TypeError: if `filters` or a size is not an int, `inputs` not floating point, or
+      a function argument not callable.
+    ValueError: if a size is not positive, `padding` or `data_format` unknown,
+      `inputs` not of rank 4 with known channels, or strides and dilation both > 1.
+  """
+  filters = _validation.check_positive_int("filters", filters)
+  kernel_size = _pair("kernel_size", kernel_size)
+  strides = _pair("strides", strides)
+  dilation_rate = _pair("dilation_rate", dilation_rate)
+  if max(strides) > 1 and max(dilation_rate) > 1:
+    raise ValueError("conv2d: `strides` > 1 cannot be combined with `dilation_rate` "
+                     f"> 1. Received: strides={strides}, dilation_rate={dilation_rate}")
+  padding = _validation.check_choice("padding", str(padding).lower(), ("valid", "same"))
+  for arg, fn in (("activation", activation), ("kernel_initializer", kernel_initializer),
+                  ("kernel_regularizer", kernel_regularizer),
+                  ("bias_regularizer", bias_regularizer),
+                  ("activity_regularizer", activity_regularizer),
+                  ("kernel_constraint", kernel_constraint),
+                  ("bias_constraint", bias_constraint)):
+    _validation.check_callable(arg, fn)
+  _check_bool("use_bias", use_bias)
+  _check_bool("trainable", trainable)
+  inputs = _check_conv_inputs("conv2d", inputs, data_format)
+  nhwc = _channels_last(inputs, data_format)
+  channels = nhwc.shape[-1]
+  if channels is None:
+    raise ValueError("conv2d: the channels of `inputs` must be known to create the "
+                     f"kernel. Received: inputs.shape={inputs.shape}")
+  dtype = inputs.dtype.base_dtype
+  with _layer_scope(name, reuse, "conv2d"):
+    kernel = _V1.get_variable("kernel", list(kernel_size) + [int(channels), filters],
+                              dtype, initializer=kernel_initializer,
+                              regularizer=kernel_regularizer, trainable=trainable,
+                              constraint=kernel_constraint)
+    outputs = tf.nn.conv2d(nhwc, kernel, strides=[1, *strides, 1],
+                           padding=padding.upper(), dilations=[1, *dilation_rate, 1])
+    if use_bias:
+      bias = _V1.get_variable("bias", [filters], dtype, initializer=bias_initializer,
+                              regularizer=bias_regularizer, trainable=trainable,
+                              constraint=bias_constraint)
+      outputs = tf.nn.bias_add(outputs, bias)
+    if activation is not None:
+      outputs = activation(outputs)
+    outputs = _back_to(outputs, data_format)
+    _add_activity_loss(activity_regularizer, outputs)
+    return outputs
+
+
+def _pooling2d(pool, base_name, inputs, *, pool_size, strides, padding, data_format,
+               name):
+  """A 2-D pooling layer: `pool` is tf.nn.max_pool2d or tf.nn.avg_pool2d."""
+  pool_size = _pair("pool_size", pool_size)
+  strides = _pair("strides", strides)
+  padding = _validation.check_choice("padding", str(padding).lower(), ("valid", "same"))
+  inputs = _check_conv_inputs(base_name, inputs, data_format)
+  with _V1.variable_scope(name, default_name=base_name, values=[inputs]):
+    outputs = pool(_channels_last(inputs, data_format), ksize=[1, *pool_size, 1],
+                   strides=[1, *strides, 1], padding=padding.upper())
+    return _back_to(outputs, data_format)
+
+
+def max_pooling2d(inputs, pool_size, strides, padding="valid",
+                  data_format="channels_last", name=None):
+  """Adds 2-D max pooling with TF 1.x's tf.layers API (`strides` has no default).
+
+  Args:
+    inputs: float tensor `[batch, height, width, channels]` (or channels_first).
+    pool_size: int or pair of ints, the window's height and width.
+    strides: int or pair of ints.
+    padding: 'valid' (default) or 'same', in either case.
+    data_format: 'channels_last' (default) or 'channels_first'.
+    name: optional name scope. Default 'max_pooling2d', then 'max_pooling2d_1', ...
+
+  Returns:
+    The pooled tensor, in the layout of `inputs`.
+
+  Raises:
+    TypeError / ValueError: as for `conv2d`'s sizes, padding and inputs.
+  """
+  return _pooling2d(tf.nn.max_pool2d, "max_pooling2d", inputs, pool_size=pool_size,
+                    strides=strides, padding=padding, data_format=data_format,
+                    name=name)
+
+
+def average_pooling2d(inputs, pool_size, strides, padding="valid",
+                      data_format="channels_last", name=None):
+  """Adds 2-D average pooling with TF 1.x's tf.layers API (`strides` has no default).
+
+  With 'same' padding, windows at the border average only the values inside.
+
+  Args:
+    inputs, pool_size, strides, padding, data_format: as for `max_pooling2d`.
+    name: optional name scope. Default 'average_pooling2d', then
+      'average_pooling2d_1', ...
+
+  Returns:
+    The pooled tensor, in the layout of `inputs`.
+
+  Raises:
+    TypeError / ValueError: as for `conv2d`'s sizes, padding and inputs.
+  """
+  return _pooling2d(tf.nn.avg_pool2d, "average_pooling2d", inputs, pool_size=pool_size,
+                    strides=strides, padding=padding, data_format=data_format,
+                    name=name)

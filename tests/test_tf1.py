@@ -437,6 +437,8 @@ CHECKS["namespace_holds_compat_v1_and_the_tf1_modules"] = """
       assert tf.layers.batch_normalization is tf_layers.batch_normalization
       assert tf.layers.dropout is tf_layers.dropout
       assert tf.layers.flatten is tf_layers.flatten
+      assert tf.layers.conv2d is tf_layers.conv2d
+      assert tf.layers.max_pooling2d is tf_layers.max_pooling2d
       c = tf.contrib.layers
       assert c.fully_connected is layers.fully_connected
       assert (c.batch_norm, c.dropout) == (layers.batch_norm, layers.dropout)
@@ -468,9 +470,10 @@ UNAVAILABLE = {
     "tf.contrib.slim": "tf.contrib.framework.arg_scope",
     "tf.contrib.learn": "read_data_sets",
     "tf.contrib.rnn": "tf_keras",
-    "tf.contrib.layers.conv2d": "tf.get_variable and tf.nn",
+    "tf.contrib.layers.conv2d": "tf.layers.conv2d(inputs, filters",
+    "tf.contrib.layers.layer_norm": "tf.get_variable and tf.nn",
     "tf.contrib.framework.get_variables_to_restore": "tf.get_collection",
-    "tf.layers.conv2d": "tf.nn.conv2d",
+    "tf.layers.conv1d": "tf.nn.conv1d",
     "tf.layers.Dense": "reuse=True",
     "tf.keras.layers": "tf.layers",
     "tf.keras.datasets.cifar10": "only tf.keras.datasets.mnist",

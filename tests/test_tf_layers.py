@@ -367,3 +367,103 @@ def test_checkpoint_with_tf1_layer_names_restores(tmp_path):
                               values["batch_normalization/gamma"],
                               values["batch_normalization/beta"])
     np.testing.assert_allclose(sess.run(out), expected, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------ conv2d and pooling
+
+
+def _np_conv2d(x, kernel, stride, padding):
+  """NumPy cross-correlation of NHWC `x` with a [kh, kw, c, f] kernel, as TF pads."""
+  kh, kw = kernel.shape[:2]
+  h, w = x.shape[1:3]
+  if padding == "same":
+    out_h, out_w = -(-h // stride), -(-w // stride)
+    pad_h = max((out_h - 1) * stride + kh - h, 0)
+    pad_w = max((out_w - 1) * stride + kw - w, 0)
+    x = np.pad(x, [(0, 0), (pad_h // 2, pad_h - pad_h // 2),
+                   (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
+  else:
+    out_h, out_w = (h - kh) // stride + 1, (w - kw) // stride + 1
+  out = np.zeros((x.shape[0], out_h, out_w, kernel.shape[3]), np.float32)
+  for i in range(out_h):
+    for j in range(out_w):
+      patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+      out[:, i, j, :] = np.tensordot(patch, kernel, axes=3)
+  return out
+
+
+@pytest.mark.parametrize("stride, padding", [(1, "valid"), (2, "same"), (2, "SAME")])
+def test_conv2d_matches_numpy(sess, stride, padding):
+  x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32)
+  kernel = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
+  bias = RNG.normal(size=4).astype(np.float32)
+  out = tf_layers.conv2d(x, 4, 3, strides=stride, padding=padding,
+                         activation=tf.nn.relu,
+                         kernel_initializer=V1.constant_initializer(kernel),
+                         bias_initializer=V1.constant_initializer(bias))
+  sess.run(V1.global_variables_initializer())
+  expected = np.maximum(_np_conv2d(x, kernel, stride, padding.lower()) + bias, 0)
+  np.testing.assert_allclose(sess.run(out), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_names_shapes_initializer_and_channels_first(sess):
+  images = V1.placeholder(tf.float32, [None, 28, 28, 1], name="X")
+  conv1 = tf_layers.conv2d(images, 32, [5, 5], padding="same")
+  pool1 = tf_layers.max_pooling2d(conv1, pool_size=[2, 2], strides=2)
+  conv2 = tf_layers.conv2d(pool1, 64, (5, 5), padding="same", use_bias=False)
+  flat = tf_layers.flatten(tf_layers.max_pooling2d(conv2, 2, 2))
+  assert _names() == ["conv2d/kernel", "conv2d/bias", "conv2d_1/kernel"]
+  assert [v.shape.as_list() for v in V1.global_variables()] == [
+      [5, 5, 1, 32], [32], [5, 5, 32, 64]]
+  assert pool1.shape.as_list() == [None, 14, 14, 32]
+  assert pool1.op.name.startswith("max_pooling2d/")
+  assert flat.shape.as_list() == [None, 7 * 7 * 64]
+  x = RNG.normal(size=(2, 6, 5, 3)).astype(np.float32)
+  kernel = RNG.normal(size=(3, 3, 3, 2)).astype(np.float32)
+  init = V1.constant_initializer(kernel)
+  last = tf_layers.conv2d(x, 2, 3, kernel_initializer=init, name="nhwc")
+  first = tf_layers.conv2d(np.transpose(x, (0, 3, 1, 2)), 2, 3, kernel_initializer=init,
+                           data_format="channels_first", name="nchw")
+  assert first.shape.as_list() == [2, 2, 4, 3]
+  sess.run(V1.global_variables_initializer())
+  got_last, got_first = sess.run([last, first])
+  np.testing.assert_allclose(np.transpose(got_first, (0, 2, 3, 1)), got_last, rtol=1e-5,
+                             atol=1e-5)
+  wide = sess.run(V1.get_collection(V1.GraphKeys.GLOBAL_VARIABLES, "conv2d_1/kernel")[0])
+  limit = np.sqrt(6.0 / (25 * 32 + 25 * 64))  # Glorot over the receptive field
+  assert np.abs(wide).max() <= limit and wide.std() > 0.9 * limit / np.sqrt(3)
+
+
+def test_pooling_matches_numpy(sess):
+  x = RNG.normal(size=(2, 4, 6, 3)).astype(np.float32)
+  blocks = x.reshape(2, 2, 2, 3, 2, 3)  # [n, h/2, 2, w/2, 2, c]
+  max_pool = tf_layers.max_pooling2d(x, 2, 2)
+  avg_pool = tf_layers.average_pooling2d(x, [2, 2], [2, 2], name="avg")
+  same = tf_layers.average_pooling2d(x[:, :3, :5], 2, 2, padding="same")
+  first = tf_layers.max_pooling2d(np.transpose(x, (0, 3, 1, 2)), 2, 2,
+                                  data_format="channels_first")
+  got_max, got_avg, got_same, got_first = sess.run([max_pool, avg_pool, same, first])
+  np.testing.assert_allclose(got_max, blocks.max(axis=(2, 4)))
+  np.testing.assert_allclose(got_avg, blocks.mean(axis=(2, 4)), rtol=1e-5, atol=1e-6)
+  assert got_same.shape == (2, 2, 3, 3)
+  # The bottom-right window holds one value: 'same' averages only what is inside.
+  np.testing.assert_allclose(got_same[:, 1, 2], x[:, 2, 4], rtol=1e-6)
+  np.testing.assert_allclose(np.transpose(got_first, (0, 2, 3, 1)), got_max)
+  assert avg_pool.op.name.startswith("avg/")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"filters": 0}, ValueError, "filters"),
+    ({"kernel_size": (3, 3, 3)}, ValueError, "kernel_size"),
+    ({"kernel_size": 2.5}, TypeError, "kernel_size"),
+    ({"padding": "full"}, ValueError, "padding"),
+    ({"strides": 2, "dilation_rate": 2}, ValueError, "dilation_rate"),
+    ({"data_format": "NCHW"}, ValueError, "data_format"),
+])
+def test_conv2d_rejects_bad_arguments(graph, kwargs, error, match):
+  arguments = {"filters": 4, "kernel_size": 3, **kwargs}
+  with pytest.raises(error, match=match):
+    tf_layers.conv2d(tf.zeros([1, 8, 8, 2]), **arguments)
+  with pytest.raises(ValueError, match="rank 4"):
+    tf_layers.max_pooling2d(tf.zeros([8, 8, 2]), 2, 2)
+  assert not V1.global_variables()

@@ -17,8 +17,9 @@ from dnn_toolkit.errors import DnnToolkitError
 
 _CONTRIB_GONE = "tf.contrib was removed in TensorFlow 2.0"
 _PROVIDED = ("dnn_toolkit.tf1 provides tf.layers (dense, batch_normalization, dropout, "
-             "flatten), tf.contrib.layers (fully_connected, batch_norm, dropout, the "
-             "initializers and regularizers) and tf.contrib.framework.arg_scope")
+             "flatten, conv2d, max_pooling2d), tf.contrib.layers (fully_connected, "
+             "batch_norm, dropout, the initializers and regularizers) and "
+             "tf.contrib.framework.arg_scope")
 _KERAS = ("Keras 3, today's tf.keras, does not build TF 1.x graphs: use tf.layers "
           "(dense, batch_normalization, dropout, flatten) or tf.contrib.layers, which "
           "dnn_toolkit.tf1 provides")
@@ -50,12 +51,19 @@ ADVICE = {
                               "tf.GraphKeys.GLOBAL_VARIABLES, scope=...)"),
     "tf.contrib.layers.": (f"{_CONTRIB_GONE}. {_PROVIDED}; for anything else "
                            f"{_BY_HAND}"),
+    "tf.contrib.layers.conv2d": (f"{_CONTRIB_GONE}. Use tf.layers.conv2d(inputs, "
+                                 "filters, kernel_size, activation=tf.nn.relu), whose "
+                                 "variables are named kernel and bias, not weights "
+                                 "and biases"),
+    "tf.contrib.layers.max_pool2d": (f"{_CONTRIB_GONE}. Use tf.layers.max_pooling2d("
+                                     "inputs, pool_size, strides), whose padding "
+                                     "defaults to 'valid' as contrib's did"),
     "tf.contrib.": f"{_CONTRIB_GONE}. {_PROVIDED}",
-    "tf.layers.": (f"dnn_toolkit.tf1 provides only tf.layers.dense, "
-                   "batch_normalization, dropout and flatten (TensorFlow's own "
-                   f"tf.layers needs Keras 2); {_BY_HAND} (e.g. tf.nn.conv2d, "
-                   "tf.nn.max_pool2d), and share variables with name= and reuse=True "
-                   "instead of the layer classes"),
+    "tf.layers.": ("dnn_toolkit.tf1 provides only tf.layers.dense, "
+                   "batch_normalization, dropout, flatten, conv2d, max_pooling2d and "
+                   "average_pooling2d (TensorFlow's own tf.layers needs Keras 2); "
+                   f"{_BY_HAND} (e.g. tf.nn.conv1d, tf.nn.conv2d_transpose), and share "
+                   "variables with name= and reuse=True instead of the layer classes"),
     "tf.keras.datasets.": ("dnn_toolkit.tf1 provides only tf.keras.datasets.mnist "
                            "(offline)"),
     "tf.keras.": _KERAS,
