@@ -73,7 +73,7 @@ def _wait_until_served(proc, port):
   with selectors.DefaultSelector() as selector:
     selector.register(proc.stdout, selectors.EVENT_READ)
     seen = ""
-    while url not in seen:
+    while not seen.endswith("(Ctrl-C stops it)\n"):
       left = deadline - time.monotonic()
       assert left > 0, f"no URL on stdout in {START_DEADLINE_S} s: {seen!r}"
       if selector.select(timeout=left):

@@ -9,6 +9,7 @@ server is left orphaned.
 
 import contextlib
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -118,4 +119,10 @@ def _die_with_parent_function():
     return None
   # The C library is already loaded: its prctl is looked up here, before the fork.
   prctl = ctypes.CDLL(None, use_errno=True).prctl
-  return lambda: prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+  parent = os.getpid()
+
+  def die_with_parent():
+    prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    if os.getppid() != parent:  # We died between the fork and the prctl.
+      os._exit(1)  # pylint: disable=protected-access
+  return die_with_parent
