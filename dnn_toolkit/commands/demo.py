@@ -20,7 +20,7 @@ PACKAGE = "dnn_toolkit.demos"
 EXAMPLES = """\
 examples:
   dnn-toolkit demo                                        # list the demos
-  dnn-toolkit demo vanishing_gradients --quick --out /tmp/vg
+  dnn-toolkit demo vanishing_gradients --quick --out checkpoints/vg
   dnn-toolkit demo pretrained_layers --help               # the demo's own flags
 """
 
