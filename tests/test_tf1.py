@@ -240,6 +240,46 @@ json.dump({"accuracy": float(acc), "first_labels": first_labels.argmax(1).tolist
           open(os.path.join(out_dir, "results.json"), "w"))
 """
 
+# The CNN of TF 1.x's tf.layers tutorial, in a Session loop; slow (CPU convolutions).
+CNN = """\
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+from tensorflow.examples.tutorials.mnist import input_data
+
+out_dir = sys.argv[1]
+mnist = input_data.read_data_sets("MNIST_data", seed=5)
+tf.set_random_seed(5)
+X = tf.placeholder(tf.float32, [None, 784], name="X")
+y = tf.placeholder(tf.int64, [None], name="y")
+training = tf.placeholder_with_default(False, shape=(), name="training")
+input_layer = tf.reshape(X, [-1, 28, 28, 1])
+conv1 = tf.layers.conv2d(input_layer, filters=16, kernel_size=[5, 5], padding="same",
+                         activation=tf.nn.relu)
+pool1 = tf.layers.max_pooling2d(conv1, pool_size=[2, 2], strides=2)
+conv2 = tf.layers.conv2d(pool1, filters=32, kernel_size=[5, 5], padding="same",
+                         activation=tf.nn.relu)
+pool2 = tf.layers.max_pooling2d(conv2, pool_size=[2, 2], strides=2)
+pool2_flat = tf.layers.flatten(pool2)
+dense = tf.layers.dense(pool2_flat, units=128, activation=tf.nn.relu)
+dropout = tf.layers.dropout(dense, rate=0.4, training=training)
+logits = tf.layers.dense(dropout, units=10)
+loss = tf.losses.sparse_softmax_cross_entropy(labels=y, logits=logits)
+train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    for _ in range(150):
+        X_batch, y_batch = mnist.train.next_batch(50)
+        sess.run(train_op, {X: X_batch, y: y_batch, training: True})
+    acc = sess.run(accuracy, {X: mnist.test.images[:1000], y: mnist.test.labels[:1000]})
+    weights = {v.op.name: v.eval() for v in tf.trainable_variables()}
+np.savez(os.path.join(out_dir, "weights.npz"), **weights)
+json.dump({"accuracy": float(acc), "shapes": [pool1.shape.as_list(),
+                                             pool2_flat.shape.as_list()]},
+          open(os.path.join(out_dir, "results.json"), "w"))
+"""
+
 # The one-line change of each TF 1.x import line, for `import dnn_toolkit.tf1 as tf`.
 ONE_LINE_CHANGES = {
     "import tensorflow as tf": "import dnn_toolkit.tf1 as tf",
@@ -360,15 +400,55 @@ def check_read_data_sets(results, out_dir):
   assert numpy_accuracy >= 0.88
 
 
+def _np_conv_same_relu(x, kernel, bias):
+  """NumPy 'same' convolution (stride 1, odd kernel) + bias + ReLU of NHWC `x`."""
+  kh, kw = kernel.shape[:2]
+  padded = np.pad(x, [(0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)])
+  out = np.empty(x.shape[:3] + (kernel.shape[3],), np.float32)
+  for i in range(x.shape[1]):
+    for j in range(x.shape[2]):
+      out[:, i, j] = np.tensordot(padded[:, i:i + kh, j:j + kw], kernel, axes=3)
+  return np.maximum(out + bias, 0)
+
+
+def _np_max_pool_2x2(x):
+  n, h, w, c = x.shape
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def check_cnn(results, out_dir):
+  """The tutorial CNN reaches 90% on 1000 test images; NumPy's forward pass agrees."""
+  assert results["shapes"] == [[None, 14, 14, 16], [None, 7 * 7 * 32]]
+  w = np.load(out_dir / "weights.npz")
+  test = toolkit_mnist.load_mnist(validation_size=0).test
+  a = test.images[:1000].reshape(-1, 28, 28, 1)
+  for conv in ("conv2d", "conv2d_1"):
+    a = _np_max_pool_2x2(_np_conv_same_relu(a, w[f"{conv}/kernel"], w[f"{conv}/bias"]))
+  a = np.maximum(a.reshape(1000, -1) @ w["dense/kernel"] + w["dense/bias"], 0)
+  logits = a @ w["dense_1/kernel"] + w["dense_1/bias"]
+  numpy_accuracy = np.mean(np.argmax(logits, axis=1) == test.labels[:1000])
+  assert results["accuracy"] == pytest.approx(numpy_accuracy, abs=0.003)
+  assert numpy_accuracy >= 0.9
+
+
 PROGRAMS = {
     "mlp_bn_dropout": (MLP_BN_DROPOUT, check_mlp_bn_dropout),
     "import_meta_graph": (IMPORT_META_GRAPH, check_import_meta_graph),
     "hidden123_restore": (HIDDEN123_RESTORE, check_hidden123_restore),
     "read_data_sets": (READ_DATA_SETS, check_read_data_sets),
+    "cnn": (CNN, check_cnn),
 }
+#: Programs too slow for the default test run (`pytest -m slow` runs them).
+SLOW_PROGRAMS = {"cnn"}
 
 
-@pytest.mark.parametrize("name", list(PROGRAMS))
+def program_params():
+  """PROGRAMS' names for parametrize, the slow ones marked slow."""
+  return [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_PROGRAMS else name
+          for name in PROGRAMS]
+
+
+@pytest.mark.parametrize("name", program_params())
 def test_program_with_the_one_line_change(tmp_path, name):
   text, check = PROGRAMS[name]
   check(run_program(text, tmp_path, through_runner=False), tmp_path)
