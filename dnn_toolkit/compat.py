@@ -1,7 +1,8 @@
 """The process-wide TensorFlow switches: TF 1.x behaviour, quiet import, quiet notices.
 
-Everything here changes state of the whole process, so library code calls none of it
-on its own (except `silenced_tf_deprecations`, scoped to one call); entry points do:
+Each of these changes state of the whole process, so they are for entry points (the
+command line, demos, benchmarks, launched cluster tasks); `silenced_tf_deprecations` is
+scoped to a `with` block, so library code may use it around one call:
 
     enable_tf1_behavior()        the lesson's top-level placeholders and Sessions
     import_tensorflow_quietly()  TensorFlow without its C++ start-up lines; also drops
