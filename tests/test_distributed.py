@@ -303,7 +303,7 @@ def _wait_for_epoch(run_dir, epoch, deadline_s=CLUSTER_TIMEOUT_S):
 
 def test_killed_worker_rejoins_and_killed_cluster_resumes(small_mnist, tmp_path):
   run_dir = str(tmp_path / "faults")
-  argv = _task_argv(small_mnist, run_dir, "--epochs", "3", "--save-every-steps", "10")
+  argv = _task_argv(small_mnist, run_dir, "--epochs", "8", "--save-every-steps", "10")
   out = _Lines()
   with cluster.LocalCluster(1, 2, argv, env=_quiet_env(), stream=out) as local:
     local.start()
@@ -315,15 +315,15 @@ def test_killed_worker_rejoins_and_killed_cluster_resumes(small_mnist, tmp_path)
     for job, index in (("worker", 0), ("worker", 1), ("ps", 0)):
       local.kill_task(job, index)      # The whole cluster dies, the chief first.
   _assert_all_ended(pids)
-  assert not before.finished and before.state.epoch < 3
+  assert not before.finished and before.state.epoch < 8
   assert "[worker 1] worker 1: training on 600 examples" in str(out)
   # A new cluster (new ports) on the same run directory continues from `latest`.
-  resumed = _run_cluster(small_mnist, run_dir, "--epochs", "3", "--save-every-steps",
+  resumed = _run_cluster(small_mnist, run_dir, "--epochs", "8", "--save-every-steps",
                          "10")
   record = checkpoints.RunRecord.read(run_dir)
-  assert record.finished and record.state.epoch == 3
+  assert record.finished and record.state.epoch == 8
   assert record.state.history[:len(before.state.history)] == before.state.history
-  assert "epoch 1/3" not in str(resumed)  # Nothing before the checkpoint is redone.
+  assert "epoch 1/8" not in str(resumed)  # Nothing before the checkpoint is redone.
 
 
 def _pids_mentioning(text):
