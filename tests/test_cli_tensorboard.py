@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.request
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
