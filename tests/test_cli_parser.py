@@ -124,6 +124,14 @@ def test_error_line_names_the_flags(message, line):
   assert cli.error_line(ValueError(message), train_parser) == line
 
 
+def test_error_line_maps_only_the_commands_own_flags():
+  inspect_parser = cli.build_parser().commands["inspect"][1]
+  message = "Received an invalid value for `path` with verify=False. Received: path=''"
+  assert cli.error_line(ValueError(message), inspect_parser) == message  # No --data.
+  assert cli.error_line(OSError("`json` is fine"), inspect_parser) == (
+      "argument --json: `json` is fine")
+
+
 def test_an_existing_run_names_the_resume_flag(tmp_path, capsys):
   rng = np.random.default_rng(0)
   data = str(tmp_path / "mnist.npz")
