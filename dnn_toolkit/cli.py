@@ -41,6 +41,7 @@ COMMANDS = (
     "evaluate",
     "predict",
     "export",
+    "transfer",
     "runs",
 )
 

@@ -1,0 +1,228 @@
+"""`dnn-toolkit transfer`: reuse a run's layers for a new task, the lesson's recipe.
+
+    dnn-toolkit transfer --from checkpoints/digits-0-4 --reuse 'hidden[123]' \\
+        --replace 4 --freeze 'hidden[12]' --cache-frozen --digits 5-9 --per-class 100
+
+restores hidden1-3 of the run's best checkpoint into a new net whose hidden4 is new
+(layers above the top reused or replaced one are dropped, as in the lesson) with a new
+output layer for the classes of the data, freezes hidden1-2, and trains on cached
+frozen outputs. The new run directory is a normal one: its record names what was
+restored from where, what is frozen and what is new.
+"""
+
+import argparse
+import dataclasses
+import sys
+
+from dnn_toolkit.commands import EXIT_INTERRUPTED, _flags, _run_data
+
+# The flags are checked first, so a bad value is refused before TensorFlow loads.
+LOADS_TENSORFLOW = False
+
+EXAMPLES = """\
+examples:
+  dnn-toolkit transfer --from checkpoints/digits-0-4 --reuse 'hidden[123]' \\
+      --replace 4 --freeze 'hidden[12]' --cache-frozen --digits 5-9 --per-class 100 \\
+      --run-dir checkpoints/digits-5-9
+  dnn-toolkit transfer --from checkpoints/mnist --reuse 'hidden[12]' \\
+      --data fashion-mnist/ --no-verify --epochs 5
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+  """Adds `transfer --from RUN --reuse PATTERN ...` with the data and training flags."""
+  p = subparsers.add_parser(
+      "transfer", help="reuse a run's layers for a new task (restore, replace, freeze)",
+      description="Train a new net that restores some hidden layers of a run's best "
+                  "checkpoint, replaces others, adds a new output layer and optionally "
+                  "freezes (and caches) the lowest ones, in a new run directory.",
+      epilog=EXAMPLES)
+  g = p.add_argument_group("transfer")
+  g.add_argument("--from", dest="from_run", required=True, metavar="RUN",
+                 help="the run whose layers are reused (its best checkpoint)")
+  g.add_argument("--reuse", required=True, metavar="PATTERN",
+                 help="scope pattern of the hidden layers restored, e.g. 'hidden[123]'")
+  g.add_argument("--replace", type=int, nargs="+", default=[], metavar="LAYER",
+                 help="hidden layer numbers that are new (freshly initialized); the "
+                      "net keeps the run's layers up to the top reused or replaced one")
+  g.add_argument("--freeze", default=None, metavar="PATTERN",
+                 help="scope pattern of the lowest reused layers training leaves "
+                      "unchanged, e.g. 'hidden[12]'")
+  g.add_argument("--cache-frozen", action="store_true",
+                 help="compute the frozen layers' outputs once and train on them")
+  g.add_argument("--hidden-layers", type=int, nargs="+", default=None, metavar="UNITS",
+                 help="the new net's hidden layers (default: the run's, up to the top "
+                      "reused or replaced layer)")
+  g.add_argument("--n-outputs", type=int, default=None,
+                 help="classes (default: those of the data)")
+  g.add_argument("--learning-rate", type=float, default=None, metavar="LR",
+                 help="default: the run's")
+  g.add_argument("--seed", type=int, default=None, help="default: the run's")
+  _flags.add_data_flags(p)
+  d = p.add_argument_group("the new task's examples")
+  d.add_argument("--digits", default=None, metavar="LABELS",
+                 help="keep these labels only, renumbered from 0: '5-9' or '5,7,9'")
+  d.add_argument("--per-class", type=int, default=None, metavar="N",
+                 help="train on N examples of each class (a seeded draw)")
+  _flags.add_training_flags(p)
+  r = p.add_argument_group("run directory and output")
+  r.add_argument("--run-dir", default=None,
+                 help="the new run directory (default: checkpoints/run-<time>)")
+  r.add_argument("--save-every-steps", type=int, default=None, metavar="N",
+                 help="also checkpoint every N steps (default: each epoch)")
+  r.add_argument("--log-every-steps", type=int, default=100, metavar="N",
+                 help="steps between per-layer diagnostics (default: %(default)s)")
+  _flags.add_quiet_flag(r)
+  return p
+
+
+def parse_digits(text):
+  """'5-9' -> [5, 6, 7, 8, 9]; '5,7,9' -> [5, 7, 9]; raises ValueError naming --digits."""
+  digits = []
+  try:
+    for part in text.split(","):
+      low, _, high = part.strip().partition("-")
+      low, high = int(low), int(high) if high else int(low)
+      if low > high:
+        raise ValueError
+      digits.extend(range(low, high + 1))
+  except ValueError:
+    raise ValueError(f"argument --digits: expected labels such as '5-9' or '5,7,9'. "
+                     f"Received: --digits {text!r}") from None
+  if min(digits) < 0 or max(digits) > 9 or len(set(digits)) != len(digits):
+    raise ValueError(f"argument --digits: expected distinct labels in 0-9. "
+                     f"Received: --digits {text!r}")
+  return sorted(digits)
+
+
+def _check_flags(args):
+  """Refuses bad flag values before TensorFlow loads."""
+  for dest, flag in (("per_class", "--per-class"), ("epochs", "--epochs"),
+                     ("batch_size", "--batch-size"), ("n_outputs", "--n-outputs"),
+                     ("save_every_steps", "--save-every-steps"),
+                     ("log_every_steps", "--log-every-steps")):
+    _run_data.check_positive_flag(args, dest, flag)
+  if args.patience < 0:
+    raise ValueError(f"argument --patience: expected 0 (none) or a positive integer. "
+                     f"Received: --patience {args.patience}")
+  if any(n < 1 for n in args.replace):
+    raise ValueError(f"argument --replace: expected hidden layer numbers from 1. "
+                     f"Received: --replace {' '.join(map(str, args.replace))}")
+  if args.cache_frozen and not args.freeze:
+    raise ValueError("argument --cache-frozen: needs --freeze (the layers to cache).")
+  return parse_digits(args.digits) if args.digits is not None else None
+
+
+def run(args: argparse.Namespace) -> int:
+  """Trains the transfer run; prints what was reused and the result. Returns 0/130."""
+  digits = _check_flags(args)
+  _run_data.check_run_dir(args.from_run)
+  from dnn_toolkit import experiment, transfer, transfer_run  # pylint: disable=import-outside-toplevel
+  base = transfer.load_pretrained(args.from_run)
+  sets, identity = _task_data(args, digits)
+  reused, frozen, config = resolve_layers(args, base.config, n_outputs(args, sets))
+  run_dir = args.run_dir or experiment.default_run_dir()
+  try:
+    result = transfer_run.train_transfer(
+        base, config, sets[0], sets[1], test=sets[2], run_dir=run_dir, reuse=reused,
+        frozen_layers=frozen, cache_frozen=args.cache_frozen, epochs=args.epochs,
+        batch_size=args.batch_size, patience=args.patience or None,
+        save_every_steps=args.save_every_steps, log_every_steps=args.log_every_steps,
+        verbose=0 if args.quiet else 1, data=identity)
+  except KeyboardInterrupt:
+    print(f"\nInterrupted: the run in {run_dir} keeps its last checkpoint.",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+  summary, state = result.record.transfer, result.state
+  frozen_text = f" (frozen: {', '.join(summary['frozen'])})" if summary["frozen"] else ""
+  print(f"restored {', '.join(summary['restored'])}{frozen_text} from "
+        f"{summary['from']}; new: {', '.join(summary['new'])}")
+  print(f"trained {state.epoch} epochs on {len(sets[0].labels)} examples; best epoch "
+        f"{state.best_epoch}, validation loss {state.best_val_loss:.4f}")
+  if result.test is not None:
+    print(f"test accuracy {result.test['accuracy']:.4f}, loss {result.test['loss']:.4f}")
+  print(f"run directory: {run_dir}")
+  return 0
+
+
+def _task_data(args, digits):
+  """(train, validation, test) of the new task, and the identity the record keeps."""
+  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
+  loaded = _flags.datasets_from_args(args)
+  identity = dict(loaded.identity or {})
+  sets = list(loaded)
+  if digits:
+    sets = [_run_data.select_digits(split, digits) for split in sets]
+    identity["digits"] = digits
+    for name, split in zip(("train", "validation", "test"), sets):
+      if not len(split.labels):
+        raise ValueError(f"argument --digits: the {name} split holds no examples of "
+                         f"{args.digits}.")
+  if args.per_class:
+    seed = args.seed if args.seed is not None else 0
+    sets[0] = data.sample_per_class(sets[0], args.per_class, seed=seed)
+    identity.update(per_class=args.per_class, per_class_seed=seed)
+  identity.update(n_test=len(sets[2].labels),
+                  n_outputs=max(int(s.labels.max()) + 1 for s in sets if len(s.labels)))
+  if loaded.standardization is not None:
+    identity["standardization"] = _run_data.standardization_json(loaded.standardization)
+  return sets, identity
+
+
+def n_outputs(args, sets):
+  """--n-outputs, else the classes of the task's data (largest label + 1)."""
+  if args.n_outputs is not None:
+    return args.n_outputs
+  return max(int(split.labels.max()) + 1 for split in sets if len(split.labels))
+
+
+def resolve_layers(args, base_config, classes):
+  """The reused layer numbers, the frozen count and the new net's `DNNConfig`.
+
+  Raises:
+    ValueError: naming the flag: --reuse matching no layer of the run, --replace of a
+      reused layer, --freeze of layers that are not the lowest reused ones.
+  """
+  from dnn_toolkit.model import hidden_scope  # pylint: disable=import-outside-toplevel
+  base_layers = [hidden_scope(i + 1) for i in range(len(base_config.hidden_layers))]
+  reused = _matching("--reuse", args.reuse, base_layers)
+  clash = sorted(set(reused) & set(args.replace))
+  if clash:
+    raise ValueError(f"argument --replace: hidden{clash[0]} also matches --reuse "
+                     f"{args.reuse!r}; a layer is either restored or new.")
+  top = max(reused + args.replace)
+  hidden = (tuple(args.hidden_layers) if args.hidden_layers
+            else tuple(base_config.hidden_layers[:top]))
+  if top > len(hidden):
+    flag = "--hidden-layers" if args.hidden_layers else "--replace"
+    raise ValueError(f"argument {flag}: the new net has {len(hidden)} hidden layers, "
+                     f"expected at least {top} (the top reused or replaced layer).")
+  frozen = 0
+  if args.freeze:
+    matched = _matching("--freeze", args.freeze, base_layers[:len(hidden)])
+    if matched != list(range(1, len(matched) + 1)) or not set(matched) <= set(reused):
+      raise ValueError(f"argument --freeze: expected the lowest hidden layers, all "
+                       f"reused ({', '.join(hidden_scope(i) for i in reused)}). "
+                       f"Received: --freeze {args.freeze!r} matches "
+                       f"{', '.join(hidden_scope(i) for i in matched)}")
+    frozen = len(matched)
+  changes = {"hidden_layers": hidden, "n_outputs": classes}
+  for dest in ("learning_rate", "seed"):
+    if getattr(args, dest) is not None:
+      changes[dest] = getattr(args, dest)
+  return reused, frozen, dataclasses.replace(base_config, **changes).validate()
+
+
+def _matching(flag, pattern, layers):
+  """The numbers (1-based) of the `layers` scopes `pattern` matches; raises if none."""
+  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  try:
+    matched = [i + 1 for i, scope in enumerate(layers)
+               if checkpoints.scope_matches(pattern, scope)]
+  except (TypeError, ValueError) as error:
+    raise ValueError(f"argument {flag}: {pattern!r} is not a valid scope pattern "
+                     f"({error}).") from None
+  if not matched:
+    raise ValueError(f"argument {flag}: {pattern!r} matches no hidden layer of the "
+                     f"run ({', '.join(layers)}).")
+  return matched

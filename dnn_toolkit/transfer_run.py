@@ -1,0 +1,181 @@
+"""A transfer-learning run in a run directory: the lesson's recipe, checkpointed.
+
+`experiment.train` builds `build_dnn(config)` itself; a transfer run builds
+`transfer.build_transfer_dnn` instead, restores the reused layers after the
+initializer, and may train on cached frozen outputs. This module is that run, made of
+the same parts: `checkpoints.lock_run`, a `checkpoints.RunRecord` (with its `transfer`
+field), `checkpoints.CheckpointHook`, `summaries.SummaryHook` (restored and frozen
+layers marked) and `training.fit` (or `transfer.fit_cached`). The run directory it
+writes is a normal one: `experiment.load_run`, `evaluate`, `inspect`, `tensorboard`
+and a further transfer read it.
+
+    base = transfer.load_pretrained("checkpoints/digits-0-4")
+    config = dataclasses.replace(base.config, n_outputs=5)
+    result = transfer_run.train_transfer(
+        base, config, train, validation, test=test, run_dir="checkpoints/digits-5-9",
+        reuse=(1, 2, 3), frozen_layers=2, cache_frozen=True, epochs=10)
+    result.record.transfer
+    # {'from': '.../best/model.ckpt-5500', 'restored': ['hidden1', 'hidden2', 'hidden3'],
+    #  'frozen': ['hidden1', 'hidden2'], 'new': ['hidden4', 'outputs'], ...}
+"""
+
+import dataclasses
+import os
+import time
+from typing import Optional
+
+import tensorflow as tf
+
+from dnn_toolkit import checkpoints
+from dnn_toolkit import experiment
+from dnn_toolkit import summaries
+from dnn_toolkit import training
+from dnn_toolkit import transfer
+from dnn_toolkit.errors import CheckpointError
+from dnn_toolkit.model import hidden_scope
+
+_V1 = tf.compat.v1
+
+
+@dataclasses.dataclass
+class TransferResult(experiment.RunResult):
+  """A `RunResult` with the run's record (its `transfer` field says what was reused).
+
+  Attributes:
+    record: the `checkpoints.RunRecord` written.
+  """
+  record: Optional[checkpoints.RunRecord] = None
+
+
+class _EpochSummaryHook(summaries.SummaryHook):
+  """A SummaryHook for training on cached frozen outputs: no per-step diagnostics.
+
+  The steps feed cached features, not the net's input, so the layer diagnostics
+  (which run the net from `X`) cannot be computed; the graph, the transfer text and the
+  epoch curves are written as for any run.
+  """
+
+  def begin(self, sess, dnn, state):
+    super().begin(sess, self.dnn, state)  # The whole net, not the cached view.
+
+  def after_step(self, sess, state, loss, X_batch, y_batch):
+    del sess, state, loss, X_batch, y_batch  # Unused.
+
+
+def train_transfer(pretrained, config, train_set, validation_set, *, reuse,
+                   frozen_layers=0, cache_frozen=False, test=None, run_dir=None,
+                   epochs=None, batch_size=None, patience=experiment.DEFAULT_PATIENCE,
+                   save_every_steps=None, log_every_steps=100, verbose=1, stream=None,
+                   data=None):
+  """Trains a net that reuses layers of `pretrained`, in a new run directory.
+
+  Args:
+    pretrained: a `checkpoints.Pretrained` (e.g. `transfer.load_pretrained(run)`).
+    config: the new net's `DNNConfig` (reused layers keep their sizes).
+    train_set, validation_set: DataSets or (images `[n, n_inputs]`, labels `[n]`).
+    reuse: the hidden layer numbers restored from `pretrained`, e.g. (1, 2, 3).
+    frozen_layers: int, the lowest hidden layers left unchanged (all reused).
+    cache_frozen: train on the frozen layers' outputs, computed once
+      (`transfer.fit_cached`); needs `frozen_layers > 0`.
+    test: optional DataSet or pair, evaluated with the best weights; saved in the
+      record.
+    run_dir: the new run directory. Default `checkpoints/run-<time>`.
+    epochs, batch_size, patience, save_every_steps, verbose, stream: as in
+      `experiment.train` (defaults 20, 50, 5).
+    log_every_steps: positive int, steps between TensorBoard layer diagnostics.
+    data: optional JSON-ready description of the data (a loader's identity, the
+      digits kept), recorded with the digests of `experiment.data_identity`.
+
+  Returns:
+    A `TransferResult`.
+
+  Raises:
+    ValueError, TypeError: a bad argument, before anything is written.
+    CheckpointError, NoMatchError, ShapeMismatchError: `run_dir` already holds a run;
+      or the checkpoint lacks the reused layers, or holds them with other shapes.
+    RunLockedError: another process trains in `run_dir`.
+    TrainingDivergedError: the loss became NaN or infinite.
+  """
+  run_dir = os.fspath(run_dir) if run_dir is not None else experiment.default_run_dir()
+  config = config.validate()
+  epochs = experiment.DEFAULT_EPOCHS if epochs is None else epochs
+  batch_size = experiment.DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+  n_inputs = training.as_arrays("train_set", train_set)[0].shape[1]
+  training.check_fit_arguments(config, n_inputs, train_set, validation_set, epochs,
+                               batch_size, patience)
+  if cache_frozen and not frozen_layers:
+    raise ValueError("`cache_frozen=True` needs frozen layers to cache, expected "
+                     "frozen_layers > 0. Received: frozen_layers=0")
+  if checkpoints.RunRecord.exists(run_dir):
+    raise CheckpointError(f"{run_dir!r} already holds a training run; nothing was "
+                          "overwritten. Choose another run directory.")
+  identity = experiment.data_identity(train_set, validation_set, data)
+  graph = tf.Graph()
+  with graph.as_default():
+    # Checks the checkpoint against the reused layers before anything is written.
+    model = transfer.build_transfer_dnn(pretrained, config, n_inputs, reuse=reuse,
+                                        frozen_layers=frozen_layers)
+  lock = checkpoints.lock_run(run_dir)
+  try:
+    if checkpoints.RunRecord.exists(run_dir):  # Started while we built: now locked.
+      raise CheckpointError(f"{run_dir!r} already holds a training run; nothing was "
+                            "overwritten. Choose another run directory.")
+    record = checkpoints.RunRecord(
+        run_dir=run_dir, config=config, batch_size=batch_size, epochs=epochs,
+        patience=patience, data=identity,
+        transfer=transfer_summary(model, config, cache_frozen))
+    with graph.as_default():
+      return _train_in_session(model, record, train_set, validation_set, test,
+                               cache_frozen, save_every_steps, log_every_steps,
+                               verbose, stream)
+  finally:
+    lock.release()
+
+
+def transfer_summary(model, config, cache_frozen=False):
+  """The record's `transfer` field: what was restored from where, frozen and new.
+
+  Returns:
+    {'from': the checkpoint (absolute path), 'restored', 'frozen', 'new': layer
+    scopes, 'cached': whether training ran on cached frozen outputs}.
+  """
+  layers = [hidden_scope(i + 1) for i in range(len(config.hidden_layers))]
+  restored = [hidden_scope(i) for i in model.reused]
+  return {"from": os.path.abspath(model.pretrained.checkpoint), "restored": restored,
+          "frozen": [hidden_scope(i) for i in range(1, model.frozen_layers + 1)],
+          "new": [s for s in layers if s not in restored] + [model.dnn.layer_scopes[-1]],
+          "cached": bool(cache_frozen)}
+
+
+def _train_in_session(model, record, train_set, validation_set, test, cache_frozen,
+                      save_every_steps, log_every_steps, verbose, stream):
+  """Initializes, restores the reused layers, trains, evaluates; returns the result."""
+  summary = record.transfer
+  hook_class = _EpochSummaryHook if cache_frozen else summaries.SummaryHook
+  hooks = [checkpoints.CheckpointHook(record, save_every_steps=save_every_steps),
+           hook_class(model.dnn, summaries.logdir_of(record.run_dir),
+                      every_n_steps=log_every_steps,
+                      restored={s: summary["from"] for s in summary["restored"]},
+                      frozen=summary["frozen"])]
+  snapshot = training.ParamSnapshot()
+  init = _V1.global_variables_initializer()
+  with _V1.Session() as sess:
+    # The initializer gives every variable a random value; the restore then
+    # overwrites the reused ones. The other order would lose the pretrained values.
+    sess.run(init)
+    model.restore(sess)
+    fit = transfer.fit_cached if cache_frozen else training.fit
+    net = model if cache_frozen else model.dnn
+    started = time.perf_counter()
+    state = fit(sess, net, train_set, validation_set, epochs=record.epochs,
+                batch_size=record.batch_size, patience=record.patience, hooks=hooks,
+                snapshot=snapshot, verbose=verbose, stream=stream)
+    seconds = time.perf_counter() - started
+    metrics = None
+    if test is not None:
+      X_test, y_test = training.as_arrays("test", test)
+      metrics = training.evaluate(sess, model.dnn, X_test, y_test)
+      record.test = dict(metrics, n_test=int(len(y_test)))
+      record.write()
+  return TransferResult(record.run_dir, state, metrics, hooks[0].best_checkpoint,
+                        seconds, record=record)
