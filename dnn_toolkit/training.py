@@ -3,6 +3,11 @@
 `fit` runs the loop; what happens around it (checkpoints, TensorBoard logs) is done by
 hooks, subclasses of `Hook` (see its docstring for the order of the calls and the
 contracts). `run_batched` is the package's one batched inference loop.
+
+Where the net and the hooks allow, `fit` runs several steps per Session call
+(`dnn_toolkit.multistep`): K is chosen so that a call takes about
+`TARGET_SECONDS_PER_CALL`, and every call ends where a hook needs to see the weights
+(`Hook.next_step_needed`), at the epoch's end, or after a NaN loss.
 """
 
 import dataclasses
@@ -16,11 +21,21 @@ import tensorflow as tf
 
 from dnn_toolkit import _fast_run
 from dnn_toolkit import _validation
-from dnn_toolkit.data import epoch_permutation
+from dnn_toolkit import multistep
+from dnn_toolkit.data import ScaledImages, epoch_permutation
 from dnn_toolkit.errors import TrainingDivergedError
 from dnn_toolkit.progress import Progress
 
 _V1 = tf.compat.v1
+
+#: What an automatically sized multi-step call aims at: short enough that progress,
+#: Ctrl-C and hooks stay responsive, long enough that the per-call cost is amortized.
+TARGET_SECONDS_PER_CALL = 0.2
+#: The most steps one call runs, whatever the step time.
+MAX_STEPS_PER_CALL = 1000
+# Steps of the first call, before a step has been timed; it also pays the loop's
+# one-time graph optimization, so its time is not used to size the next ones.
+_FIRST_CALL_STEPS = 10
 
 
 @dataclasses.dataclass
@@ -90,7 +105,8 @@ class Hook:
   `fit` calls, in this order:
 
       begin(sess, dnn, state)                            # before the first step
-      after_step(sess, state, loss, X_batch, y_batch)    # every training step
+      after_step(sess, state, loss, X_batch, y_batch)    # after each Session call
+      next_step_needed(global_step)                      # before each Session call
       after_epoch(sess, state, metrics, improved)        # after validation
       on_interrupt(sess, state)                          # Ctrl-C, before it propagates
       on_diverged(sess, state)                           # NaN loss: flush, save nothing
@@ -100,6 +116,12 @@ class Hook:
   interrupt surfaces only after every hook has seen the step (a checkpoint hook first
   saves the position). `state` is the `TrainState`, already counting the step or
   epoch just done.
+
+  A Session call runs one training step, or several (`fit(steps_per_call=...)`): it
+  ends at the first step any hook's `next_step_needed` names, and `after_step` then
+  sees that step's loss and batch. A hook whose `after_step` needs every step (the
+  default for a hook that overrides `after_step` without `next_step_needed`, and for
+  hook objects without the method) keeps training at one step per call.
 
   Attributes:
     last_checkpoint: the path prefix of the newest checkpoint this hook wrote, or None.
@@ -113,7 +135,23 @@ class Hook:
     """Called once before the first step."""
 
   def after_step(self, sess, state, loss, X_batch, y_batch):
-    """Called after every training step; `loss` is the step's float loss."""
+    """Called after each Session call of training steps, with its last step's float
+    loss and batch (`X_batch` `[batch_size, n_inputs]`, `y_batch` `[batch_size]`)."""
+
+  def next_step_needed(self, global_step):
+    """The first global step > `global_step` whose `after_step` this hook needs.
+
+    A Session call of several steps ends at that step, so `after_step` sees the weights
+    and the batch of exactly that step (a checkpoint every N steps returns the next
+    multiple of N). Return None when no step is needed.
+
+    Returns:
+      An int > `global_step`, or None. Default: `global_step + 1` (every step) when the
+      hook overrides `after_step`, else None.
+    """
+    if type(self).after_step is Hook.after_step:
+      return None
+    return global_step + 1
 
   def after_epoch(self, sess, state, metrics, improved):
     """Called after each epoch's validation; `improved`: a new best validation loss."""
@@ -143,7 +181,9 @@ def as_arrays(name, data):
     if fractional.size:
       raise ValueError(f"Expected `{name}` labels to be class indices (integers). "
                        f"Received non-integer labels such as {fractional[0]}")
-  images, labels = np.asarray(images, np.float32), labels.astype(np.int64)
+  labels = labels.astype(np.int64)
+  if not isinstance(images, ScaledImages):  # Compact images stay uint8 until used.
+    images = np.asarray(images, np.float32)
   if images.ndim != 2 or labels.shape != (images.shape[0],):
     raise ValueError(f"Expected `{name}` images [n, n_inputs] and labels [n]. "
                      f"Received: images {images.shape}, labels {labels.shape}")
@@ -155,7 +195,8 @@ def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
   """Validates the training arguments before a graph is built; returns the arrays.
 
   Returns:
-    ((X_train, y_train), (X_valid, y_valid)) as float32 / int64 arrays.
+    ((X_train, y_train), (X_valid, y_valid)) as float32 (or `data.ScaledImages`) /
+    int64 arrays.
 
   Raises:
     ValueError, TypeError: naming the argument and what was received.
@@ -206,7 +247,9 @@ def run_batched(sess, fetch, feeds, batch_size=5000):
   """
   batch_size = _validation.check_positive_int("batch_size", batch_size)
   placeholders = list(feeds)
-  arrays = [np.asarray(feeds[p]) for p in placeholders]
+  # Compact images are converted one slice at a time.
+  arrays = [feeds[p] if isinstance(feeds[p], ScaledImages) else np.asarray(feeds[p])
+            for p in placeholders]
   lengths = {len(a) for a in arrays}
   if len(lengths) != 1:
     raise ValueError(f"Expected fed arrays of one length. Received lengths "
@@ -273,7 +316,8 @@ class ParamSnapshot:
 
 
 def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None,
-        hooks=(), state=None, snapshot=None, verbose=1, stream=None):
+        hooks=(), state=None, snapshot=None, verbose=1, stream=None,
+        steps_per_call=None):
   """Trains `dnn` in `sess`, validating after each epoch, with optional early stopping.
 
   Each epoch visits every training example once, in an order drawn from
@@ -281,6 +325,11 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
   batches as an uninterrupted one. Batch-norm updates run with each step (they are tied
   to `dnn.train_op`); max-norm clipping runs after each step; dropout is on only for
   training steps. After the loop the weights of the best validation loss are put back.
+
+  Several steps can run in one Session call (`dnn_toolkit.multistep`), with the same
+  batches and weights bit for bit as one step per call; the training set is then also
+  held in the graph (uint8 for `data.ScaledImages`). Calls end where a hook needs a
+  step (`Hook.next_step_needed`), at each epoch's end and after a NaN loss.
 
   Args:
     sess: a Session on the graph of `dnn`, variables initialized or restored.
@@ -296,6 +345,9 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
     snapshot: a `ParamSnapshot` holding the best weights so far (resume).
     verbose: 0 for silence, 1 for a progress bar (terminal) or a line per epoch.
     stream: where progress goes. Default sys.stderr.
+    steps_per_call: positive int, the most training steps per Session call; 1 feeds
+      each step's batch. Default None: sized to about `TARGET_SECONDS_PER_CALL` per
+      call where the net allows several (`multistep.unsupported_reason`), else 1.
 
   Returns:
     The final `TrainState`; `state.history` has one metrics dict per epoch.
@@ -308,26 +360,27 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
   """
   (X, y), (X_valid, y_valid) = check_fit_arguments(
       dnn.config, int(dnn.X.shape[1]), train, validation, epochs, batch_size, patience)
+  if steps_per_call is not None:
+    _validation.check_positive_int("steps_per_call", steps_per_call)
   if state is None:
     seed = dnn.config.seed if dnn.config.seed is not None else np.random.randint(2**31)
     state = TrainState(shuffle_seed=int(seed))
   if snapshot is None:
     with sess.graph.as_default():  # The caller's default graph may be another one.
       snapshot = ParamSnapshot()
-  step = _fast_run.step_function(sess, dnn.train_op, dnn.batch_stats,
-                                 [dnn.X, dnn.y, dnn.is_training])
-  clip = sess.make_callable(dnn.max_norm_op) if dnn.max_norm_op is not None else None
   progress = Progress(verbose, stream)
   held = _HeldInterrupt()
   # The net's own hooks first (a plateau schedule updates the rate before a checkpoint
   # is written); the held Ctrl-C last: it surfaces once every hook saw the step.
   hooks = list(dnn.hooks) + list(hooks) + [held]
   _call(hooks, "begin", sess, dnn, state)
+  # Built after `begin`: a hook's graph (TensorBoard's) shows the net, not the loop.
+  steps = _StepRunner(sess, dnn, (X, y), batch_size, steps_per_call, hooks)
   try:
     with held:
       while state.epoch < epochs and not state.stopped_early:
         started = time.perf_counter()
-        _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, sess)
+        _train_epoch(steps, epochs, state, progress, hooks, sess)
         metrics = _validate(sess, dnn, X_valid, y_valid, state, len(X), started)
         improved = _early_stopping(sess, snapshot, state, metrics, patience)
         progress.end_epoch(metrics)
@@ -343,30 +396,118 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
   return state
 
 
-def _train_epoch(step, clip, X, y, batch_size, epochs, state, progress, hooks, sess):
+def _train_epoch(steps, epochs, state, progress, hooks, sess):
   """Runs the remaining batches of epoch `state.epoch`, updating `state` after each."""
-  n_batches = math.ceil(len(X) / batch_size)
-  order = epoch_permutation(len(X), state.shuffle_seed, state.epoch)
+  n_batches = math.ceil(steps.num_examples / steps.batch_size)
+  order = epoch_permutation(steps.num_examples, state.shuffle_seed, state.epoch)
+  steps.start_epoch(order)
   progress.start_epoch(state.epoch, epochs, n_batches)
   first = state.batch
-  for batch in range(first, n_batches):
-    indices = order[batch * batch_size:(batch + 1) * batch_size]
-    X_batch, y_batch = X[indices], y[indices]  # [batch_size, n_inputs], [batch_size]
-    loss, accuracy = step(X_batch, y_batch, True)
-    if not math.isfinite(loss):
-      raise TrainingDivergedError(
-          f"Training diverged: the loss became {loss} at epoch {state.epoch + 1}, "
-          f"batch {batch + 1} (global step {state.global_step + 1}); lower the learning "
-          "rate or clip the gradients. No checkpoint was written after it.")
-    if clip is not None:
-      clip()
-    state.batch, state.global_step = batch + 1, state.global_step + 1
-    state.epoch_loss_sum += float(loss) * len(indices)
-    state.epoch_correct += float(accuracy) * len(indices)
-    seen = min((batch + 1) * batch_size, len(X))
-    progress.update(batch + 1, state.epoch_loss_sum / seen,
-                    (batch + 1 - first) * batch_size, state.epoch_correct / seen)
-    _call(hooks, "after_step", sess, state, float(loss), X_batch, y_batch)
+  while state.batch < n_batches:
+    count = min(steps.steps_per_call(), n_batches - state.batch,
+                _steps_to_boundary(hooks, state.global_step))
+    stats, (X_batch, y_batch) = steps.run(order, state.batch, count)  # [count, 2]
+    for loss, accuracy in stats.tolist():  # Counted as one step per call counts them.
+      _count_step(state, loss, accuracy, steps.batch_size, steps.num_examples)
+    seen = min(state.batch * steps.batch_size, steps.num_examples)
+    progress.update(state.batch, state.epoch_loss_sum / seen,
+                    (state.batch - first) * steps.batch_size, state.epoch_correct / seen)
+    _call(hooks, "after_step", sess, state, loss, X_batch, y_batch)
+
+
+def _count_step(state, loss, accuracy, batch_size, n):
+  """Counts one step in `state`; raises TrainingDivergedError on a NaN or Inf loss."""
+  if not math.isfinite(loss):
+    raise TrainingDivergedError(
+        f"Training diverged: the loss became {loss} at epoch {state.epoch + 1}, "
+        f"batch {state.batch + 1} (global step {state.global_step + 1}); lower the "
+        "learning rate or clip the gradients. No checkpoint was written after it.")
+  size = min(batch_size, n - state.batch * batch_size)
+  state.batch, state.global_step = state.batch + 1, state.global_step + 1
+  state.epoch_loss_sum += float(loss) * size
+  state.epoch_correct += float(accuracy) * size
+
+
+def _next_step_needed(hook, global_step):
+  method = getattr(hook, "next_step_needed", None)
+  if method is not None:
+    return method(global_step)
+  return global_step + 1 if hasattr(hook, "after_step") else None
+
+
+def _needs_every_step(hook):
+  """Whether `hook` declares no steps of its own but sees `after_step` (every step)."""
+  declared = getattr(type(hook), "next_step_needed", None)
+  if declared is None:
+    return hasattr(hook, "after_step")
+  return (declared is Hook.next_step_needed
+          and type(hook).after_step is not Hook.after_step)
+
+
+def _steps_to_boundary(hooks, global_step):
+  """Steps until the first step a hook needs (`Hook.next_step_needed`); inf if none."""
+  needed = [_next_step_needed(h, global_step) for h in hooks]
+  needed = [n for n in needed if n is not None]
+  return min(needed) - global_step if needed else math.inf
+
+
+class _StepRunner:
+  """Runs `fit`'s training steps: fed one per call, or several per call in the graph.
+
+  Attributes:
+    batch_size, num_examples: the batch size and the training set's size.
+  """
+
+  def __init__(self, sess, dnn, train, batch_size, steps_per_call, hooks):
+    self.X, self.y = train
+    self.batch_size, self.num_examples = batch_size, len(self.y)
+    self._fixed = steps_per_call
+    self._seconds_per_step = None  # Of the last timed multi-step call.
+    self._calls = 0
+    self._step = _fast_run.step_function(sess, dnn.train_op, dnn.batch_stats,
+                                         [dnn.X, dnn.y, dnn.is_training])
+    self._clip = (sess.make_callable(dnn.max_norm_op) if dnn.max_norm_op is not None
+                  else None)
+    self._multi = None
+    if steps_per_call != 1 and not any(_needs_every_step(h) for h in hooks):
+      self._multi = multistep.build(sess, dnn, self.X, self.y, batch_size)
+
+  def start_epoch(self, order):
+    if self._multi is not None:
+      self._multi.start_epoch(order)
+
+  def steps_per_call(self):
+    """The most steps the next call may run."""
+    if self._multi is None:
+      return 1
+    if self._fixed is not None:
+      return self._fixed
+    if self._seconds_per_step is None:
+      return _FIRST_CALL_STEPS
+    steps = int(TARGET_SECONDS_PER_CALL / max(self._seconds_per_step, 1e-9))
+    return max(1, min(MAX_STEPS_PER_CALL, steps))
+
+  def run(self, order, batch, count):
+    """Runs `count` steps from `batch`; returns (stats `[m, 2]`, the last batch).
+
+    m = `count`, or fewer when a loss was not finite (the last row is that step's).
+    """
+    def batch_of(b):
+      indices = order[b * self.batch_size:(b + 1) * self.batch_size]
+      return self.X[indices], self.y[indices]  # [batch_size, n_inputs], [batch_size]
+
+    if self._multi is None:
+      X_batch, y_batch = batch_of(batch)
+      stats = self._step(X_batch, y_batch, True)  # [2]
+      if self._clip is not None and math.isfinite(stats[0]):
+        self._clip()
+      return np.asarray(stats)[None], (X_batch, y_batch)
+    started = time.perf_counter()
+    stats = self._multi.run(batch, count)  # [m, 2]
+    self._calls += 1
+    if self._calls > 1 and len(stats):  # The first call also optimizes the graph.
+      self._seconds_per_step = (time.perf_counter() - started) / len(stats)
+    return stats, batch_of(batch + len(stats) - 1)
 
 
 def _validate(sess, dnn, X_valid, y_valid, state, n_train, started):
@@ -449,6 +590,10 @@ class _HeldInterrupt:
     if self.pending:
       raise KeyboardInterrupt
     self.pending = True
+
+  def next_step_needed(self, global_step):
+    del global_step  # Unused: a held Ctrl-C waits for the end of any call.
+    return None
 
   def after_step(self, sess, state, loss, X_batch, y_batch):
     del sess, state, loss, X_batch, y_batch  # Unused.
