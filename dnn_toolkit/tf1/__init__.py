@@ -91,7 +91,9 @@ def load_ipython_extension(ipython):
   """`%load_ext dnn_toolkit.tf1`: `import tensorflow` in the kernel gives this module.
 
   From then on the notebook's cells run TF 1.x code unmodified, as `dnn-toolkit run`
-  runs a script; see `dnn_toolkit.tf1.aliasing`.
+  runs a script; see `dnn_toolkit.tf1.aliasing`. Load it in the first cell: a name
+  bound by an `import tensorflow` that ran before still holds today's TensorFlow, so
+  such a cell must run again.
 
   Args:
     ipython: the IPython shell (unused: the aliasing is process-wide).

@@ -6,7 +6,7 @@ with TF 1.15's signatures and variable names. The rest of TF 1.x's `tf.layers` (
 instead.
 """
 
-from dnn_toolkit.tf1._unavailable import module_getattr
+from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 from dnn_toolkit.tf_layers import average_pooling2d
 from dnn_toolkit.tf_layers import batch_normalization
 from dnn_toolkit.tf_layers import conv2d
@@ -16,7 +16,7 @@ from dnn_toolkit.tf_layers import flatten
 from dnn_toolkit.tf_layers import max_pooling2d
 
 # TF 1.15's tf.layers names not provided here.
-TF1_NAMES = frozenset("""
+_TF1_NAMES = frozenset("""
     AveragePooling1D AveragePooling2D AveragePooling3D BatchNormalization Conv1D Conv2D
     Conv2DTranspose Conv3D Conv3DTranspose Dense Dropout Flatten InputSpec Layer
     MaxPooling1D MaxPooling2D MaxPooling3D SeparableConv1D SeparableConv2D
@@ -24,7 +24,7 @@ TF1_NAMES = frozenset("""
     conv3d_transpose experimental max_pooling1d max_pooling3d separable_conv1d
     separable_conv2d""".split())
 
-__getattr__ = module_getattr(__name__, "tf.layers", known=TF1_NAMES)
+__getattr__ = _module_getattr(__name__, "tf.layers", known=_TF1_NAMES)
 
 __all__ = ["average_pooling2d", "batch_normalization", "conv2d", "dense", "dropout",
            "flatten", "max_pooling2d"]

@@ -6,17 +6,17 @@ TF 2's RNN cells are Keras layers that Keras 3 no longer builds in TF 1.x graphs
 name is TensorFlow's own object.
 """
 
-import types
+import types as _types
 
 import tensorflow as _tf
 
-from dnn_toolkit.tf1._unavailable import module_getattr
+from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 
 for _name in dir(_tf.compat.v1.nn):
   if not _name.startswith("_") and _name != "rnn_cell":
     globals()[_name] = getattr(_tf.compat.v1.nn, _name)
 del _name
 
-rnn_cell = types.ModuleType(f"{__name__}.rnn_cell", "TF 1.x's tf.nn.rnn_cell: not "
+rnn_cell = _types.ModuleType(f"{__name__}.rnn_cell", "TF 1.x's tf.nn.rnn_cell: not "
                             "available (its cells need Keras 2).")
-rnn_cell.__getattr__ = module_getattr(rnn_cell.__name__, "tf.nn.rnn_cell")
+rnn_cell.__getattr__ = _module_getattr(rnn_cell.__name__, "tf.nn.rnn_cell")

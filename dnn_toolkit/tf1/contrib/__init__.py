@@ -5,8 +5,8 @@ are here under their TF 1.x names; every other `tf.contrib` name (slim, learn, r
 ...) raises `UnavailableAPIError` saying what to use instead.
 """
 
-from dnn_toolkit.tf1._unavailable import module_getattr
+from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 from dnn_toolkit.tf1.contrib import framework
 from dnn_toolkit.tf1.contrib import layers
 
-__getattr__ = module_getattr(__name__, "tf.contrib")
+__getattr__ = _module_getattr(__name__, "tf.contrib")

@@ -8,7 +8,7 @@ Each TF 1.x name below is bound to the toolkit's function of that name when
 from dnn_toolkit import initializers as _initializers
 from dnn_toolkit import layers as _layers
 from dnn_toolkit import regularizers as _regularizers
-from dnn_toolkit.tf1._unavailable import module_getattr
+from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 
 # The tf.contrib.layers names of TF 1.15 that the toolkit may provide, by module.
 _SOURCES = {
@@ -20,7 +20,7 @@ _SOURCES = {
 }
 
 # TF 1.15's tf.contrib.layers names; those not bound below raise UnavailableAPIError.
-TF1_NAMES = frozenset("""
+_TF1_NAMES = frozenset("""
     avg_pool2d avg_pool3d bias_add bucketized_column conv1d conv2d conv2d_in_plane
     conv2d_transpose conv3d conv3d_transpose convolution convolution2d
     convolution2d_in_plane convolution2d_transpose convolution3d
@@ -44,8 +44,9 @@ for _module, _names in _SOURCES.items():
     if hasattr(_module, _name):
       globals()[_name] = getattr(_module, _name)
       __all__.append(_name)
+del _module, _names, _name
 if "xavier_initializer" in __all__:
   xavier_initializer_conv2d = xavier_initializer  # pylint: disable=undefined-variable
   __all__.append("xavier_initializer_conv2d")
 
-__getattr__ = module_getattr(__name__, "tf.contrib.layers", known=TF1_NAMES)
+__getattr__ = _module_getattr(__name__, "tf.contrib.layers", known=_TF1_NAMES)

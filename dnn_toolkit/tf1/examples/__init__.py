@@ -1,6 +1,6 @@
 """`tf.examples` of the stand-in: only `tutorials.mnist.input_data`, offline."""
 
-from dnn_toolkit.tf1._unavailable import module_getattr
+from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 from dnn_toolkit.tf1.examples import tutorials
 
-__getattr__ = module_getattr(__name__, "tf.examples")
+__getattr__ = _module_getattr(__name__, "tf.examples")
