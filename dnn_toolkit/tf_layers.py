@@ -6,12 +6,13 @@ on `tf.compat.v1.get_variable` inside a `variable_scope`, and on `tf.nn` ops. Un
 Keras 3, TensorFlow's own `tf.compat.v1.layers.dense` raises "not available with
 Keras 3"; these take its place, so TF 1.x code and its checkpoints work unchanged:
 
-    hidden1 = dense(X, 300, activation=tf.nn.relu, name="hidden1")  # hidden1/kernel, /bias
+    hidden1 = dense(X, 300, activation=tf.nn.relu, name="hidden1")  # hidden1/kernel
     bn1 = batch_normalization(hidden1, training=training, momentum=0.9)
     drop1 = dropout(bn1, rate=0.5, training=training)
 
 `conv2d`, `max_pooling2d` and `average_pooling2d` complete the layers of TF 1.x's
-CNN tutorials. They differ from the contrib builders of the same idea in what TF 1.x users rely on:
+CNN tutorials. They differ from the contrib builders of the same idea in what TF 1.x
+users rely on:
 `dense` is linear by default and names its variables `kernel` and `bias`;
 `batch_normalization` scales by default (`gamma`), uses `momentum=0.99`, and, like
 `dropout`, runs in inference mode unless `training` is given (default False). The
@@ -457,11 +458,15 @@ def _check_conv_inputs(fn_name, inputs, data_format):
 
 def _channels_last(inputs, data_format):
   # CPU kernels take NHWC only: channels_first inputs are transposed around the op.
-  return tf.transpose(inputs, [0, 2, 3, 1]) if data_format == "channels_first" else inputs
+  if data_format == "channels_first":
+    return tf.transpose(inputs, [0, 2, 3, 1])  # [batch, height, width, channels]
+  return inputs
 
 
 def _back_to(outputs, data_format):
-  return tf.transpose(outputs, [0, 3, 1, 2]) if data_format == "channels_first" else outputs
+  if data_format == "channels_first":
+    return tf.transpose(outputs, [0, 3, 1, 2])  # [batch, channels, height, width]
+  return outputs
 
 
 def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid",

@@ -296,7 +296,7 @@ def child_env():
 
 
 def run_child(argv, cwd, timeout=CHILD_TIMEOUT_S):
-  """Runs `argv` in `cwd`; kills it by its pid past `timeout`. Returns CompletedProcess."""
+  """Runs `argv` in `cwd`, killing it by its pid past `timeout`; returns the result."""
   with subprocess.Popen(argv, cwd=cwd, env=child_env(), stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True) as proc:
     try:
@@ -691,7 +691,8 @@ STAND_IN_IMPORTS = {
     "from dnn_toolkit.layers import ": "from dnn_toolkit.tf1.contrib.layers import ",
     "from dnn_toolkit.regularizers import ":
         "from dnn_toolkit.tf1.contrib.layers import ",
-    "from dnn_toolkit.arg_scope import ": "from dnn_toolkit.tf1.contrib.framework import ",
+    "from dnn_toolkit.arg_scope import ":
+        "from dnn_toolkit.tf1.contrib.framework import ",
 }
 
 CHECKS["lesson_snippets_with_the_one_line_change"] = f"""

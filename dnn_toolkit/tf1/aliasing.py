@@ -18,7 +18,8 @@ import sys
 
 import tensorflow as _tf
 
-import dnn_toolkit.tf1  # pylint: disable=unused-import  (imports every module of MODULES)
+# Importing the stand-in imports every module that MODULES names.
+import dnn_toolkit.tf1  # pylint: disable=unused-import
 from dnn_toolkit.tf1._unavailable import UnavailableModuleError
 from dnn_toolkit.tf1._unavailable import advice
 

@@ -175,8 +175,9 @@ def read_data_sets(train_dir, fake_data=False, one_hot=False, dtype=tf.float32,
   validation_size = _validation.check_non_negative_int("validation_size",
                                                        validation_size)
   if validation_size > _toolkit_mnist.NUM_TRAIN:
-    raise ValueError(f"Validation size should be between 0 and {_toolkit_mnist.NUM_TRAIN}. "
-                     f"Received: validation_size={validation_size}")
+    raise ValueError("Validation size should be between 0 and "
+                     f"{_toolkit_mnist.NUM_TRAIN}. Received: "
+                     f"validation_size={validation_size}")
   (train_images, train_labels), (test_images, test_labels) = _mnist.load_uint8(
       train_dir)
   if validation_size > len(train_images):  # A train_dir with a smaller data set.
