@@ -258,7 +258,10 @@ def test_async_cluster_matches_single_process_and_checkpoints_restore(
   assert metrics == pytest.approx(record.test)
   assert metrics["accuracy"] > 0.6  # 3 epochs of 1,200 images; chance is 0.1
   # ... and `dnn-toolkit inspect` reads the run.
-  report = checkpoints.inspect_checkpoint(run_dir)
+  from dnn_toolkit import cli  # pylint: disable=import-outside-toplevel
+  capsys.readouterr()
+  assert cli.main(["inspect", run_dir, "--json"]) == 0
+  report = json.loads(capsys.readouterr().out)
   names = {v["name"] for v in report["variables"]}
   assert {"hidden1/weights", "hidden1/BatchNorm/moving_mean", "outputs/biases"} <= names
 
