@@ -60,7 +60,7 @@ def parser(doc, demo_name):
   p.add_argument("--out", default=os.path.join("checkpoints", demo_name), metavar="DIR",
                  help="where every output goes (run directories, logs, results.md, PNG)")
   p.add_argument("--quick", action="store_true",
-                 help="a smaller budget that finishes in under a minute on 2 cores")
+                 help="a smaller budget, one seed: tens of seconds instead of minutes")
   return p
 
 

@@ -2,8 +2,10 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/compare_techniques.py             # full run, ~6 min on 2 cores
-    .venv/bin/python demos/compare_techniques.py --quick     # ~30 s
+    .venv/bin/python demos/compare_techniques.py             # full run, 3 min
+    .venv/bin/python demos/compare_techniques.py --quick     # 40-65 s
+
+(times measured on a shared 2-core machine; they vary with its load.)
 
 The lesson lists ways to train deep nets faster and better: a good initializer, a
 non-saturating activation, batch normalization, a faster optimizer. It also ranks the
@@ -156,7 +158,8 @@ def main(args):
   print(f"\nActivation ranking (validation accuracy, %, {_common.over_seeds(n_seeds)}):")
   print("\n".join(ranking))
   _common.write_results(
-      os.path.join(args.out, "results.md"), "Techniques of the lesson on one MNIST budget",
+      os.path.join(args.out, "results.md"),
+      "Techniques of the lesson on one MNIST budget",
       [("Every variant", headers, rows, []),
        (f"Activation ranking (validation accuracy, {_common.over_seeds(n_seeds)})",
         None, None, ranking)],

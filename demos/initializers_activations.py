@@ -2,11 +2,11 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/initializers_activations.py            # full run, ~2 min
-    .venv/bin/python demos/initializers_activations.py --quick    # ~25 s
+    .venv/bin/python demos/initializers_activations.py            # full run, 41 s
+    .venv/bin/python demos/initializers_activations.py --quick    # 13-20 s
 
-(times on 2 cores). The lesson's demo 2, parts 1 and 2; part 3, reusing pretrained
-layers, is demos/pretrained_layers.py.
+(times measured on a shared 2-core machine; they vary with its load). The lesson's
+demo 2, parts 1 and 2; part 3, reusing pretrained layers, is demos/pretrained_layers.py.
 
 The same net (5 hidden layers of 100 units, plain SGD, so that a bad start is not
 rescaled away by an adaptive optimizer) trains on an MNIST subset for a fixed budget,

@@ -2,13 +2,14 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/pretrained_layers.py                     # full run, ~1 min
-    .venv/bin/python demos/pretrained_layers.py --quick             # ~25 s
+    .venv/bin/python demos/pretrained_layers.py                     # full run, 62 s
+    .venv/bin/python demos/pretrained_layers.py --quick             # 12-32 s
     .venv/bin/python demos/pretrained_layers.py --skip-pretraining  # part 2 alone
     .venv/bin/python demos/pretrained_layers.py --pretrained RUN_DIR
 
-(times on 2 cores). The lesson's demo 2, part 3, "Reusing a TensorFlow model"
-(parts 1 and 2 are demos/initializers_activations.py).
+(times measured on a shared 2-core machine; they vary with its load). The lesson's
+demo 2, part 3, "Reusing a TensorFlow model" (parts 1 and 2 are
+demos/initializers_activations.py).
 
 Part 1 trains a net of 5 hidden layers (He, ELU, Adam) on digits 0-4 and saves it as a
 checkpoint; --skip-pretraining and --pretrained reuse one saved before (this demo's, or

@@ -2,8 +2,10 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/regularization.py             # full run, ~2 min on 2 cores
-    .venv/bin/python demos/regularization.py --quick     # ~15 s
+    .venv/bin/python demos/regularization.py             # full run, 2 min
+    .venv/bin/python demos/regularization.py --quick     # 28-32 s
+
+(times measured on a shared 2-core machine; they vary with its load.)
 
 Part 1 is the lesson's code in graph mode: the l1 penalty of a small net written out by
 hand (`scale * sum(|weights|)` per layer), and the same penalty collected by TensorFlow
@@ -213,7 +215,8 @@ def main(args):
              "Accuracies of the weights with the lowest validation loss, in percent, "
              f"{_common.over_seeds(len(seeds))}."])
   _common.plot_curves(os.path.join(args.out, "regularization.png"),
-                      {name: [r["val_loss"] for r in runs] for name, runs in results.items()},
+                      {name: [r["val_loss"] for r in runs]
+                       for name, runs in results.items()},
                       f"validation {plots.LOSS_LABEL}", len(seeds),
                       "Overfitting: the validation loss rises again")
   _common.finish(args.out)

@@ -2,8 +2,10 @@
 
 Run from the repository root:
 
-    .venv/bin/python demos/vanishing_gradients.py            # full run, ~40 s on 2 cores
-    .venv/bin/python demos/vanishing_gradients.py --quick    # ~20 s
+    .venv/bin/python demos/vanishing_gradients.py            # full run, 26 s
+    .venv/bin/python demos/vanishing_gradients.py --quick    # 13-30 s
+
+(times measured on a shared 2-core machine; they vary with its load.)
 
 Part 1 plots the logistic (sigmoid) function and its derivative, shading where the
 derivative is under 5% of its peak of 0.25 (|z| > 4.4): there a unit is saturated, and
@@ -130,7 +132,8 @@ def main(args):
   logs = os.path.join(args.out, "logs")
   results = {}
   for name, fields in VARIANTS:
-    results[name] = probe_variant(fields, datasets, budget, os.path.join(logs, slug(name)))
+    results[name] = probe_variant(fields, datasets, budget,
+                                  os.path.join(logs, slug(name)))
     before, _, accuracy = results[name]
     print(f"  {name}: layer 1 / layer {DEPTH} gradient "
           f"{diagnostics.first_to_last_ratio(before):.1e} before training, "
