@@ -3,7 +3,7 @@
 A per-step `sess.run` pays the Python and runtime overhead of one call for every step
 (feeding the batch, starting the executor): at batch 50 on a small net that is a large
 share of the step. `MultiStep` keeps the training set in the graph (a variable, uint8
-when the data is `data.ScaledImages`, cast and scaled in the graph) and the epoch's
+when the data is `data.ScaledImages`, scaled in the graph) and the epoch's
 order in another variable, set once per epoch; one call then runs K steps, each
 gathering its batch `order[b * batch_size:(b + 1) * batch_size]` in the graph, the
 batches `data.minibatch_indices` gives.
@@ -254,8 +254,11 @@ class _StepBody:
           _V1.graph_util.extract_sub_graph(self._train, [dnn.max_norm_op.name]), handles)
 
   def __call__(self, X_batch, y_batch):
-    if self._scale is not None:  # uint8 -> float32 as `ScaledImages` converts them.
-      X_batch = tf.cast(X_batch, tf.float32) / np.float32(self._scale)
+    if self._scale is not None:
+      # uint8 -> float32 through a table of NumPy's 256 quotients: the runtime may
+      # rewrite `x / 255` as `x * (1 / 255)`, a different rounding.
+      table = np.divide(np.arange(256), np.float32(self._scale), dtype=np.float32)
+      X_batch = tf.gather(tf.constant(table), tf.cast(X_batch, tf.int32))
     dnn = self._dnn
     feeds = {dnn.X.name: X_batch, dnn.y.name: y_batch,
              dnn.is_training.name: tf.constant(True)}
