@@ -118,10 +118,15 @@ def run(args: argparse.Namespace) -> int:
   digits = _check_flags(args)
   _run_data.check_run_dir(args.from_run)
   from dnn_toolkit import experiment, transfer, transfer_run  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
   base = transfer.load_pretrained(args.from_run)
-  sets, identity = _task_data(args, digits)
-  reused, frozen, config = resolve_layers(args, base.config, n_outputs(args, sets))
+  reused, frozen, hidden = resolve_layers(args, base.config)
   run_dir = args.run_dir or experiment.default_run_dir()
+  if checkpoints.RunRecord.exists(run_dir):
+    raise FileExistsError(f"argument --run-dir: {run_dir} already holds a run; "
+                          "nothing was changed. Choose a new run directory.")
+  sets, identity = _task_data(args, digits)
+  config = new_config(args, base.config, hidden, n_outputs(args, sets))
   try:
     result = transfer_run.train_transfer(
         base, config, sets[0], sets[1], test=sets[2], run_dir=run_dir, reuse=reused,
@@ -176,8 +181,8 @@ def n_outputs(args, sets):
   return max(int(split.labels.max()) + 1 for split in sets if len(split.labels))
 
 
-def resolve_layers(args, base_config, classes):
-  """The reused layer numbers, the frozen count and the new net's `DNNConfig`.
+def resolve_layers(args, base_config):
+  """The reused layer numbers, the frozen count and the new net's hidden layers.
 
   Raises:
     ValueError: naming the flag: --reuse matching no layer of the run, --replace of a
@@ -206,11 +211,16 @@ def resolve_layers(args, base_config, classes):
                        f"Received: --freeze {args.freeze!r} matches "
                        f"{', '.join(hidden_scope(i) for i in matched)}")
     frozen = len(matched)
+  return reused, frozen, hidden
+
+
+def new_config(args, base_config, hidden, classes):
+  """The new net's `DNNConfig`: the run's, with these layers, classes and flags."""
   changes = {"hidden_layers": hidden, "n_outputs": classes}
   for dest in ("learning_rate", "seed"):
     if getattr(args, dest) is not None:
       changes[dest] = getattr(args, dest)
-  return reused, frozen, dataclasses.replace(base_config, **changes).validate()
+  return dataclasses.replace(base_config, **changes).validate()
 
 
 def _matching(flag, pattern, layers):

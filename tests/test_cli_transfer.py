@@ -1,0 +1,134 @@
+"""Tests of `dnn-toolkit transfer`: the lesson's recipe on MNIST, as a child process.
+
+A small net of 4 hidden layers trains in-process on digits 0-4 (200 images per class,
+one epoch); `transfer` then restores hidden1-3, replaces hidden4, freezes and caches
+hidden1-2 and trains on 100 images per class of digits 5-9. The new run directory must
+be one that evaluate, inspect, TensorBoard and a further transfer accept.
+"""
+
+import argparse
+import os
+
+import numpy as np
+import pytest
+
+from _cli_jobs import assert_refused, cli, files_under
+from dnn_toolkit import checkpoints
+from dnn_toolkit import data
+from dnn_toolkit import experiment
+from dnn_toolkit import summaries
+from dnn_toolkit import transfer
+from dnn_toolkit import transfer_run
+from dnn_toolkit.commands import _run_data
+from dnn_toolkit.commands import transfer as transfer_command
+from dnn_toolkit.model import DNNConfig
+
+BASE = DNNConfig(hidden_layers=(20, 20, 20, 20), n_outputs=5, seed=0, dropout_rate=0.0)
+RECIPE = ["--reuse", "hidden[123]", "--replace", "4", "--freeze", "hidden[12]",
+          "--cache-frozen", "--digits", "5-9", "--per-class", "100", "--epochs", "2",
+          "--batch-size", "50", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def mnist():
+  return data.load_mnist()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, mnist):
+  """A run on digits 0-4 (its record says so, as a transfer run's would)."""
+  run_dir = str(tmp_path_factory.mktemp("transfer") / "base")
+  train = data.sample_per_class(data.filter_digits(mnist.train, range(5)), 200, seed=0)
+  validation = data.filter_digits(mnist.validation, range(5))
+  experiment.train(BASE, train, validation, run_dir=run_dir, epochs=1, verbose=0,
+                   data=dict(mnist.identity, digits=[0, 1, 2, 3, 4]))
+  return run_dir
+
+
+@pytest.fixture(scope="module")
+def transferred(base):
+  run_dir = os.path.join(os.path.dirname(base), "digits-5-9")
+  code, out, err = cli("transfer", "--from", base, *RECIPE, "--run-dir", run_dir)
+  assert (code, err) == (0, ""), err
+  return run_dir, out
+
+
+def test_record_names_what_was_restored_frozen_and_new(base, transferred, mnist):
+  run_dir, out = transferred
+  record = checkpoints.RunRecord.read(run_dir)
+  base_record = checkpoints.RunRecord.read(base)
+  assert record.transfer == {
+      "from": os.path.abspath(base_record.best_checkpoint),
+      "restored": ["hidden1", "hidden2", "hidden3"], "frozen": ["hidden1", "hidden2"],
+      "new": ["hidden4", "outputs"], "cached": True}
+  assert record.config.hidden_layers == (20, 20, 20, 20)
+  assert record.config.n_outputs == 5 and record.finished
+  assert record.data["digits"] == [5, 6, 7, 8, 9] and record.data["n_train"] == 500
+  n_test = int(np.isin(mnist.test.labels, range(5, 10)).sum())
+  assert record.test["n_test"] == n_test == record.data["n_test"]
+  assert "restored hidden1, hidden2, hidden3 (frozen: hidden1, hidden2)" in out
+  assert "new: hidden4, outputs" in out
+
+
+def test_frozen_layers_keep_the_base_values_and_the_others_train(base, transferred):
+  run_dir, _ = transferred
+  old = checkpoints.load_values(checkpoints.RunRecord.read(base).best_checkpoint)
+  new = checkpoints.load_values(checkpoints.RunRecord.read(run_dir).best_checkpoint)
+  for name in new:
+    if name.startswith(("hidden1/", "hidden2/")):  # Moving statistics included.
+      np.testing.assert_array_equal(new[name], old[name], err_msg=name)
+  assert not np.array_equal(new["hidden3/weights"], old["hidden3/weights"])
+  assert not np.array_equal(new["hidden4/weights"], old["hidden4/weights"])
+
+
+def test_evaluate_inspect_tensorboard_and_transfer_accept_the_run(transferred, mnist):
+  run_dir, _ = transferred
+  code, out, err = cli("evaluate", run_dir)
+  assert (code, err) == (0, ""), err
+  record = checkpoints.RunRecord.read(run_dir)
+  assert f"accuracy {record.test['accuracy']:.4f}" in out
+  assert [line.split()[0] for line in out.splitlines()[5:10]] == list("56789")
+  assert checkpoints.inspect_checkpoint(run_dir)["checkpoint"] == record.best_checkpoint
+  assert summaries.find_logdir(run_dir) == summaries.logdir_of(run_dir)
+  # A transfer from the transfer run, through the Python API.
+  train, validation = (_run_data.select_digits(s, [5, 6, 7, 8, 9]) for s in mnist[:2])
+  again = transfer_run.train_transfer(
+      transfer.load_pretrained(run_dir), record.config,
+      (train.images[:200], train.labels[:200]),
+      (validation.images[:200], validation.labels[:200]),
+      run_dir=os.path.join(os.path.dirname(run_dir), "again"), reuse=(1, 2, 3, 4),
+      epochs=1, batch_size=50, verbose=0)
+  assert again.record.transfer["restored"] == ["hidden1", "hidden2", "hidden3",
+                                               "hidden4"]
+  assert again.record.transfer["new"] == ["outputs"]
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["--reuse", "hidden[123]", "--cache-frozen"], ["--cache-frozen", "--freeze"]),
+    (["--reuse", "hidden[123]", "--digits", "9-5"], ["--digits", "'9-5'"]),
+    (["--reuse", "hidden9"], ["--reuse", "matches no hidden layer", "hidden4"]),
+    (["--reuse", "hidden[123]", "--replace", "3"], ["--replace", "hidden3"]),
+    (["--reuse", "hidden[123]", "--freeze", "hidden[23]"],
+     ["--freeze", "lowest", "hidden2, hidden3"]),
+])
+def test_bad_flags_are_one_line_exit_2_and_write_nothing(base, tmp_path, argv,
+                                                         fragments):
+  before = files_under(os.path.dirname(base))
+  result = cli("transfer", "--from", base, *argv, "--run-dir", tmp_path / "new")
+  assert_refused(result, *fragments)
+  assert not (tmp_path / "new").exists()
+  assert files_under(os.path.dirname(base)) == before
+
+
+def test_an_existing_run_dir_is_refused_unchanged(base):
+  before = files_under(base)
+  assert_refused(cli("transfer", "--from", base, "--reuse", "hidden1", "--run-dir",
+                     base), "--run-dir", "already holds a run")
+  assert files_under(base) == before
+
+
+def test_resolve_layers_keeps_the_runs_layers_up_to_the_top_one():
+  args = argparse.Namespace(reuse="hidden[12]", replace=[3], freeze="hidden1",
+                            hidden_layers=None)
+  base_config = DNNConfig(hidden_layers=(30, 20, 10, 5))
+  assert transfer_command.resolve_layers(args, base_config) == ([1, 2], 1, (30, 20, 10))
