@@ -120,3 +120,14 @@ def test_restoring_a_best_checkpoint_into_a_training_graph_names_load_run(npz_ru
       sess.run(init)
       with pytest.raises(CheckpointError, match=r"experiment\.load_run\(run_dir\)"):
         checkpoints.restore(sess, record.best_checkpoint)
+
+
+def test_a_changed_source_is_refused_rather_than_evaluated(tmp_path):
+  path = write_npz(tmp_path / "data.npz")
+  run_dir = str(tmp_path / "run")
+  train_run(run_dir, path, epochs=1)
+  write_npz(path, seed=1)  # Same layout, other rows: the record's digests differ.
+  before = files_under(run_dir)
+  assert_refused(cli("evaluate", run_dir), "no longer gives the data it trained on",
+                 "--data")
+  assert files_under(run_dir) == before

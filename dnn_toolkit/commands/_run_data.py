@@ -10,7 +10,7 @@ digits it kept. This module owns turning that record back into arrays:
 
 Features are scaled as the run's were: a standardized run's (mean, std) comes from
 `record.data["standardization"]` where stored, else from the training split of its
-source, reloaded and checked against the record's digest. Labels are kept or relabelled
+source, reloaded and checked against the record's digests. Labels are kept or relabelled
 as the run's were (a run on digits 5-9 calls them classes 0-4).
 
 It also holds the flags these commands share beyond `_flags` (`--checkpoint`,
@@ -97,41 +97,74 @@ def select_digits(dataset, digits):
   return data.relabel(kept, {d: i for i, d in enumerate(digits)})
 
 
+def task_splits(loaded, digits=None, per_class=None, seed=0):
+  """The (train, validation, test) `DataSet`s of a task drawn from loaded data.
+
+  The one recipe of the transfer command's `--digits` and `--per-class`, so that a run
+  of it can be reloaded exactly.
+
+  Args:
+    loaded: a `data.Datasets`.
+    digits: optional labels to keep, relabelled 0..len(digits)-1 in every split.
+    per_class: optional positive int: that many training examples of each class, a
+      draw seeded by `seed`.
+    seed: the draw's seed.
+
+  Raises:
+    ValueError: a split holds none of `digits`, or a class too few examples.
+  """
+  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
+  splits = list(loaded)
+  if digits:
+    splits = [select_digits(split, digits) for split in splits]
+    for name, split in zip(("train", "validation", "test"), splits):
+      if not len(split.labels):
+        raise ValueError(f"argument --digits: the {name} split holds no examples of "
+                         f"the labels {list(digits)}.")
+  if per_class:
+    splits[0] = data.sample_per_class(splits[0], per_class, seed=seed)
+  return tuple(splits)
+
+
 def reload_source(identity: Optional[dict]):
-  """Loads the data a record's identity names, split and scaled as it was.
+  """Loads the data a record's identity names, split and scaled as the run's was.
 
   Args:
     identity: `RunRecord.data` (None or without a source: MNIST's automatic sources).
 
   Returns:
-    A `data.Datasets`.
+    (a `data.Datasets` as loaded, its (train, validation, test) as the run used them).
 
   Raises:
-    DataError: the source is gone or no longer holds the same data (digest differs).
+    DataError: the source is gone, or its training or validation split is not the
+      one the run trained on (by the record's digests).
   """
   from dnn_toolkit import data, datasets  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import experiment  # pylint: disable=import-outside-toplevel
   from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
   identity = identity or {}
   source = identity.get("source")
-  scaling = identity.get("scaling") or ""
   if source in (None, "auto"):
     loaded = data.load_mnist(validation_size=identity.get("validation_size", 5000))
   else:
     kwargs = {"validation_size": identity.get("validation_size"),
-              "standardize": STANDARDIZE in scaling,
+              "standardize": STANDARDIZE in (identity.get("scaling") or ""),
               "verify": identity.get("format") != "mnist-format"}
     if identity.get("format") in ("npz", "csv"):
       kwargs.update(test_size=identity.get("test_size"),
                     seed=identity.get("split_seed", 0),
                     label_column=identity.get("label_column"))
     loaded = datasets.load_arrays(source, **kwargs)
-  expected = identity.get("sha256")
-  found = (loaded.identity or {}).get("sha256")
-  if expected and found and expected != found:
-    raise DataError(f"The run's data source {source} has changed since the run trained "
-                    f"(sha256 {found[:12]}..., recorded {expected[:12]}...); pass the "
-                    "data to use with --data.")
-  return loaded
+  splits = task_splits(loaded, identity.get("digits"), identity.get("per_class"),
+                       identity.get("per_class_seed", 0))
+  found = experiment.data_identity(splits[0], splits[1])
+  differs = [k for k in ("train_sha256", "validation_sha256")
+             if identity.get(k) and identity[k] != found[k]]
+  if differs:
+    raise DataError(f"The run's data source ({source or 'MNIST'}) no longer gives the "
+                    f"data it trained on ({', '.join(differs)} differ); pass the data "
+                    "to use with --data.")
+  return loaded, splits
 
 
 def record_test_split(record):
@@ -144,11 +177,7 @@ def record_test_split(record):
     DataError: the source is gone or changed, or its test split is empty.
   """
   from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
-  loaded = reload_source(record.data)
-  test = loaded.test
-  digits = class_digits(record)
-  if digits:
-    test = select_digits(test, digits)
+  _, (_, _, test) = reload_source(record.data)
   source = (record.data or {}).get("source") or "MNIST"
   if not len(test.labels):
     raise DataError(f"The run's data source {source} has no test examples; pass the "
@@ -169,7 +198,7 @@ def standardization(record) -> Optional[Tuple[np.ndarray, np.ndarray]]:
   stored = identity.get("standardization")
   if stored:
     return (np.asarray(stored["mean"], np.float32), np.asarray(stored["std"], np.float32))
-  mean, std = reload_source(identity).standardization
+  mean, std = reload_source(identity)[0].standardization
   return mean, std
 
 

@@ -152,20 +152,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _task_data(args, digits):
   """(train, validation, test) of the new task, and the identity the record keeps."""
-  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
   loaded = _flags.datasets_from_args(args)
   identity = dict(loaded.identity or {})
-  sets = list(loaded)
+  seed = args.seed if args.seed is not None else 0
+  sets = _run_data.task_splits(loaded, digits, args.per_class, seed)
   if digits:
-    sets = [_run_data.select_digits(split, digits) for split in sets]
     identity["digits"] = digits
-    for name, split in zip(("train", "validation", "test"), sets):
-      if not len(split.labels):
-        raise ValueError(f"argument --digits: the {name} split holds no examples of "
-                         f"{args.digits}.")
   if args.per_class:
-    seed = args.seed if args.seed is not None else 0
-    sets[0] = data.sample_per_class(sets[0], args.per_class, seed=seed)
     identity.update(per_class=args.per_class, per_class_seed=seed)
   identity.update(n_test=len(sets[2].labels),
                   n_outputs=max(int(s.labels.max()) + 1 for s in sets if len(s.labels)))
