@@ -1,18 +1,37 @@
-"""Training speed: dnn_toolkit's trainer vs a hand-written Session loop vs Keras `fit`.
+"""Training speed side by side: dnn_toolkit, a hand-written loop, Keras 3, PyTorch.
 
-    python bench/train_speed.py            # 3 rounds, batch sizes 50 and 500
-    python bench/train_speed.py --rounds 1 --examples 11000   # quicker
+    python bench/train_speed.py                 # 5 rounds of 300 steps, batch 50 200 500
+    python bench/train_speed.py --rounds 3 --steps 200 --no-accuracy   # quicker
 
-The model is 784-300-100-10 (ReLU, He initialization, Adam, no batch norm or dropout) on
-MNIST. The trainers run one epoch each, alternated round by round in this process, so
-they share the machine's state; the median samples/second of each is reported with the
-ratios the project targets (dnn_toolkit >= 0.95x the hand-written loop, >= 1.5x Keras
-`fit` at batch 50). A fourth run, `no_copy`, feeds the same step contiguous unshuffled
-slices: its ratio to dnn_toolkit bounds what feeding without a per-step copy could gain.
+Every trainer trains the same 784-300-100-10 ReLU net (He initialization, Adam 0.001,
+no batch norm or dropout) on shuffled MNIST. Each round gives every trainer `--steps`
+steps (one epoch of the first steps * batch examples, at most 55,000), the trainers
+alternated round by round in this one process so they share the machine's state; the
+table shows the median samples/s, the range over rounds, and ratios.
+
+Trainers: dnn_toolkit with one step per Session call (`k1`) and with K steps per call
+chosen automatically (`auto`, `dnn_toolkit.multistep`); the lesson's hand-written
+`sess.run(train_op, feed_dict=...)` loop; Keras 3 `fit`, plain and with
+`steps_per_execution=100`; PyTorch with two threads and fused Adam (where the CPU
+build has it) and with one thread. Peers that are not installed are skipped, and said
+so (PyTorch: `pip install torch`).
+
+The same run measures the machine's fp32 matmul rate (square 1024 x 1024 matmuls in a
+TensorFlow graph, best of several) and states each trainer's achieved GFLOP/s as a
+share of it (a step's matmul FLOPs: forward, weight gradients, input gradients of the
+upper layers). It also times each trainer to 97.5% validation accuracy at batch 50
+(validation on the 5,000 held-out images after each epoch), and measures the peak RSS
+of a one-epoch default MNIST training in child processes: float32 images one step per
+call (the trainer before multi-step) and uint8 `load_mnist(compact=True)` with auto K.
 """
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
+import sys
+import textwrap
 import time
 
 from dnn_toolkit import import_tensorflow_quietly
@@ -21,138 +40,327 @@ tf = import_tensorflow_quietly()
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from dnn_toolkit import _fast_run, data, training  # pylint: disable=g-import-not-at-top
+from dnn_toolkit import data, training  # pylint: disable=g-import-not-at-top
 from dnn_toolkit.model import DNNConfig, build_dnn  # pylint: disable=g-import-not-at-top
+
+try:
+  import torch  # pylint: disable=g-import-not-at-top
+except ImportError:
+  torch = None
 
 _V1 = tf.compat.v1
 CONFIG = DNNConfig(hidden_layers=(300, 100), activation="relu", initializer="he",
                    batch_norm=False, dropout_rate=0.0, optimizer="adam", seed=42)
+LAYERS = (784, 300, 100, 10)
+# Matmul FLOPs per example of a training step: forward and weight gradients
+# 2 * sum(in * out) each, input gradients of every layer but the first.
+FLOPS_PER_EXAMPLE = (4 * sum(a * b for a, b in zip(LAYERS, LAYERS[1:]))
+                     + 2 * sum(a * b for a, b in zip(LAYERS[1:], LAYERS[2:])))
+TARGET_ACCURACY = 0.975
 
 
-def toolkit_trainer(X, y, batch_size):
-  """dnn_toolkit: build_dnn + training.fit for one epoch."""
-  graph = tf.Graph()
-  with graph.as_default():
-    dnn = build_dnn(CONFIG, X.shape[1])
-    snapshot = training.ParamSnapshot()
-    init = _V1.global_variables_initializer()
-  sess = _V1.Session(graph=graph)
-  sess.run(init)
-  valid = (X[:500], y[:500])
+class ToolkitTrainer:
+  """dnn_toolkit: build_dnn + training.fit, one epoch per `run`."""
 
-  def run():
-    training.fit(sess, dnn, (X, y), valid, epochs=1, batch_size=batch_size,
-                 snapshot=snapshot, verbose=0)
-  return run, sess.close
+  def __init__(self, X, y, batch_size, steps_per_call):
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      self.dnn = build_dnn(CONFIG, X.shape[1])
+      self.snapshot = training.ParamSnapshot()
+      init = _V1.global_variables_initializer()
+    self.sess = _V1.Session(graph=self.graph)
+    self.sess.run(init)
+    self.X, self.y, self.batch_size = X, y, batch_size
+    self.steps_per_call = steps_per_call
+    self.state = None
 
+  def run(self):
+    # One more epoch of the same run: the epoch's own order, the multi-step ops reused.
+    epochs = 1 if self.state is None else self.state.epoch + 1
+    self.state = training.fit(
+        self.sess, self.dnn, (self.X, self.y), (self.X[:500], self.y[:500]),
+        epochs=epochs, batch_size=self.batch_size, state=self.state,
+        snapshot=self.snapshot, verbose=0, steps_per_call=self.steps_per_call)
+    self.state.best_val_loss = float("inf")  # Keeps the last weights, as peers do.
 
-def no_copy_trainer(X, y, batch_size):
-  """The toolkit's training step on contiguous, unshuffled batches: no per-step copy.
+  def accuracy(self, X, y):
+    return training.evaluate(self.sess, self.dnn, X, y)["accuracy"]
 
-  Not a way to train (every epoch sees the same batches): it bounds what feeding
-  batches without a Python copy per step could gain over the shuffled gather.
-  """
-  graph = tf.Graph()
-  with graph.as_default():
-    dnn = build_dnn(CONFIG, X.shape[1])
-    init = _V1.global_variables_initializer()
-  sess = _V1.Session(graph=graph)
-  sess.run(init)
-  step = _fast_run.step_function(sess, dnn.train_op, dnn.batch_stats,
-                                 [dnn.X, dnn.y, dnn.is_training])
-
-  def run():
-    for start in range(0, len(X), batch_size):
-      step(X[start:start + batch_size], y[start:start + batch_size], True)
-  return run, sess.close
+  def close(self):
+    self.sess.close()
 
 
-def handwritten_trainer(X, y, batch_size):
+class HandwrittenTrainer:
   """The lesson's style: tf.compat.v1 ops and sess.run(training_op, feed_dict=...)."""
+
+  def __init__(self, X, y, batch_size):
+    graph = tf.Graph()
+    with graph.as_default():
+      self.Xp = _V1.placeholder(tf.float32, (None, 784), name="X")
+      self.yp = _V1.placeholder(tf.int64, (None,), name="y")
+      he = _V1.variance_scaling_initializer(scale=2.0)
+      top = self.Xp
+      for i, (n_in, n_out) in enumerate(zip(LAYERS, LAYERS[1:])):
+        w = _V1.get_variable(f"w{i}", (n_in, n_out), initializer=he)
+        b = _V1.get_variable(f"b{i}", (n_out,), initializer=_V1.zeros_initializer())
+        top = tf.matmul(top, w) + b
+        top = tf.nn.relu(top) if n_out != LAYERS[-1] else top
+      loss = tf.reduce_mean(
+          tf.nn.sparse_softmax_cross_entropy_with_logits(labels=self.yp, logits=top))
+      self.training_op = _V1.train.AdamOptimizer(0.001).minimize(loss)
+      self.correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(top, 1), self.yp),
+                                           tf.float32))
+      init = _V1.global_variables_initializer()
+    self.sess = _V1.Session(graph=graph)
+    self.sess.run(init)
+    self.X, self.y, self.batch_size = X, y, batch_size
+    self.rng = np.random.default_rng(0)
+
+  def run(self):
+    order = self.rng.permutation(len(self.X))
+    for start in range(0, len(order), self.batch_size):
+      idx = order[start:start + self.batch_size]
+      self.sess.run(self.training_op, feed_dict={self.Xp: self.X[idx],
+                                                 self.yp: self.y[idx]})
+
+  def accuracy(self, X, y):
+    return self.sess.run(self.correct, {self.Xp: X, self.yp: y}) / len(y)
+
+  def close(self):
+    self.sess.close()
+
+
+class KerasTrainer:
+  """Keras 3 `model.fit` on the same architecture."""
+
+  def __init__(self, X, y, batch_size, steps_per_execution=1):
+    keras = tf.keras
+    self.model = keras.Sequential([
+        keras.Input((784,)),
+        keras.layers.Dense(300, activation="relu", kernel_initializer="he_normal"),
+        keras.layers.Dense(100, activation="relu", kernel_initializer="he_normal"),
+        keras.layers.Dense(10)])
+    self.model.compile(optimizer=keras.optimizers.Adam(0.001),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       steps_per_execution=steps_per_execution)
+    self.X, self.y, self.batch_size = X, y, batch_size
+
+  def run(self):
+    self.model.fit(self.X, self.y, batch_size=self.batch_size, epochs=1, shuffle=True,
+                   verbose=0)
+
+  def accuracy(self, X, y):
+    logits = self.model.predict(X, batch_size=5000, verbose=0)
+    return float(np.mean(np.argmax(logits, 1) == y))
+
+  def close(self):
+    pass
+
+
+class TorchTrainer:
+  """PyTorch eager training: `threads` intra-op threads, fused Adam if available."""
+
+  def __init__(self, X, y, batch_size, threads, fused):
+    self.threads = threads
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    modules = []
+    for n_in, n_out in zip(LAYERS, LAYERS[1:]):
+      linear = torch.nn.Linear(n_in, n_out)
+      torch.nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+      torch.nn.init.zeros_(linear.bias)
+      modules += [linear, torch.nn.ReLU()]
+    self.model = torch.nn.Sequential(*modules[:-1])
+    self.fused = False
+    if fused:
+      try:
+        self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3, fused=True)
+        self.fused = True
+      except (RuntimeError, TypeError, ValueError):
+        pass
+    if not self.fused:
+      self.optimizer = torch.optim.Adam(self.model.parameters(), 1e-3)
+    self.X, self.y = torch.from_numpy(np.asarray(X)), torch.from_numpy(y)
+    self.batch_size = batch_size
+    self.loss = torch.nn.CrossEntropyLoss()
+
+  def run(self):
+    torch.set_num_threads(self.threads)  # Process-wide: set for this trainer's round.
+    order = torch.randperm(len(self.X))
+    for start in range(0, len(order), self.batch_size):
+      idx = order[start:start + self.batch_size]
+      self.optimizer.zero_grad(set_to_none=True)
+      self.loss(self.model(self.X[idx]), self.y[idx]).backward()
+      self.optimizer.step()
+
+  def accuracy(self, X, y):
+    torch.set_num_threads(self.threads)
+    with torch.no_grad():
+      logits = self.model(torch.from_numpy(np.asarray(X)))
+    return float((logits.argmax(1).numpy() == y).mean())
+
+  def close(self):
+    pass
+
+
+def trainer_factories():
+  """{name: make(X, y, batch_size)}, and the peers skipped with the reason."""
+  factories = {
+      "toolkit_k1": lambda X, y, b: ToolkitTrainer(X, y, b, steps_per_call=1),
+      "toolkit_auto": lambda X, y, b: ToolkitTrainer(X, y, b, steps_per_call=None),
+      "handwritten": HandwrittenTrainer,
+      "keras_fit": KerasTrainer,
+      "keras_spe100": lambda X, y, b: KerasTrainer(X, y, b, steps_per_execution=100),
+  }
+  skipped = []
+  if torch is None:
+    skipped.append("torch_2t_fused, torch_1t: PyTorch is not installed "
+                   "(pip install torch)")
+  else:
+    factories["torch_2t_fused"] = lambda X, y, b: TorchTrainer(X, y, b, 2, True)
+    factories["torch_1t"] = lambda X, y, b: TorchTrainer(X, y, b, 1, False)
+  return factories, skipped
+
+
+def measure(factories, X, y, batch_size, rounds):
+  """Returns {trainer: [samples/s per round]}, trainers alternated within each round."""
+  trainers = {}
+  for name, make in factories.items():
+    trainers[name] = make(X, y, batch_size)
+    trainers[name].run()  # Warm-up: graph optimizations, tracing, allocator.
+  speeds = {name: [] for name in trainers}
+  for _ in range(rounds):
+    for name, trainer in trainers.items():
+      start = time.perf_counter()
+      trainer.run()
+      speeds[name].append(len(X) / (time.perf_counter() - start))
+  for trainer in trainers.values():
+    trainer.close()
+  return speeds
+
+
+def matmul_gflops(n=1024, repeats=20, tries=5):
+  """The best fp32 GFLOP/s of `repeats` chained n x n matmuls in one Session call."""
   graph = tf.Graph()
   with graph.as_default():
-    Xp = _V1.placeholder(tf.float32, (None, 784), name="X")
-    yp = _V1.placeholder(tf.int64, (None,), name="y")
-    he = _V1.variance_scaling_initializer(scale=2.0)
-    w1 = _V1.get_variable("w1", (784, 300), initializer=he)
-    w2 = _V1.get_variable("w2", (300, 100), initializer=he)
-    w3 = _V1.get_variable("w3", (100, 10), initializer=he)
-    b1, b2, b3 = (_V1.get_variable(f"b{i}", (n,), initializer=_V1.zeros_initializer())
-                  for i, n in ((1, 300), (2, 100), (3, 10)))
-    hidden1 = tf.nn.relu(tf.matmul(Xp, w1) + b1)
-    hidden2 = tf.nn.relu(tf.matmul(hidden1, w2) + b2)
-    logits = tf.matmul(hidden2, w3) + b3
-    loss = tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yp, logits=logits))
-    training_op = _V1.train.AdamOptimizer(0.001).minimize(loss)
+    # A variable, not a constant: the graph optimizer would fold a constant's chain.
+    a = tf.Variable(np.random.default_rng(0).random((n, n), np.float32) / n)
+    top = a
+    for _ in range(repeats):
+      top = tf.matmul(top, a)
+    result = tf.reduce_sum(top)
     init = _V1.global_variables_initializer()
-  sess = _V1.Session(graph=graph)
-  sess.run(init)
-  rng = np.random.default_rng(0)
-
-  def run():
-    for idx in np.array_split(rng.permutation(len(X)), int(np.ceil(len(X) / batch_size))):
-      sess.run(training_op, feed_dict={Xp: X[idx], yp: y[idx]})
-  return run, sess.close
-
-
-def keras_trainer(X, y, batch_size):
-  """Keras 3 `model.fit` on the same architecture."""
-  keras = tf.keras
-  model = keras.Sequential([
-      keras.Input((784,)),
-      keras.layers.Dense(300, activation="relu", kernel_initializer="he_normal"),
-      keras.layers.Dense(100, activation="relu", kernel_initializer="he_normal"),
-      keras.layers.Dense(10)])
-  model.compile(optimizer=keras.optimizers.Adam(0.001),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-
-  def run():
-    model.fit(X, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
-  return run, lambda: None
-
-
-TRAINERS = {"dnn_toolkit": toolkit_trainer, "handwritten": handwritten_trainer,
-            "keras_fit": keras_trainer, "no_copy": no_copy_trainer}
-
-
-def measure(X, y, batch_size, rounds):
-  """Returns {trainer: [samples/s per round]}, trainers alternated within each round."""
-  runs = {}
-  for name, make in TRAINERS.items():
-    run, close = make(X, y, batch_size)
-    run()  # Warm-up: graph optimizations, tf.function tracing, allocator.
-    runs[name] = (run, close)
-  speeds = {name: [] for name in TRAINERS}
-  for _ in range(rounds):
-    for name, (run, _) in runs.items():
+  with _V1.Session(graph=graph) as sess:
+    sess.run(init)
+    sess.run(result)
+    best = 0.0
+    for _ in range(tries):
       start = time.perf_counter()
-      run()
-      speeds[name].append(len(X) / (time.perf_counter() - start))
-  for _, close in runs.values():
-    close()
-  return speeds
+      sess.run(result)
+      best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
+  return best
+
+
+def time_to_accuracy(factories, datasets, batch_size, max_epochs):
+  """{trainer: (seconds of training, epochs)} to TARGET_ACCURACY, None if not reached."""
+  train, valid = datasets.train, datasets.validation
+  X, X_valid = np.asarray(train.images), np.asarray(valid.images)
+  results = {}
+  for name, make in factories.items():
+    trainer, seconds, reached = make(X, train.labels, batch_size), 0.0, None
+    for epoch in range(1, max_epochs + 1):
+      start = time.perf_counter()
+      trainer.run()
+      seconds += time.perf_counter() - start
+      if trainer.accuracy(X_valid, valid.labels) >= TARGET_ACCURACY:
+        reached = (seconds, epoch)
+        break
+    trainer.close()
+    results[name] = reached
+  return results
+
+
+RSS_CHILD = textwrap.dedent("""
+    import resource, sys
+    from dnn_toolkit import import_tensorflow_quietly
+    tf = import_tensorflow_quietly()
+    from dnn_toolkit import mnist, training
+    from dnn_toolkit.model import DNNConfig, build_dnn
+    compact = sys.argv[1] == "compact"
+    datasets = mnist.load_mnist(compact=compact)
+    with tf.Graph().as_default() as graph:
+      dnn = build_dnn(DNNConfig(), 784)
+      init = tf.compat.v1.global_variables_initializer()
+      with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        training.fit(sess, dnn, datasets.train, datasets.validation, epochs=1,
+                     verbose=0, steps_per_call=None if compact else 1)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+""")
+
+
+def peak_rss_mb(variant):
+  """Peak RSS (MB) of a one-epoch default MNIST training in a child process."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  out = subprocess.run([sys.executable, "-c", RSS_CHILD, variant], check=True,
+                       capture_output=True, text=True, env=env).stdout
+  return int(out.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux.
+
+
+def print_speed_table(batch_size, speeds, gflops):
+  tk1 = statistics.median(speeds["toolkit_k1"])
+  auto = statistics.median(speeds["toolkit_auto"])
+  print(f"\nbatch {batch_size}: samples/s median [min-max], ratio of toolkit_auto to it, "
+        f"share of {gflops:.0f} GFLOP/s")
+  for name, values in speeds.items():
+    median = statistics.median(values)
+    share = median * FLOPS_PER_EXAMPLE / 1e9 / gflops
+    print(f"  {name:<15} {median:>9,.0f} [{min(values):>7,.0f}-{max(values):>7,.0f}]"
+          f"  auto/it {auto / median:>5.2f}x  {share:>6.1%}", flush=True)
+  print(f"  toolkit_auto / toolkit_k1 = {auto / tk1:.2f}x")
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--rounds", type=int, default=3)
-  parser.add_argument("--examples", type=int, default=55000,
-                      help="training examples per epoch (default: all 55000)")
-  parser.add_argument("--batch-sizes", type=int, nargs="+", default=[50, 500])
+  parser.add_argument("--rounds", type=int, default=5)
+  parser.add_argument("--steps", type=int, default=300,
+                      help="training steps per trainer and round (default 300)")
+  parser.add_argument("--batch-sizes", type=int, nargs="+", default=[50, 200, 500])
+  parser.add_argument("--no-accuracy", action="store_true",
+                      help="skip the time to 97.5%% validation accuracy")
+  parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
   args = parser.parse_args()
-  train = data.load_mnist().train
-  X, y = train.images[:args.examples], train.labels[:args.examples]
-  print(f"{len(X)} examples/epoch, {args.rounds} rounds, TensorFlow {tf.__version__}")
-  print(f"{'batch':>5}  {'dnn_toolkit':>12}  {'handwritten':>12}  {'keras_fit':>12}"
-        f"  {'tk/hand':>8}  {'tk/keras':>8}  {'no_copy/tk':>10}   (samples/s, median)")
+  started = time.perf_counter()
+  datasets = data.load_mnist()
+  train = datasets.train
+  factories, skipped = trainer_factories()
+  print(f"TensorFlow {tf.__version__}, Keras {tf.keras.version()}, "
+        f"PyTorch {torch.__version__ if torch else 'not installed'}, "
+        f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.steps} steps")
+  for line in skipped:
+    print(f"skipped: {line}")
+  gflops = matmul_gflops()
+  print(f"matmul rate: {gflops:.0f} GFLOP/s fp32 (1024x1024, best of 5); "
+        f"{FLOPS_PER_EXAMPLE / 1e6:.2f} MFLOP per example per step")
   for batch_size in args.batch_sizes:
-    speeds = {k: statistics.median(v) for k, v in measure(X, y, batch_size,
-                                                          args.rounds).items()}
-    tk, hand, keras = speeds["dnn_toolkit"], speeds["handwritten"], speeds["keras_fit"]
-    print(f"{batch_size:>5}  {tk:>12,.0f}  {hand:>12,.0f}  {keras:>12,.0f}"
-          f"  {tk / hand:>8.2f}  {tk / keras:>8.2f}  {speeds['no_copy'] / tk:>10.2f}",
-          flush=True)
+    n = min(len(train.labels), args.steps * batch_size)
+    speeds = measure(factories, train.images[:n], train.labels[:n], batch_size,
+                     args.rounds)
+    print_speed_table(batch_size, speeds, gflops)
+    print(f"  matmul rate again: {matmul_gflops():.0f} GFLOP/s", flush=True)
+  if not args.no_accuracy:
+    print(f"\ntime to {TARGET_ACCURACY:.1%} validation accuracy at batch 50 "
+          "(training seconds, epochs):")
+    for name, reached in time_to_accuracy(factories, datasets, 50, 8).items():
+      text = f"{reached[0]:6.1f} s, {reached[1]} epochs" if reached else "not in 8 epochs"
+      print(f"  {name:<15} {text}", flush=True)
+  if not args.no_rss:
+    before, after = peak_rss_mb("float32"), peak_rss_mb("compact")
+    print(f"\npeak RSS of a 1-epoch default MNIST training (DNNConfig(), batch 50): "
+          f"float32 one step per call {before:.0f} MB; uint8 compact, auto K "
+          f"{after:.0f} MB")
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  print(f"(this process: peak RSS {peak:.0f} MB; {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
