@@ -178,7 +178,8 @@ def record_test_split(record):
   """
   from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
   _, (_, _, test) = reload_source(record.data)
-  source = (record.data or {}).get("source") or "MNIST"
+  source = (record.data or {}).get("source")
+  source = "MNIST" if source in (None, "auto") else source
   if not len(test.labels):
     raise DataError(f"The run's data source {source} has no test examples; pass the "
                     "data to evaluate with --data.")
