@@ -3,6 +3,8 @@
 All functions take a float tensor of any shape and return one of the same shape.
 """
 
+from collections.abc import Callable
+
 import tensorflow as tf
 
 from dnn_toolkit import _validation
@@ -13,7 +15,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def leaky_relu(z, alpha=0.01, name=None):
+def leaky_relu(z: tf.Tensor, alpha: float = 0.01, name: str | None = None) -> tf.Tensor:
   """Leaky ReLU, `max(alpha * z, z)`, as the lesson defines it.
 
   Args:
@@ -31,7 +33,7 @@ def leaky_relu(z, alpha=0.01, name=None):
   return tf.maximum(alpha * z, z, name=name)
 
 
-def elu(z, name=None):
+def elu(z: tf.Tensor, name: str | None = None) -> tf.Tensor:
   """Exponential linear unit: `z` if z >= 0 else `exp(z) - 1`.
 
   Args:
@@ -44,7 +46,7 @@ def elu(z, name=None):
   return tf.nn.elu(z, name=name)
 
 
-def selu(z, name=None):
+def selu(z: tf.Tensor, name: str | None = None) -> tf.Tensor:
   """Scaled ELU: `SELU_SCALE * (z if z >= 0 else SELU_ALPHA * (exp(z) - 1))`.
 
   Use it with LeCun normal initialization (`variance_scaling_initializer(factor=1.0)`)
@@ -75,7 +77,7 @@ _BY_NAME = {
 NAMES = tuple(_BY_NAME)
 
 
-def get(name):
+def get(name: str | None) -> Callable[..., tf.Tensor] | None:
   """Returns the activation function of that name.
 
   Args:

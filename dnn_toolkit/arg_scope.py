@@ -20,11 +20,15 @@ import contextlib
 import functools
 import inspect
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 _local = threading.local()
 
 # arg_scope_func_key(fn) -> names of the keyword arguments arg_scope can set for fn.
-_DECORATED_OPS = {}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_DECORATED_OPS: dict[str, tuple[str, ...]] = {}
 
 
 class NotDecoratedError(ValueError, TypeError):
@@ -41,12 +45,12 @@ def _stack():
   return _local.stack
 
 
-def current_arg_scope():
+def current_arg_scope() -> dict[str, dict[str, Any]]:
   """Returns the innermost scope dict: `{arg_scope_func_key(fn): {arg: value}}`."""
   return _stack()[-1]
 
 
-def arg_scope_func_key(op):
+def arg_scope_func_key(op: Callable[..., Any]) -> str:
   """Returns the key of `op` in scope dicts (contrib's: `str()` of the function)."""
   return getattr(op, "_key_op", str(op))
 
@@ -57,7 +61,7 @@ def _kwarg_names(func):
                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
-def add_arg_scope(func):
+def add_arg_scope(func: _F) -> _F:
   """Decorates `func` so that `arg_scope` can set defaults for its keyword arguments.
 
   Args:
@@ -76,12 +80,14 @@ def add_arg_scope(func):
       kwargs = {**defaults, **kwargs}
     return func(*args, **kwargs)
 
-  func_with_args._key_op = key  # pylint: disable=protected-access
-  return func_with_args
+  # pylint: disable-next=protected-access
+  func_with_args._key_op = key  # type: ignore[attr-defined]
+  return cast(_F, func_with_args)
 
 
 @contextlib.contextmanager
-def arg_scope(list_ops, **kwargs):
+def arg_scope(list_ops: Sequence[Callable[..., Any]] | dict[str, dict[str, Any]],
+              **kwargs: Any) -> Iterator[dict[str, dict[str, Any]]]:
   """Sets default keyword arguments of the listed functions inside a `with` block.
 
   Args:
@@ -126,12 +132,12 @@ def arg_scope(list_ops, **kwargs):
     _stack().pop()
 
 
-def has_arg_scope(func):
+def has_arg_scope(func: Callable[..., Any]) -> bool:
   """Returns whether `func` was decorated with `add_arg_scope`."""
   return arg_scope_func_key(func) in _DECORATED_OPS
 
 
-def arg_scoped_arguments(func):
+def arg_scoped_arguments(func: Callable[..., Any]) -> tuple[str, ...]:
   """Returns the names of the keyword arguments `arg_scope` can set for `func`.
 
   Args:

@@ -5,6 +5,8 @@ the classes here describe states of the world rather than a wrong argument, so c
 can catch them apart from programming errors.
 """
 
+from collections.abc import Iterable
+
 
 class DnnToolkitError(Exception):
   """Base class of every error specific to dnn_toolkit."""
@@ -34,9 +36,9 @@ class ConfigMismatchError(CheckpointError):
       'data'), so a caller can name them its own way (the command line: flags).
   """
 
-  def __init__(self, message, fields=()):
+  def __init__(self, message: str, fields: Iterable[str] = ()) -> None:
     super().__init__(message)
-    self.fields = tuple(fields)
+    self.fields: tuple[str, ...] = tuple(fields)
 
 
 class RunLockedError(CheckpointError):
@@ -46,9 +48,9 @@ class RunLockedError(CheckpointError):
     pid: the holder's process id, or None if it could not be read.
   """
 
-  def __init__(self, message, pid=None):
+  def __init__(self, message: str, pid: int | None = None) -> None:
     super().__init__(message)
-    self.pid = pid
+    self.pid: int | None = pid
 
 
 class TrainingDivergedError(DnnToolkitError):
@@ -72,7 +74,7 @@ _NOISE_PREFIXES = ("Graph execution error", "Detected at node", "File \"", "[[",
                    "Traceback")
 
 
-def describe(error):
+def describe(error: BaseException) -> str:
   """One line saying what went wrong in `error`, for a message of our own.
 
   TensorFlow's errors start with "Graph execution error:" and node traces; this returns

@@ -10,6 +10,7 @@ initialization.
 """
 
 import math
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -30,8 +31,10 @@ def _fans(shape):
   return fan_in, fan_out
 
 
-def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False, seed=None,
-                                 dtype=tf.float32):
+def variance_scaling_initializer(factor: float = 2.0, mode: str = "FAN_IN",
+                                 uniform: bool = False, seed: int | None = None,
+                                 dtype: tf.DType = tf.float32
+                                 ) -> Callable[..., tf.Tensor]:
   """Returns an initializer whose weights have variance `factor / n`.
 
   With `n` the fan-in, fan-out or their average (`mode`), weights are drawn from a
@@ -76,7 +79,8 @@ def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False, seed=
   return _initializer
 
 
-def xavier_initializer(uniform=True, seed=None, dtype=tf.float32):
+def xavier_initializer(uniform: bool = True, seed: int | None = None,
+                       dtype: tf.DType = tf.float32) -> Callable[..., tf.Tensor]:
   """Returns the Xavier/Glorot initializer: variance `2 / (fan_in + fan_out)`.
 
   Args:
@@ -97,7 +101,8 @@ def xavier_initializer(uniform=True, seed=None, dtype=tf.float32):
 xavier_initializer_conv2d = xavier_initializer
 
 
-def he_initializer(uniform=False, seed=None, dtype=tf.float32):
+def he_initializer(uniform: bool = False, seed: int | None = None,
+                   dtype: tf.DType = tf.float32) -> Callable[..., tf.Tensor]:
   """Returns He initialization: variance `2 / fan_in`, for the ReLU family.
 
   Args:
@@ -112,7 +117,8 @@ def he_initializer(uniform=False, seed=None, dtype=tf.float32):
                                       seed=seed, dtype=dtype)
 
 
-def normal_initializer(stddev=1.0, seed=None, dtype=tf.float32):
+def normal_initializer(stddev: float = 1.0, seed: int | None = None,
+                       dtype: tf.DType = tf.float32) -> Callable[..., tf.Tensor]:
   """Returns a plain (untruncated) normal N(0, stddev^2) initializer.
 
   This is the initialization the lesson warns about: with stddev 1.0 sigmoid units
@@ -146,7 +152,7 @@ _BY_NAME = {
 }
 
 
-def get(name, seed=None):
+def get(name: str, seed: int | None = None) -> Callable[..., tf.Tensor]:
   """Returns a new initializer from its name.
 
   Args:

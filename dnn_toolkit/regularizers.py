@@ -17,6 +17,8 @@ One deliberate difference from contrib: integer scales are accepted
 """
 
 import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -31,7 +33,7 @@ MAX_NORM_OPS = "max_norm"
 # graph -> {(collection, variable name): (threshold, axes)} of the clips already made.
 # get_variable calls a regularizer more than once per variable (once to test it, again
 # each time the lazy penalty is read), so the clip op is made on the first call only.
-_CLIPPED = weakref.WeakKeyDictionary()
+_CLIPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _check_scale(name, scale):
@@ -45,7 +47,8 @@ def _penalty(default_name, scope, scale, weights, compute):
     return tf.multiply(my_scale, compute(weights), name=name)
 
 
-def l1_regularizer(scale, scope=None):
+def l1_regularizer(scale: float, scope: str | None = None
+                   ) -> Callable[[tf.Tensor], tf.Tensor | None]:
   """Returns `fn(weights) = scale * sum(|weights|)`.
 
   Args:
@@ -65,7 +68,8 @@ def l1_regularizer(scale, scope=None):
                                   lambda w: tf.reduce_sum(tf.abs(w)))
 
 
-def l2_regularizer(scale, scope=None):
+def l2_regularizer(scale: float, scope: str | None = None
+                   ) -> Callable[[tf.Tensor], tf.Tensor | None]:
   """Returns `fn(weights) = scale * sum(weights ** 2) / 2` (`scale * tf.nn.l2_loss`).
 
   Args:
@@ -85,7 +89,9 @@ def l2_regularizer(scale, scope=None):
                                   tf.nn.l2_loss)
 
 
-def l1_l2_regularizer(scale_l1=1.0, scale_l2=1.0, scope=None):
+def l1_l2_regularizer(scale_l1: float = 1.0, scale_l2: float = 1.0,
+                      scope: str | None = None
+                      ) -> Callable[[tf.Tensor], tf.Tensor | None]:
   """Returns `fn(weights) = l1(scale_l1)(weights) + l2(scale_l2)(weights)`.
 
   As in contrib, a zero scale leaves the other term alone under the same name: the
@@ -109,11 +115,13 @@ def l1_l2_regularizer(scale_l1=1.0, scale_l2=1.0, scope=None):
     return l2_regularizer(scale_l2, scope)
   if scale_l2 == 0.0:
     return l1_regularizer(scale_l1, scope)
-  return sum_regularizer([l1_regularizer(scale_l1), l2_regularizer(scale_l2)],
-                         scope=scope)
+  return sum_regularizer(  # type: ignore[return-value]  # Two regularizers: never None.
+      [l1_regularizer(scale_l1), l2_regularizer(scale_l2)], scope=scope)
 
 
-def sum_regularizer(regularizer_list, scope=None):
+def sum_regularizer(
+    regularizer_list: Sequence[Callable[[tf.Tensor], tf.Tensor | None] | None],
+    scope: str | None = None) -> Callable[[tf.Tensor], tf.Tensor | None] | None:
   """Returns `fn(weights)`, the sum of every regularizer's penalty.
 
   Regularizers returning None (a zero scale, max-norm) add nothing; when none returns a
@@ -149,7 +157,9 @@ def sum_regularizer(regularizer_list, scope=None):
   return sum_reg
 
 
-def apply_regularization(regularizer, weights_list=None):
+def apply_regularization(regularizer: Callable[[tf.Tensor], tf.Tensor | None],
+                         weights_list: Sequence[tf.Tensor | tf.Variable] | None = None
+                         ) -> tf.Tensor:
   """Returns the summed penalty of `regularizer` over `weights_list`, and collects it.
 
   The sum (op `get_regularization_penalty`) joins `tf.GraphKeys.REGULARIZATION_LOSSES`.
@@ -174,7 +184,7 @@ def apply_regularization(regularizer, weights_list=None):
                      "weights in the tf.GraphKeys.WEIGHTS collection. "
                      f"Received: weights_list={weights_list!r}")
   with tf.name_scope("get_regularization_penalty") as scope:
-    penalties = [regularizer(w) for w in weights_list]
+    penalties: list[Any] = [regularizer(w) for w in weights_list]
     penalties = [tf.constant(0.0) if p is None else p for p in penalties]
     for p in penalties:
       if p.shape.rank != 0:
@@ -185,7 +195,9 @@ def apply_regularization(regularizer, weights_list=None):
   return summed
 
 
-def max_norm_regularizer(threshold, axes=1, name="max_norm", collection=MAX_NORM_OPS):
+def max_norm_regularizer(threshold: float, axes: int | Sequence[int] | None = 1,
+                         name: str = "max_norm", collection: str = MAX_NORM_OPS
+                         ) -> Callable[[tf.Tensor], None]:
   """Returns a regularizer that clips weights to a maximum l2 norm after each step.
 
   Max-norm adds no loss term: `fn(weights)` creates an op that assigns
@@ -252,7 +264,8 @@ def _first_clip(weights, collection, settings):
   return False
 
 
-def max_norm_op(collection=MAX_NORM_OPS, name="max_norm_clip"):
+def max_norm_op(collection: str = MAX_NORM_OPS,
+                name: str = "max_norm_clip") -> tf.Operation:
   """Returns one op that runs every max-norm clip of the default graph.
 
   Args:
