@@ -137,19 +137,87 @@ def transfer_summary(model, config, cache_frozen=False):
 
   Returns:
     {'from': the checkpoint (absolute path), 'restored', 'frozen', 'new': layer
-    scopes, 'cached': whether training ran on cached frozen outputs}.
+    scopes; 'reused_layers': the restored layer numbers, 'frozen_layers': the frozen
+    count, 'cached': whether training runs on cached frozen outputs}.
   """
   layers = [hidden_scope(i + 1) for i in range(len(config.hidden_layers))]
   restored = [hidden_scope(i) for i in model.reused]
   return {"from": os.path.abspath(model.pretrained.checkpoint), "restored": restored,
           "frozen": [hidden_scope(i) for i in range(1, model.frozen_layers + 1)],
           "new": [s for s in layers if s not in restored] + [model.dnn.layer_scopes[-1]],
+          "reused_layers": list(model.reused), "frozen_layers": model.frozen_layers,
           "cached": bool(cache_frozen)}
 
 
+def resume_transfer(run_dir, train_set, validation_set, *, test=None, epochs=None,
+                    batch_size=None, save_every_steps=None, log_every_steps=100,
+                    verbose=1, stream=None):
+  """Continues a transfer run from its latest checkpoint, as it was built.
+
+  The net is rebuilt from the record (the same layers frozen, the same caching); the
+  latest checkpoint restores every variable, so the pretrained run's checkpoint is no
+  longer needed. The data must be the run's (by the record's digests).
+
+  Args:
+    run_dir: the transfer run's directory.
+    train_set, validation_set, test: as in `train_transfer`.
+    epochs: the total epochs (default: the record's); batch_size: None or the
+      record's.
+    save_every_steps, log_every_steps, verbose, stream: as in `train_transfer`.
+
+  Returns:
+    A `TransferResult`.
+
+  Raises:
+    CheckpointError: no run, not a transfer run, or no checkpoint yet.
+    ConfigMismatchError: another batch size, or other data.
+    RunLockedError: another process trains there.
+  """
+  run_dir = os.fspath(run_dir)
+  check_resumable(checkpoints.RunRecord.read(run_dir))
+  lock = checkpoints.lock_run(run_dir)
+  try:
+    saved = checkpoints.RunRecord.read(run_dir)  # Now no other process writes it.
+    epochs = saved.epochs if epochs is None else epochs
+    batch_size = saved.batch_size if batch_size is None else batch_size
+    n_inputs = training.as_arrays("train_set", train_set)[0].shape[1]
+    training.check_fit_arguments(saved.config, n_inputs, train_set, validation_set,
+                                 epochs, batch_size, saved.patience)
+    identity = experiment.data_identity(train_set, validation_set, saved.data)
+    # The one check of a resume (batch size, data digests), owned by experiment.
+    experiment._check_resume(saved, saved.config, batch_size, identity)  # pylint: disable=protected-access
+    record = dataclasses.replace(saved, epochs=epochs)
+    graph = tf.Graph()
+    with graph.as_default():
+      # The latest checkpoint holds the reused layers under their names and shapes.
+      model = transfer.build_transfer_dnn(
+          checkpoints.Pretrained(saved.config, saved.latest_checkpoint), saved.config,
+          n_inputs, reuse=saved.transfer["reused_layers"],
+          frozen_layers=saved.transfer["frozen_layers"])
+      return _train_in_session(model, record, train_set, validation_set, test,
+                               saved.transfer["cached"], save_every_steps,
+                               log_every_steps, verbose, stream, saved=saved)
+  finally:
+    lock.release()
+
+
+def check_resumable(record):
+  """Raises CheckpointError unless `record` is a transfer run with a checkpoint."""
+  if not record.transfer or "reused_layers" not in record.transfer:
+    raise CheckpointError(f"{record.run_dir!r} holds no transfer run (its record names "
+                          "no reused layers); resume it with `dnn-toolkit train "
+                          "--resume`.")
+  if not record.latest_checkpoint:
+    raise CheckpointError(f"{record.run_dir!r} holds no checkpoint yet; start it anew.")
+
+
 def _train_in_session(model, record, train_set, validation_set, test, cache_frozen,
-                      save_every_steps, log_every_steps, verbose, stream):
-  """Initializes, restores the reused layers, trains, evaluates; returns the result."""
+                      save_every_steps, log_every_steps, verbose, stream, saved=None):
+  """Initializes, restores, trains, evaluates; returns the result.
+
+  A new run restores the reused layers from the pretrained checkpoint; a resumed one
+  (`saved`, its record) every variable from its latest checkpoint.
+  """
   summary = record.transfer
   hook_class = _EpochSummaryHook if cache_frozen else summaries.SummaryHook
   hooks = [checkpoints.CheckpointHook(record, save_every_steps=save_every_steps),
@@ -163,13 +231,17 @@ def _train_in_session(model, record, train_set, validation_set, test, cache_froz
     # The initializer gives every variable a random value; the restore then
     # overwrites the reused ones. The other order would lose the pretrained values.
     sess.run(init)
-    model.restore(sess)
+    state = None
+    if saved is None:
+      model.restore(sess)
+    else:
+      state = _restore_latest(sess, saved, hooks[0], snapshot)
     fit = transfer.fit_cached if cache_frozen else training.fit
     net = model if cache_frozen else model.dnn
     started = time.perf_counter()
     state = fit(sess, net, train_set, validation_set, epochs=record.epochs,
                 batch_size=record.batch_size, patience=record.patience, hooks=hooks,
-                snapshot=snapshot, verbose=verbose, stream=stream)
+                state=state, snapshot=snapshot, verbose=verbose, stream=stream)
     seconds = time.perf_counter() - started
     metrics = None
     if test is not None:
@@ -179,3 +251,12 @@ def _train_in_session(model, record, train_set, validation_set, test, cache_froz
       record.write()
   return TransferResult(record.run_dir, state, metrics, hooks[0].best_checkpoint,
                         seconds, record=record)
+
+
+def _restore_latest(sess, saved, hook, snapshot):
+  """Restores a resumed run's latest checkpoint and best weights; returns its state."""
+  hook.resume_from(saved)
+  checkpoints.restore(sess, hook.last_checkpoint)
+  if hook.best_checkpoint is not None:
+    snapshot.load(checkpoints.load_values(hook.best_checkpoint))
+  return saved.state

@@ -8,6 +8,7 @@ be one that evaluate, inspect, TensorBoard and a further transfer accept.
 
 import argparse
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -41,7 +42,8 @@ def base(tmp_path_factory, mnist):
   train = data.sample_per_class(data.filter_digits(mnist.train, range(5)), 200, seed=0)
   validation = data.filter_digits(mnist.validation, range(5))
   experiment.train(BASE, train, validation, run_dir=run_dir, epochs=1, verbose=0,
-                   data=dict(mnist.identity, digits=[0, 1, 2, 3, 4]))
+                   data=dict(mnist.identity, digits=[0, 1, 2, 3, 4], per_class=200,
+                             per_class_seed=0))
   return run_dir
 
 
@@ -60,7 +62,8 @@ def test_record_names_what_was_restored_frozen_and_new(base, transferred, mnist)
   assert record.transfer == {
       "from": os.path.abspath(base_record.best_checkpoint),
       "restored": ["hidden1", "hidden2", "hidden3"], "frozen": ["hidden1", "hidden2"],
-      "new": ["hidden4", "outputs"], "cached": True}
+      "new": ["hidden4", "outputs"], "reused_layers": [1, 2, 3], "frozen_layers": 2,
+      "cached": True}
   assert record.config.hidden_layers == (20, 20, 20, 20)
   assert record.config.n_outputs == 5 and record.finished
   assert record.data["digits"] == [5, 6, 7, 8, 9] and record.data["n_train"] == 500
@@ -132,3 +135,37 @@ def test_resolve_layers_keeps_the_runs_layers_up_to_the_top_one():
                             hidden_layers=None)
   base_config = DNNConfig(hidden_layers=(30, 20, 10, 5))
   assert transfer_command.resolve_layers(args, base_config) == ([1, 2], 1, (30, 20, 10))
+
+
+def test_resume_continues_the_transfer_run_as_it_was_built(base, transferred, tmp_path):
+  run_dir = str(tmp_path / "resumed")
+  shutil.copytree(transferred[0], run_dir)
+  code, out, err = cli("transfer", "--resume", "--run-dir", run_dir, "--epochs", "3",
+                       "--quiet")
+  assert (code, err) == (0, ""), err
+  record = checkpoints.RunRecord.read(run_dir)
+  assert record.state.epoch == 3 and len(record.state.history) == 3
+  assert record.transfer == checkpoints.RunRecord.read(transferred[0]).transfer
+  old = checkpoints.load_values(checkpoints.RunRecord.read(base).best_checkpoint)
+  new = checkpoints.load_values(record.latest_checkpoint)
+  for name in ("hidden1/weights", "hidden2/BatchNorm/moving_mean"):
+    np.testing.assert_array_equal(new[name], old[name], err_msg=name)
+  assert "trained 3 epochs on 500 examples" in out
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["--reuse", "hidden1"], ["--reuse", "not taken with --resume"]),
+    ([], ["--resume", "--run-dir"]),
+])
+def test_resume_refuses_flags_the_record_holds(transferred, argv, fragments):
+  run_dir = transferred[0] if argv else None
+  before = files_under(transferred[0])
+  where = ["--run-dir", run_dir] if run_dir else []
+  assert_refused(cli("transfer", "--resume", *where, *argv), *fragments)
+  assert files_under(transferred[0]) == before
+
+
+def test_resume_of_a_run_that_is_no_transfer_says_what_to_use(base):
+  before = files_under(base)
+  assert_refused(cli("transfer", "--resume", "--run-dir", base), "train --resume")
+  assert files_under(base) == before

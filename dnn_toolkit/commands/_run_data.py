@@ -161,7 +161,8 @@ def reload_source(identity: Optional[dict]):
   differs = [k for k in ("train_sha256", "validation_sha256")
              if identity.get(k) and identity[k] != found[k]]
   if differs:
-    raise DataError(f"The run's data source ({source or 'MNIST'}) no longer gives the "
+    shown = "MNIST" if source in (None, "auto") else source
+    raise DataError(f"The run's data source ({shown}) no longer gives the "
                     f"data it trained on ({', '.join(differs)} differ); pass the data "
                     "to use with --data.")
   return loaded, splits

@@ -38,10 +38,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                   "freezes (and caches) the lowest ones, in a new run directory.",
       epilog=EXAMPLES)
   g = p.add_argument_group("transfer")
-  g.add_argument("--from", dest="from_run", required=True, metavar="RUN",
-                 help="the run whose layers are reused (its best checkpoint)")
-  g.add_argument("--reuse", required=True, metavar="PATTERN",
-                 help="scope pattern of the hidden layers restored, e.g. 'hidden[123]'")
+  g.add_argument("--from", dest="from_run", default=None, metavar="RUN",
+                 help="the run whose layers are reused (its best checkpoint); required "
+                      "unless --resume")
+  g.add_argument("--reuse", default=None, metavar="PATTERN",
+                 help="scope pattern of the hidden layers restored, e.g. "
+                      "'hidden[123]'; required unless --resume")
   g.add_argument("--replace", type=int, nargs="+", default=[], metavar="LAYER",
                  help="hidden layer numbers that are new (freshly initialized); the "
                       "net keeps the run's layers up to the top reused or replaced one")
@@ -65,15 +67,38 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   d.add_argument("--per-class", type=int, default=None, metavar="N",
                  help="train on N examples of each class (a seeded draw)")
   _flags.add_training_flags(p)
+  _defaults_from_the_record(p)
   r = p.add_argument_group("run directory and output")
   r.add_argument("--run-dir", default=None,
                  help="the new run directory (default: checkpoints/run-<time>)")
+  r.add_argument("--resume", action="store_true",
+                 help="continue the transfer run in --run-dir from its latest "
+                      "checkpoint; its record gives the layers and the data")
   r.add_argument("--save-every-steps", type=int, default=None, metavar="N",
                  help="also checkpoint every N steps (default: each epoch)")
   r.add_argument("--log-every-steps", type=int, default=100, metavar="N",
                  help="steps between per-layer diagnostics (default: %(default)s)")
   _flags.add_quiet_flag(r)
   return p
+
+
+# A new run's training settings when not given; a resumed run takes its record's.
+_NEW_RUN_DEFAULTS = {"epochs": 20, "batch_size": 50, "patience": 5}
+
+
+def _defaults_from_the_record(parser):
+  """Makes --epochs, --batch-size and --patience None unless given (see --resume)."""
+  for action in parser._actions:  # pylint: disable=protected-access
+    if action.dest in _NEW_RUN_DEFAULTS:
+      action.default = None
+      action.help = (action.help.split(" (default")[0] +
+                     f" (default: {_NEW_RUN_DEFAULTS[action.dest]}; with --resume, "
+                     "the run's)")
+
+
+def _setting(args, dest):
+  value = getattr(args, dest)
+  return _NEW_RUN_DEFAULTS[dest] if value is None else value
 
 
 def parse_digits(text):
@@ -102,20 +127,46 @@ def _check_flags(args):
                      ("save_every_steps", "--save-every-steps"),
                      ("log_every_steps", "--log-every-steps")):
     _run_data.check_positive_flag(args, dest, flag)
-  if args.patience < 0:
+  if args.patience is not None and args.patience < 0:
     raise ValueError(f"argument --patience: expected 0 (none) or a positive integer. "
                      f"Received: --patience {args.patience}")
   if any(n < 1 for n in args.replace):
     raise ValueError(f"argument --replace: expected hidden layer numbers from 1. "
                      f"Received: --replace {' '.join(map(str, args.replace))}")
+  if args.resume:
+    _check_resume_flags(args)
+    return None
+  for dest, flag in (("from_run", "--from"), ("reuse", "--reuse")):
+    if getattr(args, dest) is None:
+      raise ValueError(f"argument {flag}: required (unless --resume).")
   if args.cache_frozen and not args.freeze:
     raise ValueError("argument --cache-frozen: needs --freeze (the layers to cache).")
   return parse_digits(args.digits) if args.digits is not None else None
 
 
+# Flags a resumed run takes from its record: given with --resume, they are refused.
+_RECORDED = (("from_run", "--from"), ("reuse", "--reuse"), ("replace", "--replace"),
+             ("freeze", "--freeze"), ("cache_frozen", "--cache-frozen"),
+             ("hidden_layers", "--hidden-layers"), ("n_outputs", "--n-outputs"),
+             ("learning_rate", "--learning-rate"), ("seed", "--seed"),
+             ("data", "--data"), ("digits", "--digits"), ("per_class", "--per-class"),
+             ("patience", "--patience"))
+
+
+def _check_resume_flags(args):
+  if not args.run_dir:
+    raise ValueError("argument --resume: needs --run-dir, the transfer run to continue.")
+  for dest, flag in _RECORDED:
+    if getattr(args, dest) not in (None, False, []):  # Given: none is its default.
+      raise ValueError(f"argument {flag}: not taken with --resume; the run's record "
+                       "holds it.")
+
+
 def run(args: argparse.Namespace) -> int:
   """Trains the transfer run; prints what was reused and the result. Returns 0/130."""
   digits = _check_flags(args)
+  if args.resume:
+    return _resume(args)
   _run_data.check_run_dir(args.from_run)
   from dnn_toolkit import experiment, transfer, transfer_run  # pylint: disable=import-outside-toplevel
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
@@ -130,24 +181,49 @@ def run(args: argparse.Namespace) -> int:
   try:
     result = transfer_run.train_transfer(
         base, config, sets[0], sets[1], test=sets[2], run_dir=run_dir, reuse=reused,
-        frozen_layers=frozen, cache_frozen=args.cache_frozen, epochs=args.epochs,
-        batch_size=args.batch_size, patience=args.patience or None,
+        frozen_layers=frozen, cache_frozen=args.cache_frozen,
+        epochs=_setting(args, "epochs"), batch_size=_setting(args, "batch_size"),
+        patience=_setting(args, "patience") or None,
         save_every_steps=args.save_every_steps, log_every_steps=args.log_every_steps,
         verbose=0 if args.quiet else 1, data=identity)
   except KeyboardInterrupt:
     print(f"\nInterrupted: the run in {run_dir} keeps its last checkpoint.",
           file=sys.stderr)
     return EXIT_INTERRUPTED
+  _print_result(result, len(sets[0].labels), run_dir)
+  return 0
+
+
+def _resume(args):
+  """Continues the transfer run in --run-dir on its recorded data; returns 0/130."""
+  _run_data.check_run_dir(args.run_dir)
+  from dnn_toolkit import checkpoints, transfer_run  # pylint: disable=import-outside-toplevel
+  record = checkpoints.RunRecord.read(args.run_dir)
+  transfer_run.check_resumable(record)
+  _, (train, validation, test) = _run_data.reload_source(record.data)
+  try:
+    result = transfer_run.resume_transfer(
+        args.run_dir, train, validation, test=test, epochs=args.epochs,
+        batch_size=args.batch_size, save_every_steps=args.save_every_steps,
+        log_every_steps=args.log_every_steps, verbose=0 if args.quiet else 1)
+  except KeyboardInterrupt:
+    print(f"\nInterrupted: the run in {args.run_dir} keeps its last checkpoint.",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+  _print_result(result, len(train.labels), args.run_dir)
+  return 0
+
+
+def _print_result(result, n_train, run_dir):
   summary, state = result.record.transfer, result.state
   frozen_text = f" (frozen: {', '.join(summary['frozen'])})" if summary["frozen"] else ""
   print(f"restored {', '.join(summary['restored'])}{frozen_text} from "
         f"{summary['from']}; new: {', '.join(summary['new'])}")
-  print(f"trained {state.epoch} epochs on {len(sets[0].labels)} examples; best epoch "
+  print(f"trained {state.epoch} epochs on {n_train} examples; best epoch "
         f"{state.best_epoch}, validation loss {state.best_val_loss:.4f}")
   if result.test is not None:
     print(f"test accuracy {result.test['accuracy']:.4f}, loss {result.test['loss']:.4f}")
   print(f"run directory: {run_dir}")
-  return 0
 
 
 def _task_data(args, digits):
