@@ -2,11 +2,13 @@
 
 import json
 import os
+import shutil
 
 import pytest
 
 from _cli_jobs import assert_refused, cli, train_run, write_csv, write_npz
 from dnn_toolkit import checkpoints
+from dnn_toolkit.commands import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +57,20 @@ def test_table_lists_runs_with_accuracies_in_percent(runs_root):
 def test_a_missing_directory_is_refused(tmp_path):
   assert_refused(cli("runs", tmp_path / "nowhere"), "DIR", "nowhere")
   assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_run_without_test_metrics_shows_its_last_evaluation(runs_root, tmp_path):
+  run_dir = str(tmp_path / "untested")
+  shutil.copytree(os.path.join(runs_root, "a"), run_dir)
+  record = checkpoints.RunRecord.read(run_dir)
+  record.test = None
+  record.write()
+  assert cli("evaluate", run_dir)[0] == 0
+  code, out, err = cli("runs", str(tmp_path), "--json")
+  assert (code, err) == (0, ""), err
+  (row,) = json.loads(out)
+  assert row["test_from"] == "evaluate"
+  assert row["test_accuracy"] == evaluate.read_evaluation(run_dir)["accuracy"]
+  lines = evaluate.evaluation_lines(run_dir)
+  assert lines[0].startswith(f"evaluation: accuracy {row['test_accuracy']:.4f}")
+  assert lines[1] == f"confusion matrix: {os.path.join(run_dir, 'confusion_matrix.png')}"

@@ -102,11 +102,9 @@ def run_row(path: str, directory: str) -> Dict[str, Any]:
 
 
 def _evaluated_accuracy(path):
-  try:
-    with open(os.path.join(path, "evaluation.json")) as f:
-      accuracy = json.load(f).get("accuracy")
-  except (OSError, ValueError, AttributeError):
-    return None
+  from dnn_toolkit.commands import evaluate  # pylint: disable=import-outside-toplevel
+  report = evaluate.read_evaluation(path)
+  accuracy = report.get("accuracy") if report else None
   return accuracy if isinstance(accuracy, (int, float)) else None
 
 
