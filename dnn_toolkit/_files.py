@@ -11,6 +11,8 @@ import contextlib
 import glob
 import os
 import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
 
 #: Mode of every file the package writes: readable by all, like TensorFlow's checkpoints.
 FILE_MODE = 0o644
@@ -19,7 +21,7 @@ _TEMP_SUFFIX = ".part"
 
 
 @contextlib.contextmanager
-def atomic_writer(path, mode="wb"):
+def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
   """Yields a file object whose contents replace `path` atomically when the block ends.
 
       with atomic_writer("cache/mnist.npz") as f:
@@ -55,13 +57,13 @@ def atomic_writer(path, mode="wb"):
     raise
 
 
-def atomic_write_text(path, text):
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
   """Writes `text` to `path` through `atomic_writer`: never half-written."""
   with atomic_writer(path, "w") as f:
     f.write(text)
 
 
-def remove_partial_files(directory):
+def remove_partial_files(directory: str | os.PathLike[str]) -> list[str]:
   """Removes the temporary files a killed `atomic_writer` left in `directory`.
 
   Returns:
@@ -78,10 +80,10 @@ def remove_partial_files(directory):
 class LockHeld(Exception):
   """Another process holds the lock; `pid` is the holder's (None where unknown)."""
 
-  def __init__(self, path, pid):
+  def __init__(self, path: str | os.PathLike[str], pid: int | None) -> None:
     super().__init__(path, pid)
-    self.path = path
-    self.pid = pid
+    self.path: str | os.PathLike[str] = path
+    self.pid: int | None = pid
 
 
 # struct flock of Linux (x86_64 and aarch64): type, whence, start, len, pid, padding.
@@ -106,11 +108,11 @@ class ExclusiveLock:
     path: the lock file; created empty if missing (its directory too).
   """
 
-  def __init__(self, path):
-    self.path = path
-    self._fd = None
+  def __init__(self, path: str | os.PathLike[str]) -> None:
+    self.path: str | os.PathLike[str] = path
+    self._fd: int | None = None
 
-  def acquire(self):
+  def acquire(self) -> "ExclusiveLock":
     """Takes the lock without waiting; raises `LockHeld` if another process has it."""
     import fcntl  # pylint: disable=import-outside-toplevel  # POSIX only.
     os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -124,15 +126,15 @@ class ExclusiveLock:
     self._fd = fd
     return self
 
-  def release(self):
+  def release(self) -> None:
     if self._fd is not None:
       os.close(self._fd)  # Closing the descriptor releases the lock.
       self._fd = None
 
-  def __enter__(self):
+  def __enter__(self) -> "ExclusiveLock":
     return self.acquire()
 
-  def __exit__(self, *exc_info):
+  def __exit__(self, *exc_info: object) -> None:
     self.release()
 
 

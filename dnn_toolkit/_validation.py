@@ -6,15 +6,22 @@ positive integer. Received: units=-3`.
 """
 
 import numbers
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+  import tensorflow as tf
+
+_T = TypeVar("_T")
 
 
 def _received(name, value):
   return f"Received: {name}={value!r}"
 
 
-def check_positive_int(name, value):
+def check_positive_int(name: str, value: Any) -> int:
   """Returns `value` as an int, or raises if it is not a positive integer (bools rejected)."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
     raise TypeError(f"Expected `{name}` to be a positive integer, got type "
@@ -25,7 +32,7 @@ def check_positive_int(name, value):
   return int(value)
 
 
-def check_non_negative_int(name, value):
+def check_non_negative_int(name: str, value: Any) -> int:
   """Returns `value` as an int, or raises if it is not an integer >= 0 (bools rejected)."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
     raise TypeError(f"Expected `{name}` to be a non-negative integer, got type "
@@ -36,7 +43,7 @@ def check_non_negative_int(name, value):
   return int(value)
 
 
-def check_number(name, value):
+def check_number(name: str, value: Any) -> float:
   """Returns `value` as a float, or raises TypeError if it is not a real number."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating,
                                                        np.integer)):
@@ -49,7 +56,8 @@ def check_number(name, value):
   return value
 
 
-def check_in_range(name, value, low, high, low_open=False, high_open=False):
+def check_in_range(name: str, value: Any, low: float | None, high: float | None,
+                   low_open: bool = False, high_open: bool = False) -> float:
   """Returns `value` as a float if it lies in the interval, else raises ValueError.
 
   Args:
@@ -73,7 +81,7 @@ def check_in_range(name, value, low, high, low_open=False, high_open=False):
   return value
 
 
-def check_choice(name, value, choices):
+def check_choice(name: str, value: _T, choices: Collection[Any]) -> _T:
   """Returns `value` if it is one of `choices`, else raises ValueError listing them."""
   if value not in choices:
     listed = ", ".join(repr(c) for c in choices)
@@ -82,7 +90,7 @@ def check_choice(name, value, choices):
   return value
 
 
-def check_callable(name, value, allow_none=True):
+def check_callable(name: str, value: _T, allow_none: bool = True) -> _T:
   """Returns `value` if it is callable (or None when allowed), else raises TypeError."""
   if (value is None and allow_none) or callable(value):
     return value
@@ -90,14 +98,14 @@ def check_callable(name, value, allow_none=True):
   raise TypeError(f"Expected `{name}` to be {expected}. {_received(name, value)}")
 
 
-def check_optional_seed(name, value):
+def check_optional_seed(name: str, value: Any) -> int | None:
   """Returns `value` if it is None or an integer >= 0 (bools rejected), else raises."""
   if value is None:
     return None
   return check_non_negative_int(name, value)
 
 
-def check_float_dtype(name, dtype):
+def check_float_dtype(name: str, dtype: Any) -> "tf.DType":
   """Returns `dtype` as a floating point `tf.DType`, else raises TypeError.
 
   The message keeps contrib's wording ("Cannot create initializer for non-floating
@@ -115,7 +123,7 @@ def check_float_dtype(name, dtype):
   return as_dtype
 
 
-def check_axes(name, value):
+def check_axes(name: str, value: Any) -> int | tuple[int, ...] | None:
   """Returns `value` (None, an int or a non-empty list of ints) or raises TypeError.
 
   Bools are rejected; the result is None, an int, or a tuple of ints.
@@ -133,7 +141,8 @@ def check_axes(name, value):
                   f"{_received(name, value)}")
 
 
-def check_values_in_range(name, values, low, high):
+def check_values_in_range(name: str, values: Any, low: float,
+                          high: float) -> np.ndarray:
   """Returns `values`, or raises ValueError if an element lies outside [low, high].
 
   For inputs whose model assumes a range, e.g. a Bernoulli RBM's visible units in
@@ -148,7 +157,8 @@ def check_values_in_range(name, values, low, high):
   return values
 
 
-def check_bounds(low_name, low, high_name, high):
+def check_bounds(low_name: str, low: Any, high_name: str,
+                 high: Any) -> tuple[float, float]:
   """Returns (low, high) as floats if 0 < low < high, else raises naming the argument.
 
   For a positive range explored geometrically (a learning-rate range test): both
@@ -163,7 +173,7 @@ def check_bounds(low_name, low, high_name, high):
   return low, high
 
 
-def check_bool(name, value, allow_none=False):
+def check_bool(name: str, value: Any, allow_none: bool = False) -> bool | None:
   """Returns `value` if it is a Python bool (or None when allowed), else TypeError."""
   if isinstance(value, bool) or (value is None and allow_none):
     return value
@@ -171,7 +181,8 @@ def check_bool(name, value, allow_none=False):
   raise TypeError(f"Expected `{name}` to be {expected}. {_received(name, value)}")
 
 
-def check_known_keys(name, mapping, allowed):
+def check_known_keys(name: str, mapping: Mapping[str, _T] | None,
+                     allowed: Collection[str]) -> dict[str, _T]:
   """Returns `mapping` as a dict (None -> {}) if its keys are all in `allowed`.
 
   Raises:
@@ -189,7 +200,7 @@ def check_known_keys(name, mapping, allowed):
   return dict(mapping)
 
 
-def check_is_training(is_training):
+def check_is_training(is_training: Any) -> "bool | tf.Tensor":
   """Returns the layers' training switch: a Python bool, or a scalar bool tensor.
 
   A bool tensor with a constant value (`tf.constant(True)`) comes back as that bool, so
@@ -210,7 +221,7 @@ def check_is_training(is_training):
                   f"Received: is_training={is_training!r}")
 
 
-def check_int(name, value):
+def check_int(name: str, value: Any) -> int:
   """Returns `value` as an int, or raises TypeError if it is not an integer (bools too)."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
     raise TypeError(f"Expected `{name}` to be an integer, got type "
@@ -218,7 +229,7 @@ def check_int(name, value):
   return int(value)
 
 
-def check_path(name, value):
+def check_path(name: str, value: Any) -> str:
   """Returns `value` (a str or os.PathLike) as a str with `~` expanded, else TypeError."""
   import os  # pylint: disable=import-outside-toplevel
   if not isinstance(value, (str, os.PathLike)):
@@ -227,7 +238,8 @@ def check_path(name, value):
   return os.path.expanduser(os.fspath(value))
 
 
-def check_count_or_fraction(name, value, allow_none=True):
+def check_count_or_fraction(name: str, value: Any, allow_none: bool = True
+                            ) -> int | float | None:
   """Returns `value` if it is a count (an integer >= 0) or a fraction in [0, 1).
 
   Bools are rejected; None passes when allowed.
@@ -239,13 +251,13 @@ def check_count_or_fraction(name, value, allow_none=True):
                     f"type {type(value).__name__}. {_received(name, value)}")
   if isinstance(value, (numbers.Integral, np.integer)):
     return check_non_negative_int(name, value)
-  if not 0 <= value < 1:
+  if not 0 <= value < 1:  # type: ignore[operator]  # Real: no comparisons in typeshed.
     raise ValueError(f"Received an invalid value for `{name}`, expected a count or a "
                      f"fraction in [0, 1). {_received(name, value)}")
   return float(value)
 
 
-def check_column(name, value, allow_none=True):
+def check_column(name: str, value: Any, allow_none: bool = True) -> str | int | None:
   """Returns `value` if it is a column name (str) or index (int; bools rejected)."""
   if (value is None and allow_none) or isinstance(value, str):
     return value

@@ -15,6 +15,8 @@ tf-slim's `convert_collection_to_dict` reads.
 """
 
 import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -104,12 +106,19 @@ def _collect_outputs(outputs_collections, outputs, alias=None):
 
 
 @add_arg_scope
-def fully_connected(inputs, num_outputs, activation_fn=tf.nn.relu, normalizer_fn=None,
-                    normalizer_params=None, weights_initializer=xavier_initializer(),
-                    weights_regularizer=None,
-                    biases_initializer=_V1.zeros_initializer(), biases_regularizer=None,
-                    reuse=None, variables_collections=None, outputs_collections=None,
-                    trainable=True, scope=None):
+def fully_connected(
+    inputs: tf.Tensor, num_outputs: int,
+    activation_fn: Callable[..., tf.Tensor] | None = tf.nn.relu,
+    normalizer_fn: Callable[..., tf.Tensor] | None = None,
+    normalizer_params: dict[str, Any] | None = None,
+    weights_initializer: Callable[..., tf.Tensor] = xavier_initializer(),
+    weights_regularizer: Callable[[tf.Tensor], tf.Tensor | None] | None = None,
+    biases_initializer: Callable[..., tf.Tensor] | None = _V1.zeros_initializer(),
+    biases_regularizer: Callable[[tf.Tensor], tf.Tensor | None] | None = None,
+    reuse: bool | None = None,
+    variables_collections: Sequence[str] | dict[str, Sequence[str]] | None = None,
+    outputs_collections: str | Sequence[str] | None = None, trainable: bool = True,
+    scope: str | None = None) -> tf.Tensor:
   """Adds a fully connected layer: `activation_fn(normalizer_fn(inputs @ W [+ b]))`.
 
   Creates `<scope>/weights` of shape `[depth, num_outputs]` and, unless a
@@ -196,7 +205,8 @@ linear = _shortcut(None, "linear", """`fully_connected` without activation.
 
 
 @add_arg_scope
-def flatten(inputs, outputs_collections=None, scope=None):
+def flatten(inputs: tf.Tensor, outputs_collections: str | Sequence[str] | None = None,
+            scope: str | None = None) -> tf.Tensor:
   """Flattens each example: `[batch_size, d1, ..., dk]` -> `[batch_size, d1 * ... * dk]`.
 
   Args:
@@ -226,8 +236,13 @@ def flatten(inputs, outputs_collections=None, scope=None):
 
 
 @add_arg_scope
-def dropout(inputs, keep_prob=0.5, noise_shape=None, is_training=True,
-            outputs_collections=None, scope=None, seed=None):
+def dropout(inputs: tf.Tensor, keep_prob: float | tf.Tensor = 0.5,
+            noise_shape: Sequence[int] | tf.Tensor | None = None,
+            is_training: bool | tf.Tensor = True,
+            outputs_collections: str | Sequence[str] | None = None,
+            scope: str | None = None,
+            seed: int | tf.Tensor | Callable[[], tf.Tensor] | None = None
+            ) -> tf.Tensor:
   """Inverted dropout: zeroes units with probability `1 - keep_prob` when training.
 
   Kept units are divided by `keep_prob` so the expected sum is unchanged, and nothing
@@ -372,13 +387,22 @@ def _check_batch_norm_options(fused, data_format, zero_debias_moving_mean, renor
 
 
 @add_arg_scope
-def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001,
-               activation_fn=None, param_initializers=None, param_regularizers=None,
-               updates_collections=UPDATE_OPS, is_training=True, reuse=None,
-               variables_collections=None, outputs_collections=None, trainable=True,
-               batch_weights=None, fused=None, data_format="NHWC",
-               zero_debias_moving_mean=False, scope=None, renorm=False,
-               renorm_clipping=None, renorm_decay=0.99, adjustment=None):
+def batch_norm(
+    inputs: tf.Tensor, decay: float = 0.999, center: bool = True, scale: bool = False,
+    epsilon: float = 0.001, activation_fn: Callable[..., tf.Tensor] | None = None,
+    param_initializers: dict[str, Callable[..., tf.Tensor]] | None = None,
+    param_regularizers: (dict[str, Callable[[tf.Tensor], tf.Tensor | None]]
+                         | None) = None,
+    updates_collections: str | Sequence[str] | None = UPDATE_OPS,
+    is_training: bool | tf.Tensor = True, reuse: bool | None = None,
+    variables_collections: Sequence[str] | dict[str, Sequence[str]] | None = None,
+    outputs_collections: str | Sequence[str] | None = None, trainable: bool = True,
+    batch_weights: tf.Tensor | None = None, fused: bool | None = None,
+    data_format: str = "NHWC", zero_debias_moving_mean: bool = False,
+    scope: str | None = None, renorm: bool = False,
+    renorm_clipping: dict[str, float] | None = None, renorm_decay: float = 0.99,
+    adjustment: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
+) -> tf.Tensor:
   """Adds batch normalization (Ioffe and Szegedy, 2015) over all axes but the channels.
 
   When training it normalizes with the batch's mean and (biased) variance and updates

@@ -15,6 +15,8 @@ checkpoint holds (`checkpoint_contents`), the all-or-nothing restore of matched 
 
 import os
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -44,13 +46,13 @@ def _compile_pattern(pattern):
                      f"expression ({error}). Received: pattern={pattern!r}") from None
 
 
-def scope_prefixes(name):
+def scope_prefixes(name: str) -> list[str]:
   """'a/b/c' -> ['a', 'a/b', 'a/b/c']."""
   parts = name.split(":")[0].split("/")
   return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def scope_matches(pattern, name):
+def scope_matches(pattern: str | re.Pattern[str], name: str) -> bool:
   """Returns whether `pattern` matches a whole scope path of the name `name`.
 
       scope_matches("hidden[123]", "hidden1/weights")   # True
@@ -83,7 +85,9 @@ def _pattern_text(regex):
   return repr(regex.pattern)
 
 
-def scope_variables(pattern, collection=_V1.GraphKeys.TRAINABLE_VARIABLES, graph=None):
+def scope_variables(pattern: str | re.Pattern[str],
+                    collection: str = _V1.GraphKeys.TRAINABLE_VARIABLES,
+                    graph: tf.Graph | None = None) -> list[tf.Variable]:
   """Returns the variables of a collection whose names match a scope pattern.
 
   Like `tf.get_collection(collection, scope=pattern)`, except that the pattern matches
@@ -117,7 +121,8 @@ def scope_variables(pattern, collection=_V1.GraphKeys.TRAINABLE_VARIABLES, graph
   return matched
 
 
-def checkpoint_contents(checkpoint):
+def checkpoint_contents(checkpoint: str | os.PathLike[str]
+                        ) -> tuple[str, Any, dict[str, tuple[list[int], tf.DType]]]:
   """Returns (prefix, reader, {name: (shape list, dtype)}) of a checkpoint.
 
   `checkpoint` is a path prefix ('run/best/model.ckpt-120') or a directory, meaning the
@@ -216,7 +221,9 @@ def _check_counterparts(var_list, contents, prefix, regex):
                                 "them out of the pattern.")
 
 
-def check_counterpart_shapes(var_list, contents, prefix, hint=""):
+def check_counterpart_shapes(var_list: dict[str, tf.Variable],
+                             contents: dict[str, tuple[list[int], tf.DType]],
+                             prefix: str, hint: str = "") -> None:
   """Raises unless each variable's checkpoint entry has its shape and dtype.
 
   Args:
@@ -271,8 +278,10 @@ def _plan(checkpoint, pattern, name_map, collection, graph):
   return prefix, reader, var_list
 
 
-def plan_restore(checkpoint, pattern, name_map=None,
-                 collection=_V1.GraphKeys.MODEL_VARIABLES, graph=None):
+def plan_restore(checkpoint: str | os.PathLike[str], pattern: str | re.Pattern[str],
+                 name_map: dict[str, str] | None = None,
+                 collection: str = _V1.GraphKeys.MODEL_VARIABLES,
+                 graph: tf.Graph | None = None) -> dict[str, tf.Variable]:
   """Checks a `restore_scopes` call without restoring; returns its Saver `var_list`.
 
   Useful to fail at build time, before a Session exists, and to build a Saver for the
@@ -292,8 +301,10 @@ def plan_restore(checkpoint, pattern, name_map=None,
   return _plan(checkpoint, pattern, name_map, collection, graph)[2]
 
 
-def restore_scopes(sess, checkpoint, pattern, name_map=None,
-                   collection=_V1.GraphKeys.MODEL_VARIABLES):
+def restore_scopes(sess: tf.compat.v1.Session, checkpoint: str | os.PathLike[str],
+                   pattern: str | re.Pattern[str],
+                   name_map: dict[str, str] | None = None,
+                   collection: str = _V1.GraphKeys.MODEL_VARIABLES) -> dict[str, str]:
   """Restores the variables under the scopes a pattern matches; all or nothing.
 
   The lesson's partial restore of hidden layers 1-3, with whole-scope matching (see
@@ -352,7 +363,8 @@ def _assign(sess, variables, values):
   sess.run([v.initializer for v in variables], feed_dict=feeds)
 
 
-def reuse_saver(var_list, **saver_kwargs):
+def reuse_saver(var_list: dict[str, tf.Variable] | Sequence[tf.Variable],
+                **saver_kwargs: Any) -> tf.compat.v1.train.Saver:
   """Builds the `tf.compat.v1.train.Saver` of a partial restore, catching a known slip.
 
   A Saver's dict maps checkpoint names to variables. The lesson's
@@ -413,6 +425,6 @@ def _check_variables(items, name):
           "names.")
 
 
-def checkpoint_exists(prefix):
+def checkpoint_exists(prefix: str) -> bool:
   """Returns whether a V2 checkpoint with this prefix is complete on disk."""
   return bool(prefix) and os.path.isfile(prefix + ".index")

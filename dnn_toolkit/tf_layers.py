@@ -20,6 +20,8 @@ contrib `dnn_toolkit.layers.dropout` and `flatten` have other signatures; that i
 these live in their own module, named as `tf.layers` was.
 """
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import tensorflow as tf
 
@@ -31,6 +33,8 @@ from dnn_toolkit.layers import _smart_cond
 _V1 = tf.compat.v1
 UPDATE_OPS = _V1.GraphKeys.UPDATE_OPS
 REGULARIZATION_LOSSES = _V1.GraphKeys.REGULARIZATION_LOSSES
+# A weight penalty: `fn(weights) -> scalar tensor or None`, as in regularizers.
+_Regularizer = Callable[[tf.Tensor], tf.Tensor | None]
 
 
 def _check_bool(name, value):
@@ -63,10 +67,17 @@ def _layer_scope(name, reuse, base_name):
   return _V1.variable_scope(name, default_name=base_name, reuse=reuse)
 
 
-def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,
-          bias_initializer=_V1.zeros_initializer(), kernel_regularizer=None,
-          bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-          bias_constraint=None, trainable=True, name=None, reuse=None):
+def dense(
+    inputs: tf.Tensor, units: int, activation: Callable[..., tf.Tensor] | None = None,
+    use_bias: bool = True, kernel_initializer: Callable[..., tf.Tensor] | None = None,
+    bias_initializer: Callable[..., tf.Tensor] | None = _V1.zeros_initializer(),
+    kernel_regularizer: _Regularizer | None = None,
+    bias_regularizer: _Regularizer | None = None,
+    activity_regularizer: _Regularizer | None = None,
+    kernel_constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    bias_constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    trainable: bool = True, name: str | None = None, reuse: bool | None = None
+) -> tf.Tensor:
   """Adds a densely connected layer: `activation(inputs @ kernel + bias)`, TF 1.x style.
 
   Creates `<name>/kernel` of shape `[depth, units]` and, with `use_bias`,
@@ -185,16 +196,23 @@ def _normalized_axes(axis, inputs):
   return sorted(axes)
 
 
-def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=True,
-                        scale=True, beta_initializer=_V1.zeros_initializer(),
-                        gamma_initializer=_V1.ones_initializer(),
-                        moving_mean_initializer=_V1.zeros_initializer(),
-                        moving_variance_initializer=_V1.ones_initializer(),
-                        beta_regularizer=None, gamma_regularizer=None,
-                        beta_constraint=None, gamma_constraint=None, training=False,
-                        trainable=True, name=None, reuse=None, renorm=False,
-                        renorm_clipping=None, renorm_momentum=0.99, fused=None,
-                        virtual_batch_size=None, adjustment=None):
+def batch_normalization(
+    inputs: tf.Tensor, axis: int | Sequence[int] = -1, momentum: float = 0.99,
+    epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+    beta_initializer: Callable[..., tf.Tensor] = _V1.zeros_initializer(),
+    gamma_initializer: Callable[..., tf.Tensor] = _V1.ones_initializer(),
+    moving_mean_initializer: Callable[..., tf.Tensor] = _V1.zeros_initializer(),
+    moving_variance_initializer: Callable[..., tf.Tensor] = _V1.ones_initializer(),
+    beta_regularizer: _Regularizer | None = None,
+    gamma_regularizer: _Regularizer | None = None,
+    beta_constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    gamma_constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    training: bool | tf.Tensor = False, trainable: bool = True, name: str | None = None,
+    reuse: bool | None = None, renorm: bool = False,
+    renorm_clipping: dict[str, float] | None = None, renorm_momentum: float = 0.99,
+    fused: bool | None = None, virtual_batch_size: int | None = None,
+    adjustment: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
+) -> tf.Tensor:
   """Adds batch normalization (Ioffe and Szegedy, 2015) with TF 1.x's tf.layers API.
 
   With `training` True it normalizes with the batch's mean and variance over every
@@ -342,7 +360,10 @@ def _statistics(inputs, axes, *, param_dtype, training, momentum, fused, moving_
   return _smart_cond(training, lambda: (mean, variance), moving)
 
 
-def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
+def dropout(inputs: tf.Tensor, rate: float | tf.Tensor = 0.5,
+            noise_shape: Sequence[int | None] | tf.Tensor | None = None,
+            seed: int | None = None, training: bool | tf.Tensor = False,
+            name: str | None = None) -> tf.Tensor:
   """Inverted dropout with TF 1.x's tf.layers API: drops units when `training`.
 
   When training, each unit is zeroed with probability `rate` and the kept ones are
@@ -394,7 +415,8 @@ def _noise_shape(inputs, noise_shape):
                    for i, d in enumerate(noise_shape)])
 
 
-def flatten(inputs, name=None, data_format="channels_last"):
+def flatten(inputs: tf.Tensor, name: str | None = None,
+            data_format: str = "channels_last") -> tf.Tensor:
   """Flattens every dimension but the first (the batch), TF 1.x tf.layers style.
 
       flat = flatten(pool2)  # [None, 7, 7, 64] -> [None, 3136]
@@ -432,7 +454,7 @@ def flatten(inputs, name=None, data_format="channels_last"):
     return outputs
 
 
-def _pair(name, value):
+def _pair(name: str, value: int | Sequence[int]) -> tuple[int, ...]:
   """Returns `value` (an int or a pair of ints, all positive) as a pair of ints."""
   values = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
   if len(values) != 2:
@@ -469,12 +491,20 @@ def _back_to(outputs, data_format):
   return outputs
 
 
-def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
-           data_format="channels_last", dilation_rate=(1, 1), activation=None,
-           use_bias=True, kernel_initializer=None,
-           bias_initializer=_V1.zeros_initializer(), kernel_regularizer=None,
-           bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-           bias_constraint=None, trainable=True, name=None, reuse=None):
+def conv2d(
+    inputs: tf.Tensor, filters: int, kernel_size: int | Sequence[int],
+    strides: int | Sequence[int] = (1, 1), padding: str = "valid",
+    data_format: str = "channels_last", dilation_rate: int | Sequence[int] = (1, 1),
+    activation: Callable[..., tf.Tensor] | None = None, use_bias: bool = True,
+    kernel_initializer: Callable[..., tf.Tensor] | None = None,
+    bias_initializer: Callable[..., tf.Tensor] | None = _V1.zeros_initializer(),
+    kernel_regularizer: _Regularizer | None = None,
+    bias_regularizer: _Regularizer | None = None,
+    activity_regularizer: _Regularizer | None = None,
+    kernel_constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    bias_constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    trainable: bool = True, name: str | None = None, reuse: bool | None = None
+) -> tf.Tensor:
   """Adds a 2-D convolution layer with TF 1.x's tf.layers API and variable names.
 
   Creates `<name>/kernel` of shape `[kernel_h, kernel_w, in_channels, filters]` and,
@@ -564,8 +594,10 @@ def _pooling2d(pool, base_name, inputs, *, pool_size, strides, padding, data_for
     return _back_to(outputs, data_format)
 
 
-def max_pooling2d(inputs, pool_size, strides, padding="valid",
-                  data_format="channels_last", name=None):
+def max_pooling2d(inputs: tf.Tensor, pool_size: int | Sequence[int],
+                  strides: int | Sequence[int], padding: str = "valid",
+                  data_format: str = "channels_last",
+                  name: str | None = None) -> tf.Tensor:
   """Adds 2-D max pooling with TF 1.x's tf.layers API (`strides` has no default).
 
   Args:
@@ -587,8 +619,10 @@ def max_pooling2d(inputs, pool_size, strides, padding="valid",
                     name=name)
 
 
-def average_pooling2d(inputs, pool_size, strides, padding="valid",
-                      data_format="channels_last", name=None):
+def average_pooling2d(inputs: tf.Tensor, pool_size: int | Sequence[int],
+                      strides: int | Sequence[int], padding: str = "valid",
+                      data_format: str = "channels_last",
+                      name: str | None = None) -> tf.Tensor:
   """Adds 2-D average pooling with TF 1.x's tf.layers API (`strides` has no default).
 
   With 'same' padding, windows at the border average only the values inside.
