@@ -7,7 +7,8 @@ builds the graph of a config; `DNNConfig` is re-exported there.
 """
 
 import dataclasses
-from typing import Optional, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from dnn_toolkit import _validation
 
@@ -55,7 +56,7 @@ class DNNConfig:
     seed: graph-level seed: same seed, same initial weights, dropout masks and
       shuffling. None for a fresh draw each run.
   """
-  hidden_layers: Tuple[int, ...] = (300, 100)
+  hidden_layers: tuple[int, ...] = (300, 100)
   n_outputs: int = 10
   initializer: str = "he"
   activation: str = "elu"
@@ -64,22 +65,22 @@ class DNNConfig:
   dropout_rate: float = 0.2
   l1_scale: float = 0.0
   l2_scale: float = 0.0
-  max_norm: Optional[float] = None
+  max_norm: float | None = None
   optimizer: str = "adam"
   learning_rate: float = 0.001
   momentum: float = 0.9
   schedule: str = "none"
   decay_steps: int = 10000
   decay_rate: float = 0.1
-  boundaries: Tuple[int, ...] = ()
-  values: Tuple[float, ...] = ()
+  boundaries: tuple[int, ...] = ()
+  values: tuple[float, ...] = ()
   plateau_factor: float = 0.5
   plateau_patience: int = 2
-  clip_value: Optional[float] = None
-  clip_norm: Optional[float] = None
-  seed: Optional[int] = 42
+  clip_value: float | None = None
+  clip_norm: float | None = None
+  seed: int | None = 42
 
-  def validate(self):
+  def validate(self) -> "DNNConfig":
     """Raises ValueError or TypeError naming the first bad field; returns self."""
     if not isinstance(self.hidden_layers, (tuple, list)) or not self.hidden_layers:
       raise ValueError("Expected `hidden_layers` to be a non-empty sequence of positive "
@@ -111,13 +112,13 @@ class DNNConfig:
       _validation.check_non_negative_int("seed", self.seed)
     return self
 
-  def to_dict(self):
+  def to_dict(self) -> dict[str, Any]:
     """Returns the fields as a JSON-ready dict (tuples as lists)."""
     return {k: list(v) if isinstance(v, tuple) else v
             for k, v in dataclasses.asdict(self).items()}
 
   @classmethod
-  def from_dict(cls, fields):
+  def from_dict(cls, fields: dict[str, Any]) -> "DNNConfig":
     """Builds a config from `to_dict()` output; unknown keys raise ValueError."""
     if not isinstance(fields, dict):
       raise ValueError("Expected a DNNConfig as a dict of fields. Received: "
@@ -134,13 +135,15 @@ class DNNConfig:
       values[name] = tuple(values[name])
     return cls(**values)
 
-  def differences(self, other):
+  def differences(self, other: "DNNConfig") -> list[str]:
     """Returns the names of the fields whose values differ from `other`'s."""
     mine, theirs = self.to_dict(), other.to_dict()
     return [k for k in mine if mine[k] != theirs.get(k)]
 
 
-def check_schedule(schedule, learning_rate, decay_steps, decay_rate, boundaries, values):
+def check_schedule(schedule: str, learning_rate: float, decay_steps: int,
+                   decay_rate: float, boundaries: Sequence[int],
+                   values: Sequence[float]) -> None:
   """Raises ValueError/TypeError if the schedule's parameters do not fit together."""
   _validation.check_choice("schedule", schedule, SCHEDULES)
   _validation.check_in_range("learning_rate", learning_rate, 0.0, None, low_open=True)

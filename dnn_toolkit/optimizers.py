@@ -4,16 +4,23 @@ Every function builds ops in the default graph; names are validated before any o
 created.
 """
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
 
 from dnn_toolkit import _validation
 
 _V1 = tf.compat.v1
 
+if TYPE_CHECKING:
+  from dnn_toolkit.training import TrainState
+
 from dnn_toolkit.config import OPTIMIZERS, SCHEDULES, check_schedule  # pylint: disable=unused-import
 
 
-def make_optimizer(name, learning_rate, momentum=0.9):
+def make_optimizer(name: str, learning_rate: float | tf.Tensor,
+                   momentum: float = 0.9) -> tf.compat.v1.train.Optimizer:
   """Returns a `tf.compat.v1.train` optimizer from its name.
 
   Args:
@@ -46,8 +53,10 @@ def make_optimizer(name, learning_rate, momentum=0.9):
   return _V1.train.AdamOptimizer(learning_rate)
 
 
-def learning_rate_schedule(schedule, learning_rate, global_step, decay_steps=10000,
-                           decay_rate=0.1, boundaries=(), values=()):
+def learning_rate_schedule(schedule: str, learning_rate: float,
+                           global_step: tf.Variable, decay_steps: int = 10000,
+                           decay_rate: float = 0.1, boundaries: Sequence[int] = (),
+                           values: Sequence[float] = ()) -> tf.Tensor:
   """Returns the learning rate as a scalar tensor of `global_step`.
 
   Args:
@@ -100,7 +109,12 @@ class PlateauSchedule:
     patience: positive int, epochs without improvement before a reduction.
   """
 
-  def __init__(self, learning_rate, factor=0.5, patience=2):
+  variable: tf.Variable
+  wait: tf.Variable
+  learning_rate: tf.Tensor
+
+  def __init__(self, learning_rate: float, factor: float = 0.5,
+               patience: int = 2) -> None:
     learning_rate = _validation.check_in_range("learning_rate", learning_rate, 0.0,
                                                None, low_open=True)
     factor = _validation.check_in_range("factor", factor, 0.0, 1.0, low_open=True,
@@ -121,13 +135,16 @@ class PlateauSchedule:
           name="update")
     self.learning_rate = tf.identity(self.variable, name="learning_rate")
 
-  def after_epoch(self, sess, state, metrics, improved):
+  def after_epoch(self, sess: tf.compat.v1.Session, state: "TrainState",
+                  metrics: dict[str, float], improved: bool) -> None:
     """Counts the epoch; lowers the rate once `patience` epochs did not improve."""
     del state, metrics  # Unused: the count lives in the graph, for exact resume.
     sess.run(self._update, {self._improved: bool(improved)})
 
 
-def clip_gradients(grads_and_vars, clip_value=None, clip_norm=None):
+def clip_gradients(grads_and_vars: Sequence[tuple[tf.Tensor | None, tf.Variable]],
+                   clip_value: float | None = None, clip_norm: float | None = None
+                   ) -> list[tuple[tf.Tensor, tf.Variable]]:
   """Clips gradients by value, by global norm, both, or returns them unchanged.
 
   Args:
@@ -150,8 +167,11 @@ def clip_gradients(grads_and_vars, clip_value=None, clip_norm=None):
   return list(zip(grads, [v for _, v in pairs]))
 
 
-def train_op(optimizer, loss, *, global_step, var_list=None, clip_value=None,
-             clip_norm=None, name="training_op"):
+def train_op(optimizer: tf.compat.v1.train.Optimizer, loss: tf.Tensor, *,
+             global_step: tf.Variable, var_list: Sequence[tf.Variable] | None = None,
+             clip_value: float | None = None, clip_norm: float | None = None,
+             name: str = "training_op"
+             ) -> tuple[list[tuple[tf.Tensor, tf.Variable]], tf.Operation]:
   """The one train-op recipe: gradients, clipping, batch-norm updates, global step.
 
   `build_dnn`, freezing and unfreezing (`dnn_toolkit.transfer`) and distributed

@@ -19,6 +19,7 @@ epoch. `training.fit` drives a `Progress` with `start_epoch`, `update`, `end_epo
 import io
 import os
 import sys
+from typing import TextIO
 
 import tqdm
 
@@ -44,21 +45,29 @@ class Progress:
       summary line never takes more than 80.
   """
 
-  def __init__(self, verbose=1, stream=None, min_interval=0.2, *, width=None):
+  verbose: int
+  stream: TextIO
+  min_interval: float
+  width: int | None
+  live: bool
+
+  def __init__(self, verbose: int = 1, stream: TextIO | None = None,
+               min_interval: float = 0.2, *, width: int | None = None) -> None:
     self.verbose = verbose
     self.stream = stream or sys.stderr
     self.min_interval = min_interval
     self.width = width
     self.live = bool(verbose) and hasattr(self.stream, "isatty") and self.stream.isatty()
-    self._bar = None
+    self._bar: tqdm.tqdm | None = None
     self._epoch = self._epochs = self._n_batches = 0
 
-  def start_epoch(self, epoch, epochs, n_batches):
+  def start_epoch(self, epoch: int, epochs: int, n_batches: int) -> None:
     """Starts the bar of epoch `epoch` (0-based) of `epochs`, of `n_batches` batches."""
     self._close_bar()
     self._epoch, self._epochs, self._n_batches = epoch, epochs, n_batches
 
-  def update(self, batch, loss, samples, accuracy=None):
+  def update(self, batch: int, loss: float, samples: int,
+             accuracy: float | None = None) -> None:
     """Moves the bar to `batch` batches (1-based); redraws at most every min_interval.
 
     Args:
@@ -88,7 +97,7 @@ class Progress:
     if batch >= self._n_batches:
       self._bar.refresh()  # ... but the last batch always shows.
 
-  def end_epoch(self, metrics):
+  def end_epoch(self, metrics: dict[str, float]) -> None:
     """Replaces the bar by the epoch's summary line (see `format_epoch`)."""
     self._close_bar()
     if not self.verbose:
@@ -97,7 +106,7 @@ class Progress:
     self.stream.write(format_epoch(self._epoch, self._epochs, metrics, width) + "\n")
     self.stream.flush()
 
-  def message(self, text):
+  def message(self, text: str) -> None:
     """Writes a line of text (above the bar, which then redraws)."""
     if not self.verbose:
       return
@@ -128,7 +137,8 @@ class Progress:
       return DEFAULT_WIDTH
 
 
-def format_epoch(epoch, epochs, metrics, width=DEFAULT_WIDTH):
+def format_epoch(epoch: int, epochs: int, metrics: dict[str, float],
+                 width: int = DEFAULT_WIDTH) -> str:
   """Returns the summary line of an epoch, at most `width` characters.
 
       epoch 3/20  loss 0.3184  acc 91.02%  val_loss 0.2716  val_acc 92.34%  4.1s

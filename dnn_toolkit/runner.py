@@ -23,6 +23,7 @@ import importlib.machinery
 import os
 import runpy
 import sys
+from collections.abc import Sequence
 
 #: Exit code of a refused SCRIPT argument, as for the other commands.
 EXIT_ERROR = 2
@@ -32,7 +33,7 @@ EXIT_EXCEPTION = 1
 _USAGE = "usage: {prog} SCRIPT [ARGS...]"
 
 
-def check_script(path):
+def check_script(path: str) -> str | None:
   """Returns None if `path` is a Python script to run, else why it is not (one line).
 
   A Python script is a file named `*.py` (or `*.pyw`), or one whose first line is a
@@ -55,7 +56,7 @@ def check_script(path):
           "for a notebook, run `%load_ext dnn_toolkit.tf1` in it")
 
 
-def run_script(path, args=()):
+def run_script(path: str, args: Sequence[str] = ()) -> int:
   """Runs the TF 1.x script `path` with `args` as `python path args...` would.
 
   Args:
@@ -130,7 +131,8 @@ def _script_frames(tb, path):
   return tb
 
 
-def main(argv=None, prog="python -m dnn_toolkit.runner"):
+def main(argv: Sequence[str] | None = None,
+         prog: str = "python -m dnn_toolkit.runner") -> int:
   """Runs `SCRIPT ARGS...` from `argv` (default `sys.argv[1:]`); returns the exit code.
 
   Args:
