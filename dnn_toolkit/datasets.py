@@ -194,7 +194,9 @@ def _reader_for(path):
   if not os.path.isfile(path):
     raise _not_found(path, "neither a file nor a directory")
   if lower.endswith(".npz"):
-    return None if _is_mnist_npz(path) else _read_npz
+    # Keras's file name means MNIST's format: verified (or --no-verify), scaled / 255.
+    mnist_named = os.path.basename(lower) == "mnist.npz"
+    return None if mnist_named or _is_mnist_npz(path) else _read_npz
   suffix = os.path.splitext(lower)[1]
   if suffix in _CSV_DELIMITERS:
     return _read_csv

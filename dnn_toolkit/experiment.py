@@ -106,7 +106,8 @@ def data_identity(train_set, validation_set, source=None):
 
 def train(config, train_set, validation_set, *, test=None, run_dir=None, epochs=None,
           batch_size=None, patience=DEFAULT_PATIENCE, resume=False,
-          save_every_steps=None, verbose=1, hook_factories=(), stream=None, data=None):
+          save_every_steps=None, verbose=1, hook_factories=(), stream=None, data=None,
+          steps_per_call=None):
   """Trains a DNN of `config` in a fresh graph and Session, checkpointing to `run_dir`.
 
   Args:
@@ -128,6 +129,8 @@ def train(config, train_set, validation_set, *, test=None, run_dir=None, epochs=
     stream: where progress goes. Default sys.stderr.
     data: optional JSON-ready description of the data's source (a loader's
       `identity`), recorded with the digests of `data_identity`.
+    steps_per_call: training steps per Session call, as `training.fit` takes it
+      (default: chosen automatically).
 
   Returns:
     A `RunResult`.
@@ -173,7 +176,9 @@ def train(config, train_set, validation_set, *, test=None, run_dir=None, epochs=
                                    transfer=saved.transfer if saved else None,
                                    extra=saved.extra if saved else {})
     return _train_in_session(record, saved, train_set, validation_set, test, n_inputs,
-                             save_every_steps, verbose, hook_factories, stream)
+                             save_every_steps=save_every_steps, verbose=verbose,
+                             hook_factories=hook_factories, stream=stream,
+                             steps_per_call=steps_per_call)
   finally:
     lock.release()
 
@@ -214,8 +219,8 @@ def _check_resume(saved, config, batch_size, identity):
         fields=("data",))
 
 
-def _train_in_session(record, saved, train_set, validation_set, test, n_inputs,
-                      save_every_steps, verbose, hook_factories, stream):
+def _train_in_session(record, saved, train_set, validation_set, test, n_inputs, *,
+                      save_every_steps, verbose, hook_factories, stream, steps_per_call):
   """Builds the graph, restores a resumed run, trains, evaluates; returns a RunResult."""
   graph = tf.Graph()
   with graph.as_default():
@@ -231,7 +236,7 @@ def _train_in_session(record, saved, train_set, validation_set, test, n_inputs,
     state = training.fit(sess, dnn, train_set, validation_set, epochs=record.epochs,
                          batch_size=record.batch_size, patience=record.patience,
                          hooks=hooks, state=state, snapshot=snapshot, verbose=verbose,
-                         stream=stream)
+                         stream=stream, steps_per_call=steps_per_call)
     seconds = time.perf_counter() - started
     test_metrics = None
     if test is not None:

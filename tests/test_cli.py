@@ -87,7 +87,7 @@ def test_train_resume_continues_and_refuses_another_config(small_mnist, tmp_path
   assert cli.main(args) == cli.EXIT_ERROR
   err = capsys.readouterr().err
   assert err.startswith("dnn-toolkit: error: Cannot resume")
-  assert "hidden_layers: run has (20,), given (30,)" in err
+  assert "--hidden-layers: run has 20, given 30" in err  # The flag, not the field.
   with open(os.path.join(run_dir, "state.json")) as f:
     assert f.read() == before
   assert json.loads(before)["state"]["epoch"] == 2

