@@ -281,12 +281,12 @@ def time_to_accuracy(factories, datasets, batch_size, max_epochs):
 
 
 RSS_CHILD = textwrap.dedent("""
-    import resource, sys
+    import sys
     from dnn_toolkit import import_tensorflow_quietly
     tf = import_tensorflow_quietly()
     from dnn_toolkit import mnist, training
     from dnn_toolkit.model import DNNConfig, build_dnn
-    compact = sys.argv[1] == "compact"
+    compact, steps_per_call = sys.argv[1] == "compact", int(sys.argv[2]) or None
     datasets = mnist.load_mnist(compact=compact)
     with tf.Graph().as_default() as graph:
       dnn = build_dnn(DNNConfig(), 784)
@@ -294,17 +294,25 @@ RSS_CHILD = textwrap.dedent("""
       with tf.compat.v1.Session(graph=graph) as sess:
         sess.run(init)
         training.fit(sess, dnn, datasets.train, datasets.validation, epochs=1,
-                     verbose=0, steps_per_call=None if compact else 1)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+                     verbose=0, steps_per_call=steps_per_call)
+    # VmHWM: this process's own peak (ru_maxrss can report the parent's after a fork).
+    with open("/proc/self/status") as status:
+      print([line.split()[1] for line in status if line.startswith("VmHWM")][0])
 """)
 
 
-def peak_rss_mb(variant):
-  """Peak RSS (MB) of a one-epoch default MNIST training in a child process."""
+def peak_rss_mb(images, steps_per_call):
+  """Peak RSS (MB) of a one-epoch default MNIST training in a child process.
+
+  Args:
+    images: "float32" (`load_mnist()`) or "compact" (`load_mnist(compact=True)`).
+    steps_per_call: `fit`'s, 0 for None (automatic).
+  """
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  out = subprocess.run([sys.executable, "-c", RSS_CHILD, variant], check=True,
+  out = subprocess.run([sys.executable, "-c", RSS_CHILD, images, str(steps_per_call)],
+                       check=True,
                        capture_output=True, text=True, env=env).stdout
-  return int(out.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux.
+  return int(out.split()[-1]) / 1024  # VmHWM is in KiB.
 
 
 def print_speed_table(batch_size, speeds, gflops):
@@ -355,10 +363,12 @@ def main():
       text = f"{reached[0]:6.1f} s, {reached[1]} epochs" if reached else "not in 8 epochs"
       print(f"  {name:<15} {text}", flush=True)
   if not args.no_rss:
-    before, after = peak_rss_mb("float32"), peak_rss_mb("compact")
-    print(f"\npeak RSS of a 1-epoch default MNIST training (DNNConfig(), batch 50): "
-          f"float32 one step per call {before:.0f} MB; uint8 compact, auto K "
-          f"{after:.0f} MB")
+    print("\npeak RSS of a 1-epoch default MNIST training (DNNConfig(), batch 50):")
+    for images, steps, text in (("float32", 1, "float32 images, K=1 (before)"),
+                                ("float32", 0, "float32 images, auto K"),
+                                ("compact", 1, "uint8 compact images, K=1"),
+                                ("compact", 0, "uint8 compact images, auto K")):
+      print(f"  {text:<32} {peak_rss_mb(images, steps):5.0f} MB", flush=True)
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   print(f"(this process: peak RSS {peak:.0f} MB; {time.perf_counter() - started:.0f} s)")
 

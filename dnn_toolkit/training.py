@@ -356,7 +356,10 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
     TrainingDivergedError: when a loss becomes NaN or infinite; only the hooks'
       `on_diverged` run after it (a checkpoint hook saves nothing then).
     KeyboardInterrupt: after the hooks' `on_interrupt` (which save the position). A
-      Ctrl-C during a step is held until the step is counted in `state`.
+      Ctrl-C during a Session call is held until its steps are counted in `state`
+      (about `TARGET_SECONDS_PER_CALL` at most with the automatic K).
+    ValueError, TypeError: on a bad argument (`steps_per_call` not a positive int),
+      before any step.
   """
   (X, y), (X_valid, y_valid) = check_fit_arguments(
       dnn.config, int(dnn.X.shape[1]), train, validation, epochs, batch_size, patience)
@@ -404,8 +407,8 @@ def _train_epoch(steps, epochs, state, progress, hooks, sess):
   progress.start_epoch(state.epoch, epochs, n_batches)
   first = state.batch
   while state.batch < n_batches:
-    count = min(steps.steps_per_call(), n_batches - state.batch,
-                _steps_to_boundary(hooks, state.global_step))
+    count = max(1, min(steps.steps_per_call(), n_batches - state.batch,
+                       _steps_to_boundary(hooks, state.global_step)))
     stats, (X_batch, y_batch) = steps.run(order, state.batch, count)  # [count, 2]
     for loss, accuracy in stats.tolist():  # Counted as one step per call counts them.
       _count_step(state, loss, accuracy, steps.batch_size, steps.num_examples)
@@ -559,10 +562,10 @@ def _last_checkpoint(hooks):
 
 
 class _HeldInterrupt:
-  """Holds Ctrl-C (SIGINT) until the step in progress is counted, then raises it.
+  """Holds Ctrl-C (SIGINT) until the Session call in progress is counted, then raises.
 
   Ctrl-C nearly always arrives inside `sess.run`. Raised there, it would leave the
-  variables one step ahead of the `TrainState`, and a run resumed from the position
+  variables one or more steps ahead of the `TrainState`, and a run resumed from the position
   saved on interrupt would repeat that step. As the last hook, this raises the held
   KeyboardInterrupt once every hook has seen the step. A second Ctrl-C raises at once.
   Signals can be held in the main thread only; elsewhere Ctrl-C is left alone.

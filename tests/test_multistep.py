@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints, data, experiment, multistep, training
+from dnn_toolkit import checkpoints, data, experiment, mnist, multistep, training
 from dnn_toolkit.errors import TrainingDivergedError
 from dnn_toolkit.model import DNNConfig, build_dnn
 
@@ -276,3 +276,21 @@ def test_unsupported_reason_names_a_finalized_graph(toy_data):
     dnn = build_dnn(PLAIN, N_INPUTS)
     graph.finalize()
     assert multistep.unsupported_reason(dnn, *toy_data[0]) == "the graph is finalized"
+
+
+def test_compact_mnist_reads_as_the_float32_mnist():
+  floats, compact = mnist.load_mnist(), mnist.load_mnist(compact=True)
+  for got, expected in zip(compact, floats):
+    assert isinstance(got.images, data.ScaledImages)
+    assert got.images.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(got.images), expected.images)
+    np.testing.assert_array_equal(got.labels, expected.labels)
+  assert compact.identity == floats.identity
+  # A run record names the same data either way, so a run resumes on either.
+  assert (experiment.data_identity(compact.train, compact.validation) ==
+          experiment.data_identity(floats.train, floats.validation))
+
+
+def test_load_mnist_refuses_a_non_bool_compact():
+  with pytest.raises(TypeError, match="compact=1"):
+    mnist.load_mnist(compact=1)
