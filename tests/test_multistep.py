@@ -294,3 +294,27 @@ def test_compact_mnist_reads_as_the_float32_mnist():
 def test_load_mnist_refuses_a_non_bool_compact():
   with pytest.raises(TypeError, match="compact=1"):
     mnist.load_mnist(compact=1)
+
+
+def test_tf1_behavior_trains_by_feeding_each_step(run_python):
+  # Reference variables and TF 1.x control flow cannot be copied into the loop body.
+  out = run_python("""
+      import dnn_toolkit
+      dnn_toolkit.enable_tf1_behavior()
+      import tensorflow as tf
+      from conftest import _make_toy_data
+      from dnn_toolkit import multistep, training
+      from dnn_toolkit.model import DNNConfig, build_dnn
+      (X, y), valid = _make_toy_data()
+      with tf.Graph().as_default() as graph:
+        dnn = build_dnn(DNNConfig(hidden_layers=(8,), n_outputs=3, seed=1), 20)
+        init = tf.compat.v1.global_variables_initializer()
+        print(multistep.unsupported_reason(dnn, X, y))
+        with tf.compat.v1.Session(graph=graph) as sess:
+          sess.run(init)
+          state = training.fit(sess, dnn, (X, y), valid, epochs=1, batch_size=32,
+                               verbose=0)
+          print(state.global_step, sess.run(dnn.global_step),
+                any(op.name.startswith("multistep/") for op in graph.get_operations()))
+  """)
+  assert out.splitlines()[-2:] == ["TF 1.x control flow is enabled", "8 8 False"]
