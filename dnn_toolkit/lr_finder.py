@@ -23,7 +23,6 @@ import itertools
 import math
 import os
 import time
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -69,15 +68,15 @@ class RangeTest:
   learning_rates: np.ndarray
   losses: np.ndarray
   smoothed_losses: np.ndarray
-  suggested_learning_rate: Optional[float]
+  suggested_learning_rate: float | None
   rule: str
   rate_at_minimum: float
-  diverged_at: Optional[int]
-  config: object
+  diverged_at: int | None
+  config: model.DNNConfig
   seconds: float
 
 
-def check_range(low, high, steps):
+def check_range(low: float, high: float, steps: int) -> tuple[float, float, int]:
   """Validates the range of a range test; returns (low, high, steps).
 
   Raises:
@@ -92,7 +91,8 @@ def check_range(low, high, steps):
   return low, high, steps
 
 
-def range_test_config(config, low, high, steps):
+def range_test_config(config: model.DNNConfig, low: float, high: float,
+                      steps: int) -> model.DNNConfig:
   """The config whose exponential schedule raises the rate from `low` to `high`.
 
   Args:
@@ -108,8 +108,12 @@ def range_test_config(config, low, high, steps):
                              decay_rate=high / low, decay_steps=steps - 1)
 
 
-def find_learning_rate(config, train, *, low=1e-6, high=1.0, steps=200, batch_size=50,
-                       rule="steepest", smoothing=0.9, divergence=4.0, verbose=0):
+def find_learning_rate(config: model.DNNConfig,
+                       train: data.DataSet | tuple[np.ndarray, np.ndarray], *,
+                       low: float = 1e-6, high: float = 1.0, steps: int = 200,
+                       batch_size: int = 50, rule: str = "steepest",
+                       smoothing: float = 0.9, divergence: float = 4.0,
+                       verbose: int = 0) -> RangeTest:
   """Runs a learning-rate range test of `config`'s net on `train`.
 
   The net is built by `model.build_dnn` in a fresh graph and trained from its initial
@@ -203,7 +207,8 @@ def _run_range_test(config, images, labels, *, steps, batch_size, smoothing,
   return (np.array(rates), np.array(losses), np.array(smoothed), diverged_at)
 
 
-def suggest(learning_rates, smoothed_losses, rule="steepest"):
+def suggest(learning_rates: np.ndarray, smoothed_losses: np.ndarray,
+            rule: str = "steepest") -> tuple[float | None, str, float]:
   """Suggests a starting learning rate from a range test's smoothed loss curve.
 
   Args:
@@ -242,7 +247,7 @@ def suggest(learning_rates, smoothed_losses, rule="steepest"):
   return float(rates[steepest]), RULES[rule], at_minimum
 
 
-def format_result(result):
+def format_result(result: RangeTest) -> str:
   """A short report of a `RangeTest`: the suggestion, its rule, where the loss went."""
   smoothed = result.smoothed_losses
   lines = [f"range test: {len(smoothed)} steps, learning rate "
@@ -259,7 +264,7 @@ def format_result(result):
   return "\n".join(lines)
 
 
-def plot_range_test(result, path):
+def plot_range_test(result: RangeTest, path: str) -> str:
   """Plots a `RangeTest`'s loss against the learning rate (log scale) into a PNG.
 
   Drawn on matplotlib's Agg canvas directly, as `dnn_toolkit.plots` draws: no display

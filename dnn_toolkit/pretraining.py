@@ -31,6 +31,7 @@ import collections
 import dataclasses
 import functools
 import time
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -62,7 +63,7 @@ class PretrainResult:
     seconds: wall time of the training.
   """
   pretrained: Pretrained
-  history: list
+  history: list[dict[str, Any]]
   seconds: float
 
 
@@ -175,8 +176,10 @@ def _train_layer(build_layer, index, inputs, *, seed, epochs, batch_size):
 # ------------------------------------------------------------------ autoencoders
 
 
-def pretrain_autoencoders(config, images, checkpoint, epochs=5, batch_size=100,
-                          learning_rate=0.001, noise_stddev=0.0, verbose=0):
+def pretrain_autoencoders(config: model.DNNConfig, images: np.ndarray, checkpoint: str,
+                          epochs: int = 5, batch_size: int = 100,
+                          learning_rate: float = 0.001, noise_stddev: float = 0.0,
+                          verbose: int = 0) -> PretrainResult:
   """Greedy layer-wise pretraining of the hidden layers of `config` as autoencoders.
 
   Layer k is trained to reconstruct its input, the output of layers 1..k-1 (frozen,
@@ -232,8 +235,9 @@ def _autoencoder_graph(config, index, n_inputs, *, learning_rate, noise_stddev):
 # ------------------------------------------------------------------ RBMs
 
 
-def pretrain_rbms(config, images, checkpoint, epochs=5, batch_size=100,
-                  learning_rate=0.1, k=1, verbose=0):
+def pretrain_rbms(config: model.DNNConfig, images: np.ndarray, checkpoint: str,
+                  epochs: int = 5, batch_size: int = 100, learning_rate: float = 0.1,
+                  k: int = 1, verbose: int = 0) -> PretrainResult:
   """Greedy layer-wise pretraining of the hidden layers of `config` as RBMs.
 
   Layer k is a Bernoulli RBM (`dnn_toolkit.rbm`) whose visible units are the hidden
@@ -286,7 +290,8 @@ def _rbm_graph(config, index, n_inputs, *, learning_rate, k):
 # ------------------------------------------------------------ same-digit pairs
 
 
-def same_digit_pairs(labels, n_pairs, seed=None, epoch=0):
+def same_digit_pairs(labels: np.ndarray, n_pairs: int, seed: int | None = None,
+                     epoch: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Draws index pairs of examples, half showing the same label, half different ones.
 
   Args:
@@ -329,9 +334,12 @@ def same_digit_pairs(labels, n_pairs, seed=None, epoch=0):
   return first.astype(np.int64), second, same
 
 
-def pretrain_same_digit(config, images, labels, checkpoint, epochs=5, batch_size=100,
-                        learning_rate=0.001, pairs_per_epoch=None, head_units=10,
-                        validation=None, verbose=0):
+def pretrain_same_digit(
+    config: model.DNNConfig, images: np.ndarray, labels: np.ndarray, checkpoint: str,
+    epochs: int = 5, batch_size: int = 100, learning_rate: float = 0.001,
+    pairs_per_epoch: int | None = None, head_units: int = 10,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    verbose: int = 0) -> PretrainResult:
   """Pretrains the hidden layers of `config` on telling whether two images match.
 
   A siamese net: hidden1..N (shared variables) map both images to `h_a`, `h_b`

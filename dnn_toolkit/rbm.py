@@ -33,6 +33,7 @@ The weights and hidden biases are named `<scope>/weights` and `<scope>/biases`, 
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -52,15 +53,16 @@ class RBM:
   visible_biases: tf.Variable   # [n_visible], '<scope>/visible_biases'
 
   @property
-  def n_visible(self):
+  def n_visible(self) -> int:
     return int(self.weights.shape[0])
 
   @property
-  def n_hidden(self):
+  def n_hidden(self) -> int:
     return int(self.weights.shape[1])
 
 
-def bernoulli_rbm(n_visible, n_hidden, scope, weights_initializer=None):
+def bernoulli_rbm(n_visible: int, n_hidden: int, scope: str,
+                  weights_initializer: Callable[..., tf.Tensor] | None = None) -> RBM:
   """Creates the variables of a Bernoulli RBM in the default graph.
 
   Args:
@@ -93,18 +95,18 @@ def bernoulli_rbm(n_visible, n_hidden, scope, weights_initializer=None):
   return RBM(weights=weights, hidden_biases=hidden_biases, visible_biases=visible_biases)
 
 
-def hidden_probabilities(rbm, visible):
+def hidden_probabilities(rbm: RBM, visible: tf.Tensor) -> tf.Tensor:
   """p(h = 1 | v) = sigmoid(v W + c): `[batch, n_visible]` -> `[batch, n_hidden]`."""
   return tf.sigmoid(tf.matmul(visible, rbm.weights) + rbm.hidden_biases)
 
 
-def visible_probabilities(rbm, hidden):
+def visible_probabilities(rbm: RBM, hidden: tf.Tensor) -> tf.Tensor:
   """p(v = 1 | h) = sigmoid(h W^T + b): `[batch, n_hidden]` -> `[batch, n_visible]`."""
   return tf.sigmoid(tf.matmul(hidden, rbm.weights, transpose_b=True)
                     + rbm.visible_biases)
 
 
-def sample_bernoulli(probabilities, uniform):
+def sample_bernoulli(probabilities: tf.Tensor, uniform: tf.Tensor) -> tf.Tensor:
   """Binary states, 1.0 where `uniform < probabilities`: one Bernoulli draw per unit.
 
   Args:
@@ -117,7 +119,7 @@ def sample_bernoulli(probabilities, uniform):
   return tf.cast(uniform < probabilities, tf.float32)
 
 
-def energy(rbm, visible, hidden):
+def energy(rbm: RBM, visible: tf.Tensor, hidden: tf.Tensor) -> tf.Tensor:
   """E(v, h) = -v.b - h.c - v W h of each row pair.
 
   Args:
@@ -133,14 +135,14 @@ def energy(rbm, visible, hidden):
           - tf.reduce_sum(tf.matmul(visible, rbm.weights) * hidden, axis=1))
 
 
-def free_energy(rbm, visible):
+def free_energy(rbm: RBM, visible: tf.Tensor) -> tf.Tensor:
   """F(v) = -log sum_h exp(-E(v, h)) = -v.b - sum_j softplus(v W + c)_j: `[batch]`."""
   return (-tf.linalg.matvec(visible, rbm.visible_biases)
           - tf.reduce_sum(tf.nn.softplus(tf.matmul(visible, rbm.weights)
                                          + rbm.hidden_biases), axis=1))
 
 
-def reconstruction_error(rbm, visible):
+def reconstruction_error(rbm: RBM, visible: tf.Tensor) -> tf.Tensor:
   """Mean squared error of v and its mean-field reconstruction p(v | p(h | v)): `[batch]`.
 
   Deterministic (no sampling), so it can be compared across epochs; it is the usual
@@ -150,7 +152,9 @@ def reconstruction_error(rbm, visible):
   return tf.reduce_mean(tf.square(visible - reconstruction), axis=1)
 
 
-def gibbs_chain(rbm, visible, k=1, uniforms=None):
+def gibbs_chain(rbm: RBM, visible: tf.Tensor, k: int = 1,
+                uniforms: tf.Tensor | None = None
+                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """Runs k steps of the CD Gibbs chain from `visible`.
 
   Each step samples h ~ p(h | v) with one slice of `uniforms` and sets v to the
@@ -183,7 +187,9 @@ def gibbs_chain(rbm, visible, k=1, uniforms=None):
   return positive_hidden, chain, hidden
 
 
-def cd_update(rbm, visible, learning_rate, k=1, uniforms=None, name="cd_update"):
+def cd_update(rbm: RBM, visible: tf.Tensor, learning_rate: float, k: int = 1,
+              uniforms: tf.Tensor | None = None,
+              name: str = "cd_update") -> tf.Operation:
   """The CD-k update of an RBM's variables on a mini-batch, as one op.
 
   Args:

@@ -26,6 +26,8 @@ fine-tuning a model with batch norm.
 
 import dataclasses
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -35,6 +37,7 @@ from dnn_toolkit import checkpoints
 from dnn_toolkit import optimizers
 from dnn_toolkit import training
 from dnn_toolkit.checkpoints import Pretrained, scope_variables
+from dnn_toolkit.data import DataSet
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import DNN, DNNConfig, build_dnn, hidden_scope, hidden_scope_pattern
 
@@ -42,7 +45,7 @@ _V1 = tf.compat.v1
 
 
 
-def load_pretrained(run_dir, which="best"):
+def load_pretrained(run_dir: str | os.PathLike[str], which: str = "best") -> Pretrained:
   """Returns the `Pretrained` (config, checkpoint) of a run written by `experiment.train`.
 
   Args:
@@ -64,7 +67,7 @@ def load_pretrained(run_dir, which="best"):
   return Pretrained(record.config, path)
 
 
-def layers_pattern(layers):
+def layers_pattern(layers: Sequence[int]) -> str:
   """Returns the scope pattern of hidden layers by number: (1, 2, 3) -> 'hidden(1|2|3)'.
 
   Raises:
@@ -88,20 +91,20 @@ class TransferDNN:
   """
   dnn: DNN
   pretrained: Pretrained
-  reused: tuple
+  reused: tuple[int, ...]
   frozen_layers: int
 
   @property
-  def pattern(self):
+  def pattern(self) -> str:
     """The scope pattern of the reused layers, e.g. 'hidden(1|2|3)'."""
     return layers_pattern(self.reused)
 
   @property
-  def frozen_output(self):
+  def frozen_output(self) -> tf.Tensor | None:
     """The output of the top frozen layer, `[batch_size, units]`, or None."""
     return self.dnn.hidden[self.frozen_layers - 1] if self.frozen_layers else None
 
-  def restore(self, sess):
+  def restore(self, sess: tf.compat.v1.Session) -> dict[str, str]:
     """Restores the reused layers (all their model variables) from the checkpoint.
 
     Returns:
@@ -142,8 +145,10 @@ def _check_reuse(reuse, base, config):
   return tuple(sorted(layers))
 
 
-def build_transfer_dnn(pretrained, config, n_inputs, reuse, frozen_layers=0,
-                       stop_gradient=False):
+def build_transfer_dnn(pretrained: Pretrained | tuple[DNNConfig, str],
+                       config: DNNConfig, n_inputs: int, reuse: int | Sequence[int],
+                       frozen_layers: int = 0,
+                       stop_gradient: bool = False) -> TransferDNN:
   """Builds a DNN that reuses hidden layers of a pretrained model, in the default graph.
 
   The layers numbered in `reuse` are restored by `TransferDNN.restore`; every other
@@ -190,12 +195,12 @@ def build_transfer_dnn(pretrained, config, n_inputs, reuse, frozen_layers=0,
 # --------------------------------------------------------------- freeze, unfreeze
 
 
-def trained_variables(dnn):
+def trained_variables(dnn: DNN) -> list[tf.Variable]:
   """Returns the variables that `dnn.train_op` updates (those with a gradient)."""
   return [v for g, v in dnn.grads_and_vars if g is not None]
 
 
-def freeze(dnn, pattern):
+def freeze(dnn: DNN, pattern: str) -> tuple[DNN, tf.Operation]:
   """Returns a copy of `dnn` whose train op leaves the variables `pattern` matches alone.
 
   The first of the lesson's two ways: the optimizer only gets the other trainable
@@ -229,7 +234,7 @@ def freeze(dnn, pattern):
   return _retrain(dnn, var_list)
 
 
-def unfreeze(dnn, pattern):
+def unfreeze(dnn: DNN, pattern: str) -> tuple[DNN, tf.Operation]:
   """Returns a copy of `dnn` whose train op also updates the variables `pattern` matches.
 
       dnn, init_new = transfer.unfreeze(model.dnn, "hidden[45]")  # top two reused layers
@@ -285,7 +290,7 @@ def _retrain(dnn, var_list):
 # ----------------------------------------------------------------------- caching
 
 
-def cached_view(model):
+def cached_view(model: TransferDNN) -> DNN:
   """Returns a `DNN` whose input `X` is the top frozen layer's output.
 
   Feeding that tensor skips the frozen layers (graph-mode TensorFlow lets any tensor be
@@ -303,7 +308,8 @@ def cached_view(model):
   return dataclasses.replace(model.dnn, X=model.frozen_output)
 
 
-def cache_frozen(sess, model, images, batch_size=5000):
+def cache_frozen(sess: tf.compat.v1.Session, model: TransferDNN, images: np.ndarray,
+                 batch_size: int = 5000) -> np.ndarray:
   """Computes the top frozen layer's output for `images`, in inference mode.
 
   Args:
@@ -324,7 +330,10 @@ def cache_frozen(sess, model, images, batch_size=5000):
                              {model.dnn.X: np.asarray(images, np.float32)}, batch_size)
 
 
-def fit_cached(sess, model, train, validation, **fit_kwargs):
+def fit_cached(sess: tf.compat.v1.Session, model: TransferDNN,
+               train: DataSet | tuple[np.ndarray, np.ndarray],
+               validation: DataSet | tuple[np.ndarray, np.ndarray],
+               **fit_kwargs: Any) -> training.TrainState:
   """Caches the frozen layers' outputs once, then trains the layers above on them.
 
   Equivalent to `training.fit(sess, model.dnn, train, validation, **fit_kwargs)`, same
