@@ -46,12 +46,17 @@ layer, having no activation, has neither.
 import dataclasses
 import math
 import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import _validation
 from dnn_toolkit import activations
+
+if TYPE_CHECKING:
+  from dnn_toolkit.model import DNN
 
 #: Default: a unit is saturated where its derivative is below 5% of the peak.
 SATURATION_THRESHOLD = 0.05
@@ -62,7 +67,7 @@ _RELU_FAMILY = ("relu", "leaky_relu", "elu", "selu")
 
 # Probes built for a DNN, per graph, so repeated reports do not grow the graph. They are
 # kept as tensor names: tensors would hold their graph, and so this cache's key, alive.
-_DNN_PROBES = weakref.WeakKeyDictionary()
+_DNN_PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _TENSOR_FIELDS = ("gradient_norms", "weight_norms", "activation_means",
                   "activation_stds", "saturated", "dead")
 
@@ -79,15 +84,15 @@ class LayerProbes:
     saturated: N scalar tensors, or None where the activation does not saturate.
     dead: N scalar tensors, or None where the activation has no dead region.
   """
-  names: list
-  gradient_norms: list
-  weight_norms: list
-  activation_means: list
-  activation_stds: list
-  saturated: list
-  dead: list
+  names: list[str]
+  gradient_norms: list[tf.Tensor]
+  weight_norms: list[tf.Tensor]
+  activation_means: list[tf.Tensor]
+  activation_stds: list[tf.Tensor]
+  saturated: list[tf.Tensor | None]
+  dead: list[tf.Tensor | None]
 
-  def fetches(self):
+  def fetches(self) -> dict[str, dict[int, tf.Tensor]]:
     """Returns the tensors as a dict for `sess.run` (None entries left out)."""
     return {field: {i: t for i, t in enumerate(getattr(self, field)) if t is not None}
             for field in _TENSOR_FIELDS}
@@ -100,8 +105,12 @@ def _map_tensors(probes, fn):
       for field in _TENSOR_FIELDS})
 
 
-def build_probes(loss, hidden_outputs, weights, activation, names=None,
-                 saturation_threshold=SATURATION_THRESHOLD, scope="diagnostics"):
+def build_probes(loss: tf.Tensor, hidden_outputs: Sequence[tf.Tensor],
+                 weights: Sequence[tf.Tensor | tf.Variable],
+                 activation: str | Sequence[str | None] | None,
+                 names: Sequence[str] | None = None,
+                 saturation_threshold: float = SATURATION_THRESHOLD,
+                 scope: str = "diagnostics") -> LayerProbes:
   """Builds the probe ops of a layered net in the graph of `loss`.
 
   Works for any stack of layers, not only a `DNN`:
@@ -159,7 +168,8 @@ def build_probes(loss, hidden_outputs, weights, activation, names=None,
   return LayerProbes(names, gradient_norms, weight_norms, means, stds, saturated, dead)
 
 
-def _check_probe_args(loss, hidden_outputs, weights, activation, names):
+def _check_probe_args(loss, hidden_outputs, weights, activation,
+                      names) -> tuple[int, list[Any], list[str]]:
   """Validates `build_probes`' arguments; returns (N, N activations, L names)."""
   if not isinstance(loss, tf.Tensor):
     raise TypeError(f"Expected `loss` to be a scalar tensor. Received: loss of type "
@@ -214,7 +224,8 @@ def _activation_probes(outputs, activation, threshold):
   return mean, std, saturated, dead
 
 
-def probes_for_dnn(dnn, saturation_threshold=SATURATION_THRESHOLD):
+def probes_for_dnn(dnn: "DNN",
+                   saturation_threshold: float = SATURATION_THRESHOLD) -> LayerProbes:
   """Returns the `LayerProbes` of a `DNN`, built once per graph and threshold.
 
   Args:
@@ -242,7 +253,8 @@ def probes_for_dnn(dnn, saturation_threshold=SATURATION_THRESHOLD):
   return _map_tensors(cache[key], graph.get_tensor_by_name)
 
 
-def run_probes(sess, probes, feed_dict):
+def run_probes(sess: tf.compat.v1.Session, probes: LayerProbes,
+               feed_dict: dict[Any, Any]) -> list[dict[str, Any]]:
   """Runs `probes` on one batch; returns one dict per layer, bottom up.
 
   Args:
@@ -280,8 +292,10 @@ def _ratio(numerator, denominator):
   return numerator / denominator
 
 
-def gradient_report(sess, dnn, X, y, is_training=False,
-                    saturation_threshold=SATURATION_THRESHOLD):
+def gradient_report(sess: tf.compat.v1.Session, dnn: "DNN", X: np.ndarray,
+                    y: np.ndarray, is_training: bool = False,
+                    saturation_threshold: float = SATURATION_THRESHOLD
+                    ) -> list[dict[str, Any]]:
   """Probes a `DNN` on one batch; returns one dict per layer (see `run_probes`).
 
   By default it probes the net as it predicts: dropout off and batch normalization
@@ -315,12 +329,12 @@ def gradient_report(sess, dnn, X, y, is_training=False,
   return run_probes(sess, probes, {dnn.X: X, dnn.y: y, dnn.is_training: is_training})
 
 
-def first_to_last_ratio(report):
+def first_to_last_ratio(report: Sequence[dict[str, Any]]) -> float:
   """Returns the first hidden layer's gradient norm over the last hidden layer's."""
   return report[0]["relative_to_last_hidden"]
 
 
-def format_report(report):
+def format_report(report: Sequence[dict[str, Any]]) -> str:
   """Returns `report` (from `run_probes` or `gradient_report`) as a text table.
 
       layer     grad norm  / last hidden  / output  weight norm  act mean  ...

@@ -57,6 +57,8 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
@@ -66,6 +68,10 @@ from tensorboard.plugins.text import summary_v2 as text_summary
 from dnn_toolkit import _validation
 from dnn_toolkit import diagnostics
 from dnn_toolkit import plots
+
+if TYPE_CHECKING:
+  from dnn_toolkit.model import DNN
+  from dnn_toolkit.training import TrainState
 
 _V1 = tf.compat.v1
 
@@ -89,7 +95,7 @@ _DIAGNOSTIC_SCALARS = (("gradient_norm", "gradient_norms"),
                        ("saturated_fraction", "saturated"), ("dead_fraction", "dead"))
 
 
-def logdir_of(run_dir):
+def logdir_of(run_dir: str | os.PathLike[str]) -> str:
   """Returns the TensorBoard log directory of a run directory: `<run_dir>/logs`."""
   return os.path.join(run_dir, LOGS)
 
@@ -129,9 +135,22 @@ class SummaryHook:
       any op is created.
   """
 
-  def __init__(self, dnn, logdir, every_n_steps=100, histograms=True, is_training=True,
-               saturation_threshold=diagnostics.SATURATION_THRESHOLD,
-               write_plots=True, *, restored=None, frozen=()):
+  dnn: "DNN"
+  logdir: str
+  every_n_steps: int
+  is_training: bool
+  write_plots: bool
+  restored: dict[str, str]
+  frozen: tuple[str, ...]
+  probes: diagnostics.LayerProbes
+
+  def __init__(self, dnn: "DNN", logdir: str | os.PathLike[str],
+               every_n_steps: int = 100, histograms: bool = True,
+               is_training: bool = True,
+               saturation_threshold: float = diagnostics.SATURATION_THRESHOLD,
+               write_plots: bool = True, *,
+               restored: Mapping[str, str | os.PathLike[str]] | None = None,
+               frozen: Iterable[str] = ()) -> None:
     _check_options(every_n_steps, histograms, is_training, saturation_threshold,
                    write_plots)
     restored, frozen = _check_transfer(restored, frozen)
@@ -148,12 +167,15 @@ class SummaryHook:
       self.probes = diagnostics.probes_for_dnn(dnn, saturation_threshold)
       self._summary = _diagnostic_summary_op(self.probes, dnn.weights, dnn.hidden,
                                              histograms)
-    self._writers = {}
+    self._writers: dict[str, Any] = {}
 
   @classmethod
-  def factory(cls, every_n_steps=100, histograms=True, is_training=True,
-              saturation_threshold=diagnostics.SATURATION_THRESHOLD, write_plots=True,
-              *, restored=None, frozen=()):
+  def factory(cls, every_n_steps: int = 100, histograms: bool = True,
+              is_training: bool = True,
+              saturation_threshold: float = diagnostics.SATURATION_THRESHOLD,
+              write_plots: bool = True, *,
+              restored: Mapping[str, str | os.PathLike[str]] | None = None,
+              frozen: Iterable[str] = ()) -> Callable[["DNN", str], "SummaryHook"]:
     """Returns `(dnn, run_dir) -> SummaryHook` logging to `<run_dir>/logs`.
 
     For `experiment.train(..., hook_factories=[SummaryHook.factory()])`. The arguments
@@ -167,7 +189,7 @@ class SummaryHook:
         is_training=is_training, saturation_threshold=saturation_threshold,
         write_plots=write_plots, restored=restored, frozen=frozen)
 
-  def begin(self, sess, dnn, state):
+  def begin(self, sess: tf.compat.v1.Session, dnn: "DNN", state: "TrainState") -> None:
     with sess.graph.as_default():  # FileWriter refuses to start in eager mode.
       for run in (TRAIN, VALIDATION):
         self._writers[run] = _V1.summary.FileWriter(os.path.join(self.logdir, run))
@@ -187,7 +209,8 @@ class SummaryHook:
         writer.add_session_log(_V1.SessionLog(status=_V1.SessionLog.START),
                                state.global_step + 1)
 
-  def after_step(self, sess, state, loss, X_batch, y_batch):
+  def after_step(self, sess: tf.compat.v1.Session, state: "TrainState", loss: float,
+                 X_batch: np.ndarray, y_batch: np.ndarray) -> None:
     step = state.global_step
     if step != 1 and step % self.every_n_steps:
       return
@@ -197,7 +220,8 @@ class SummaryHook:
     writer.add_summary(sess.run(self._summary, feed), step)
     writer.add_summary(_scalars({"batch_loss": loss}), step)
 
-  def after_epoch(self, sess, state, metrics, improved):
+  def after_epoch(self, sess: tf.compat.v1.Session, state: "TrainState",
+                  metrics: dict[str, Any], improved: bool) -> None:
     step = metrics["global_step"]
     self._writers[TRAIN].add_summary(_scalars({
         "loss": metrics["loss"], "accuracy": metrics["accuracy"],
@@ -206,22 +230,22 @@ class SummaryHook:
         "loss": metrics["val_loss"], "accuracy": metrics["val_accuracy"]}), step)
     self._flush()  # An epoch's logs survive a crash of the next one.
 
-  def on_interrupt(self, sess, state):
+  def on_interrupt(self, sess: tf.compat.v1.Session, state: "TrainState") -> None:
     self._flush()
 
-  def on_diverged(self, sess, state):
+  def on_diverged(self, sess: tf.compat.v1.Session, state: "TrainState") -> None:
     """Keeps the logs up to the divergence: they show the loss blowing up."""
     for writer in self._writers.values():
       writer.close()
 
-  def end(self, sess, state):
+  def end(self, sess: tf.compat.v1.Session, state: "TrainState") -> None:
     self._flush()
     if self.write_plots:
       self.plot(state.history)
     for writer in self._writers.values():
       writer.close()
 
-  def plot(self, history):
+  def plot(self, history: Sequence[dict[str, Any]]) -> list[str]:
     """Writes the learning curves and gradient norms as PNGs; returns their paths.
 
     The gradient plot marks the `frozen` layers.
@@ -256,7 +280,7 @@ def _check_options(every_n_steps, histograms, is_training, saturation_threshold,
                              low_open=True, high_open=True)
 
 
-def _check_transfer(restored, frozen):
+def _check_transfer(restored, frozen) -> tuple[dict[str, str], tuple[str, ...]]:
   """Returns (restored as a {str: str} dict, frozen as a tuple), or raises."""
   if restored is None:
     restored = {}
@@ -290,7 +314,8 @@ def _check_layers_exist(layer_scopes, restored, frozen):
 # --------------------------------------------------------- the graph TensorBoard draws
 
 
-def model_graph_def(dnn, restored=None, frozen=()):
+def model_graph_def(dnn: "DNN", restored: Mapping[str, str] | None = None,
+                    frozen: Iterable[str] = ()) -> tf.compat.v1.GraphDef:
   """Returns the GraphDef TensorBoard should draw: the ops training and evaluation run.
 
   That is the nodes `dnn.train_op`, `dnn.batch_stats`, the evaluation tensors, the
@@ -359,12 +384,12 @@ def _mark_layers(graph_def, dnn, restored, frozen):
       marker.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(restored[layer]))
 
 
-def checkpoint_index(restored):
+def checkpoint_index(restored: Mapping[str, str]) -> dict[str, int]:
   """Returns {checkpoint path: k}, numbering the checkpoints of `restored` from 0."""
   return {path: k for k, path in enumerate(sorted(set(restored.values())))}
 
 
-def layer_device(layer, restored, frozen):
+def layer_device(layer: str, restored: Mapping[str, str], frozen: Iterable[str]) -> str:
   """Returns the device marking `layer` in the drawn graph (see `model_graph_def`).
 
   Args:
@@ -400,7 +425,9 @@ def _ancestors(by_name, roots):
   return seen
 
 
-def transfer_markdown(layer_scopes, restored=None, frozen=()):
+def transfer_markdown(layer_scopes: Sequence[str],
+                      restored: Mapping[str, str] | None = None,
+                      frozen: Iterable[str] = ()) -> str:
   """Returns a markdown table of each layer's origin, whether it trains, its mark.
 
       3 of 5 layers restored (2 frozen), from checkpoint 0: `runs/base/best/model`.
@@ -475,7 +502,8 @@ def _scalars(values):
                             for tag, value in values.items()])
 
 
-def read_scalars(logdir):
+def read_scalars(logdir: str | os.PathLike[str]
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """Returns the scalars of the event files in `logdir` (one run, not recursive).
 
   Where a step was logged more than once (a resumed run), the latest value wins. A
@@ -487,7 +515,7 @@ def read_scalars(logdir):
   Returns:
     {tag: (steps, values)}: int64 and float64 arrays, sorted by step.
   """
-  by_tag = {}
+  by_tag: dict[str, dict[int, float]] = {}
   for path in sorted(glob.glob(os.path.join(logdir, _EVENTS_PATTERN))):
     # TensorBoard's own reader: it stops quietly at a truncated last record.
     for event in event_file_loader.LegacyEventFileLoader(path).Load():
@@ -501,7 +529,7 @@ def read_scalars(logdir):
   return result
 
 
-def find_logdir(path):
+def find_logdir(path: str) -> str:
   """Returns the directory to point TensorBoard at for a run directory or a log dir.
 
   Args:
@@ -525,7 +553,8 @@ def find_logdir(path):
                           "train a run there first (every run writes <run_dir>/logs).")
 
 
-def tensorboard_command(logdir, port=DEFAULT_PORT):
+def tensorboard_command(logdir: str | os.PathLike[str],
+                        port: int = DEFAULT_PORT) -> list[str]:
   """Returns the argv that serves `logdir` with TensorBoard on 127.0.0.1:`port`.
 
   Args:
@@ -543,6 +572,6 @@ def tensorboard_command(logdir, port=DEFAULT_PORT):
           "--host", "127.0.0.1", "--port", str(port)]
 
 
-def format_command(argv):
+def format_command(argv: Sequence[str]) -> str:
   """Returns `argv` as one shell-quoted line."""
   return shlex.join(argv)
