@@ -66,8 +66,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                  help="keep these labels only, renumbered from 0: '5-9' or '5,7,9'")
   d.add_argument("--per-class", type=int, default=None, metavar="N",
                  help="train on N examples of each class (a seeded draw)")
-  _flags.add_training_flags(p)
-  _defaults_from_the_record(p)
+  _flags.add_training_flags(p, resumable=True)  # Not given: None (see --resume).
   r = p.add_argument_group("run directory and output")
   r.add_argument("--run-dir", default=None,
                  help="the new run directory (default: checkpoints/run-<time>)")
@@ -80,25 +79,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                  help="steps between per-layer diagnostics (default: %(default)s)")
   _flags.add_quiet_flag(r)
   return p
-
-
-# A new run's training settings when not given; a resumed run takes its record's.
-_NEW_RUN_DEFAULTS = {"epochs": 20, "batch_size": 50, "patience": 5}
-
-
-def _defaults_from_the_record(parser):
-  """Makes --epochs, --batch-size and --patience None unless given (see --resume)."""
-  for action in parser._actions:  # pylint: disable=protected-access
-    if action.dest in _NEW_RUN_DEFAULTS:
-      action.default = None
-      action.help = (action.help.split(" (default")[0] +
-                     f" (default: {_NEW_RUN_DEFAULTS[action.dest]}; with --resume, "
-                     "the run's)")
-
-
-def _setting(args, dest):
-  value = getattr(args, dest)
-  return _NEW_RUN_DEFAULTS[dest] if value is None else value
 
 
 def parse_digits(text):
@@ -150,14 +130,16 @@ _RECORDED = (("from_run", "--from"), ("reuse", "--reuse"), ("replace", "--replac
              ("hidden_layers", "--hidden-layers"), ("n_outputs", "--n-outputs"),
              ("learning_rate", "--learning-rate"), ("seed", "--seed"),
              ("data", "--data"), ("digits", "--digits"), ("per_class", "--per-class"),
-             ("patience", "--patience"))
+             ("patience", "--patience"), ("validation_size", "--validation-size"),
+             ("test_size", "--test-size"), ("label_column", "--label-column"),
+             ("standardize", "--standardize"))
 
 
 def _check_resume_flags(args):
   if not args.run_dir:
     raise ValueError("argument --resume: needs --run-dir, the transfer run to continue.")
   for dest, flag in _RECORDED:
-    if getattr(args, dest) not in (None, False, []):  # Given: none is its default.
+    if getattr(args, dest, None) not in (None, False, []):  # Given: not its default.
       raise ValueError(f"argument {flag}: not taken with --resume; the run's record "
                        "holds it.")
 
@@ -182,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     result = transfer_run.train_transfer(
         base, config, sets[0], sets[1], test=sets[2], run_dir=run_dir, reuse=reused,
         frozen_layers=frozen, cache_frozen=args.cache_frozen,
-        epochs=_setting(args, "epochs"), batch_size=_setting(args, "batch_size"),
-        patience=_setting(args, "patience") or None,
+        epochs=args.epochs, batch_size=args.batch_size,
+        patience=(experiment.DEFAULT_PATIENCE if args.patience is None
+                  else args.patience or None),
         save_every_steps=args.save_every_steps, log_every_steps=args.log_every_steps,
         verbose=0 if args.quiet else 1, data=identity)
   except KeyboardInterrupt:
