@@ -41,7 +41,7 @@ import matplotlib
 
 from dnn_toolkit import import_tensorflow_quietly
 import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import data, experiment, plots
+from dnn_toolkit import data, experiment, lr_finder, plots
 from dnn_toolkit.errors import TrainingDivergedError
 from dnn_toolkit.model import DNNConfig
 # pylint: enable=wrong-import-position
@@ -79,6 +79,11 @@ VARIANTS = (
       name in ("sgd", "adam")) for name, rate in LEARNING_RATES.items()] +
     [("lesson default", "he+elu+BN+dropout+adam",
       {"batch_norm": True, "dropout_rate": 0.2}, True)])
+
+# "Increasing the learning rate": start higher, then reduce it when the validation loss
+# stops falling (the plateau schedule), beside the rate a range test suggests.
+PLATEAU = {"learning_rate": 3 * REFERENCE["learning_rate"], "schedule": "plateau",
+           "plateau_factor": 0.5, "plateau_patience": 1}
 
 # The lesson's ranking, best first.
 CLAIM = ("elu", "leaky_relu", "relu", "tanh", "sigmoid")
@@ -124,6 +129,18 @@ def train_one(config, seed, run_dir, budget, sets):
           "seconds": run.seconds}
 
 
+def learning_rate_variants(train):
+  """The range test's rate for the reference net, and the plateau schedule from 3x."""
+  found = lr_finder.find_learning_rate(DNNConfig(**REFERENCE), train, steps=200,
+                                       batch_size=BATCH_SIZE)
+  print(f"range test: {found.rule}", flush=True)
+  variants = [("learning rate", "plateau from 3x, halved", PLATEAU, True)]
+  if found.suggested_learning_rate is not None:
+    variants.insert(0, ("learning rate", "range test",
+                        {"learning_rate": found.suggested_learning_rate}, True))
+  return variants
+
+
 def summary(metrics):
   if math.isnan(metrics["val"]):
     return "diverged"
@@ -140,6 +157,7 @@ def main(args):
   datasets = _common.load_mnist_or_exit(DEMO)
   # The same balanced subset for every run: the budget is fixed, only configs vary.
   train = data.sample_per_class(datasets.train, budget["examples_per_class"], seed=0)
+  variants += learning_rate_variants(train)
   configs, names = unique_configs(variants)
   print(f"{len(configs)} variants x {len(budget['seeds'])} seed(s), "
         f"{train.num_examples} examples, {budget['epochs']} epochs each", flush=True)
@@ -194,6 +212,10 @@ def table_rows(variants, names, results):
                                                        else "")
     elif group == "lesson default":
       settings = "batch norm, dropout 0.2"
+    elif group == "learning rate":
+      settings = f"lr {changes['learning_rate']:.2g}" + (
+          f", x{changes['plateau_factor']:g} after {changes['plateau_patience']} epoch "
+          "without a lower val loss" if "schedule" in changes else "")
     rows.append([group, variant + (" (reference)" if name == "reference" else ""),
                  settings, _common.percent([r["val"] for r in runs]),
                  _common.percent([r["test"] for r in runs]),
