@@ -13,9 +13,10 @@ import shutil
 import numpy as np
 import pytest
 
-from _cli_jobs import assert_refused, cli, files_under
+from _cli_jobs import assert_refused, cli, files_under, train_run, write_csv
 from dnn_toolkit import checkpoints
 from dnn_toolkit import data
+from dnn_toolkit import datasets
 from dnn_toolkit import experiment
 from dnn_toolkit import summaries
 from dnn_toolkit import transfer
@@ -169,3 +170,26 @@ def test_resume_of_a_run_that_is_no_transfer_says_what_to_use(base):
   before = files_under(base)
   assert_refused(cli("transfer", "--resume", "--run-dir", base), "train --resume")
   assert files_under(base) == before
+
+
+def test_transfer_on_a_users_standardized_csv_then_predict(tmp_path):
+  path = write_csv(tmp_path / "data.csv")
+  base_dir = str(tmp_path / "base")
+  train_run(base_dir, path, standardize=True)
+  run_dir = str(tmp_path / "new")
+  code, out, err = cli("transfer", "--from", base_dir, "--reuse", "hidden1", "--data",
+                       path, "--standardize", "--epochs", "1", "--batch-size", "20",
+                       "--run-dir", run_dir, "--quiet")
+  assert (code, err) == (0, ""), err
+  record = checkpoints.RunRecord.read(run_dir)
+  assert record.config.hidden_layers == (12,)  # The layers above hidden1 are dropped.
+  assert record.transfer["new"] == ["outputs"]
+  loaded = datasets.load_arrays(path, standardize=True)
+  np.testing.assert_allclose(record.data["standardization"]["mean"],
+                             loaded.standardization[0])
+  out_path = tmp_path / "predictions.npy"
+  code, _, err = cli("predict", run_dir, "--data", path, "--out", out_path)
+  assert (code, err) == (0, ""), err
+  features = data.standardize(datasets.load_features(path)[0], *loaded.standardization)
+  with experiment.load_run(run_dir) as run:
+    np.testing.assert_array_equal(np.load(out_path)["class"], run.predict(features))
