@@ -1,8 +1,10 @@
 """Plain helpers shared by test modules (fixtures live in conftest.py)."""
 
 import os
+import subprocess
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from dnn_toolkit import training
@@ -66,3 +68,24 @@ def assert_values_equal(values, expected, names):
 def assert_values_differ(values, other, names):
   for name in names:
     assert not np.array_equal(values[name], other[name]), name
+
+
+def mount_tmpfs(path, size):
+  """Mounts a tmpfs of `size` (e.g. '4m') at `path`, a small disk to fill; skips the test
+  where mounting is not allowed (it needs root). Unmount with `umount -l path`."""
+  os.makedirs(path, exist_ok=True)
+  result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path],
+                          capture_output=True, text=True, check=False)
+  if result.returncode:
+    pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+
+
+def fill_disk(path):
+  """Writes zeros to the file `path` until its file system is full."""
+  with open(path, "wb") as f:
+    try:
+      while True:
+        f.write(b"\0" * 65536)
+        f.flush()
+    except OSError:
+      pass

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from _helpers import files_of
+from _helpers import files_of, fill_disk, mount_tmpfs
 
 CLI = [sys.executable, "-m", "dnn_toolkit"]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -114,11 +114,7 @@ def test_resuming_on_other_data_names_it(own_data, tmp_path):
 
 def test_a_full_disk_is_one_line_and_the_run_resumes(own_data, tmp_path):
   disk = str(tmp_path / "disk")
-  os.makedirs(disk)
-  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", disk],
-                           capture_output=True, text=True, check=False)
-  if mounted.returncode:
-    pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+  mount_tmpfs(disk, "6m")
   try:
     run_dir = os.path.join(disk, "run")
     proc = subprocess.Popen(_train(own_data, run_dir, "--epochs", "400", "--patience",
@@ -127,13 +123,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(own_data, tmp_path):
                             env=ENV)
     try:
       _wait_for_record(proc, run_dir)
-      with open(os.path.join(disk, "filler"), "wb") as f:
-        try:
-          while True:
-            f.write(b"\0" * 65536)
-            f.flush()
-        except OSError:
-          pass
+      fill_disk(os.path.join(disk, "filler"))
       _, stderr = proc.communicate(timeout=120)
     finally:
       if proc.poll() is None:

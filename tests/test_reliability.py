@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from _helpers import files_of
+from _helpers import files_of, fill_disk, mount_tmpfs
 from dnn_toolkit import checkpoints, experiment
 from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, RunLockedError,
                                 ShapeMismatchError)
@@ -217,30 +217,16 @@ def test_a_second_trainer_is_refused_naming_the_first(tmp_path, toy_data):
   assert result.state.epoch >= 1
 
 
-def _mount_tmpfs(path, size):
-  os.makedirs(path, exist_ok=True)
-  result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path],
-                          capture_output=True, text=True, check=False)
-  if result.returncode:
-    pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
-
-
 def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path, toy_data):
   disk = str(tmp_path / "disk")
-  _mount_tmpfs(disk, "4m")
+  mount_tmpfs(disk, "4m")
   try:
     run_dir = os.path.join(disk, "run")
 
     class FillDisk:  # After the first epoch's checkpoint, the disk fills up.
       def after_epoch(self, sess, state, metrics, improved):
         if state.epoch == 1:
-          with open(os.path.join(disk, "filler"), "wb") as f:
-            try:
-              while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-            except OSError:
-              pass
+          fill_disk(os.path.join(disk, "filler"))
 
     with pytest.raises(CheckpointError) as error:
       experiment.train(PLAIN, *toy_data, run_dir=run_dir, save_every_steps=1,
