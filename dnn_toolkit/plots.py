@@ -24,11 +24,15 @@ overlap; legends sit outside the axes, where they hide no data.
 """
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.ticker import MaxNLocator
 
 # At most this many logged steps are drawn as depth profiles in the left panel.
@@ -37,7 +41,7 @@ _MAX_PROFILES = 5
 _MAX_EPOCH_TICKS = 12
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _DASHES = ("-", "--", "-.", ":")
-_COLORS = matplotlib.colormaps["tab10"].colors
+_COLORS = matplotlib.colormaps["tab10"].colors  # type: ignore[attr-defined]  # Listed.
 _FROZEN_COLOR = "#9e9e9e"
 LOSS_LABEL = "cross-entropy loss (nats)"
 ACCURACY_LABEL = "accuracy (%)"
@@ -47,7 +51,7 @@ GRADIENT_LABEL = r"gradient norm $\|\partial L / \partial W\|_2$ (log scale)"
 # ---------------------------------------------------------- the rendering idiom
 
 
-def new_figure(width, height):
+def new_figure(width: float, height: float) -> Figure:
   """Returns a matplotlib `Figure` of `width` x `height` inches on the Agg canvas.
 
   Its layout is "constrained": labels and outside legends get room without a manual
@@ -58,14 +62,14 @@ def new_figure(width, height):
   return figure
 
 
-def save(figure, path, dpi=100):
+def save(figure: Figure, path: str, dpi: int = 100) -> str:
   """Writes `figure` as a PNG at `path` (its directory is created); returns `path`."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   figure.savefig(path, dpi=dpi)
   return path
 
 
-def line_style(index):
+def line_style(index: int) -> dict[str, Any]:
   """Returns the `axes.plot` keywords of the `index`-th line: colour, marker, dash.
 
   Markers and dashes cycle with different periods (8 and 4) beside the 10 colours,
@@ -78,7 +82,7 @@ def line_style(index):
           "markersize": 6}
 
 
-def epoch_axis(axes, epochs):
+def epoch_axis(axes: Axes, epochs: Sequence[int]) -> None:
   """Labels the x axis 'epoch' with integer ticks only (one per epoch for short runs).
 
   Args:
@@ -94,7 +98,7 @@ def epoch_axis(axes, epochs):
   axes.set_xlabel("epoch")
 
 
-def legend_outside(axes, **kwargs):
+def legend_outside(axes: Axes, **kwargs: Any) -> Legend:
   """Puts the legend of `axes` right of it, where it hides no data; returns it."""
   kwargs.setdefault("fontsize", "small")
   return axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
@@ -104,7 +108,7 @@ def legend_outside(axes, **kwargs):
 # ------------------------------------------------------------ the run's plots
 
 
-def plot_learning_curves(history, path):
+def plot_learning_curves(history: Sequence[Mapping[str, Any]], path: str) -> str:
   """Plots loss and accuracy per epoch, training and validation, into a PNG.
 
   Args:
@@ -146,7 +150,8 @@ def plot_learning_curves(history, path):
   return save(figure, path)
 
 
-def plot_gradient_norms(norms, path, *, frozen=()):
+def plot_gradient_norms(norms: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str,
+                        *, frozen: Iterable[str] = ()) -> str:
   """Plots each layer's gradient norm, by depth and over training, into a PNG.
 
   The left panel draws the norm against the layer at a few logged steps (vanishing

@@ -39,6 +39,7 @@ in a notebook, `%load_ext dnn_toolkit.tf1` does the same for the kernel.
 """
 
 import sys as _sys
+from typing import Any as _Any
 
 import tensorflow as _tf
 
@@ -69,7 +70,7 @@ from dnn_toolkit.tf1 import nn
 __version__ = _tf.__version__
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> _Any:
   """TF 1.x names with no equivalent raise UnavailableAPIError; others are TF's own.
 
   Names of today's top-level `tensorflow` that `tf.compat.v1` lacks (`tf.python`,
@@ -87,7 +88,7 @@ def __getattr__(name):
                        f"{name!r}")
 
 
-def load_ipython_extension(ipython):
+def load_ipython_extension(ipython: _Any) -> None:
   """`%load_ext dnn_toolkit.tf1`: `import tensorflow` in the kernel gives this module.
 
   From then on the notebook's cells run TF 1.x code unmodified, as `dnn-toolkit run`
@@ -103,7 +104,7 @@ def load_ipython_extension(ipython):
   aliasing.install()
 
 
-def unload_ipython_extension(ipython):
+def unload_ipython_extension(ipython: _Any) -> None:
   """`%unload_ext dnn_toolkit.tf1`: `import tensorflow` gives TensorFlow again.
 
   TF 1.x behaviour stays on: `disable_v2_behavior` cannot be undone.

@@ -14,7 +14,7 @@ from dnn_toolkit import mnist
 from dnn_toolkit import mnist_sources
 
 
-def holds_idx_files(directory):
+def holds_idx_files(directory: str | None) -> bool:
   """Returns whether `directory` holds the four MNIST IDX files (raw or .gz)."""
   if not directory or not os.path.isdir(directory):
     return False
@@ -25,7 +25,8 @@ def holds_idx_files(directory):
   return True
 
 
-def load_uint8(path=None):
+def load_uint8(path: str | None = None
+               ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
   """Returns `((x_train, y_train), (x_test, y_test))` as Keras's `load_data` did.
 
   Args:

@@ -13,6 +13,8 @@ replace for an `AttributeError`); an import of a removed module raises
 `UnavailableModuleError` (a `ModuleNotFoundError`, which `except ImportError` catches).
 """
 
+from collections.abc import Callable, Collection
+
 from dnn_toolkit.errors import DnnToolkitError
 
 _CONTRIB_GONE = "tf.contrib was removed in TensorFlow 2.0"
@@ -26,7 +28,7 @@ _KERAS = ("Keras 3, today's tf.keras, does not build TF 1.x graphs: use tf.layer
 _BY_HAND = "build it from tf.get_variable and tf.nn ops"
 
 # TF 1.x name -> what to use instead. Prefixes (ending in '.') cover whole namespaces.
-ADVICE = {
+ADVICE: dict[str, str] = {
     "tf.contrib.learn": (f"{_CONTRIB_GONE}. For MNIST use "
                          "tf.examples.tutorials.mnist.input_data.read_data_sets or "
                          "tf.keras.datasets.mnist.load_data(), both provided offline; "
@@ -84,9 +86,9 @@ class UnavailableAPIError(DnnToolkitError, NotImplementedError):
     api: the TF 1.x name, e.g. 'tf.contrib.slim'.
   """
 
-  def __init__(self, api):
+  def __init__(self, api: str) -> None:
     super().__init__(message(api))
-    self.api = api
+    self.api: str = api
 
 
 class UnavailableModuleError(DnnToolkitError, ModuleNotFoundError):
@@ -96,24 +98,25 @@ class UnavailableModuleError(DnnToolkitError, ModuleNotFoundError):
     api: the TF 1.x name, e.g. 'tf.contrib.slim'.
   """
 
-  def __init__(self, api, module_name):
+  def __init__(self, api: str, module_name: str) -> None:
     super().__init__(message(api), name=module_name)
-    self.api = api
+    self.api: str = api
 
 
-def advice(api):
+def advice(api: str) -> str | None:
   """Returns what to use instead of TF 1.x's `api` ('tf.contrib.slim'), or None."""
   matches = [key for key in ADVICE
              if api == key or api.startswith(key if key.endswith(".") else key + ".")]
   return ADVICE[max(matches, key=len)] if matches else None
 
 
-def message(api):
+def message(api: str) -> str:
   """Returns the error message for TF 1.x's `api`."""
   return f"{api} is not available in dnn_toolkit.tf1: {advice(api) or _PROVIDED}."
 
 
-def module_getattr(module_name, api_prefix, known=None):
+def module_getattr(module_name: str, api_prefix: str,
+                   known: Collection[str] | None = None) -> Callable[[str], object]:
   """Returns a module `__getattr__` raising UnavailableAPIError for TF 1.x names.
 
   Args:

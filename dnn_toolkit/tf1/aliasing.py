@@ -24,7 +24,7 @@ from dnn_toolkit.tf1._unavailable import UnavailableModuleError
 from dnn_toolkit.tf1._unavailable import advice
 
 #: TF 1.x module name -> the stand-in module (by name) that answers it.
-MODULES = {
+MODULES: dict[str, str] = {
     "tensorflow": "dnn_toolkit.tf1",
     "tensorflow.compat": "dnn_toolkit.tf1.compat",
     "tensorflow.compat.v1": "dnn_toolkit.tf1",
@@ -80,7 +80,7 @@ def _modules():
   return modules
 
 
-def install():
+def install() -> None:
   """Makes `import tensorflow` (and its TF 1.x submodules) give the stand-in.
 
   Idempotent. Importing the stand-in switches the process to TF 1.x behaviour; see
@@ -95,7 +95,7 @@ def install():
   sys.meta_path.insert(0, _FINDER)
 
 
-def uninstall():
+def uninstall() -> None:
   """Puts back the sys.modules entries `install()` replaced, and removes its finder."""
   global _saved
   if _saved is None:
@@ -110,6 +110,6 @@ def uninstall():
   _saved = None
 
 
-def installed():
+def installed() -> bool:
   """Returns whether `install()` is in effect."""
   return _saved is not None

@@ -4,13 +4,14 @@ the other `tf.compat` helpers (`as_bytes`, `as_text`, ...) TensorFlow's own.
 """
 
 import sys
+from typing import Any
 
 import tensorflow as _tf
 
 v2 = _tf.compat.v2
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
   if name == "v1":
     return sys.modules["dnn_toolkit.tf1"]
   if name.startswith("_"):

@@ -19,4 +19,6 @@ del _name
 
 rnn_cell = _types.ModuleType(f"{__name__}.rnn_cell", "TF 1.x's tf.nn.rnn_cell: not "
                             "available (its cells need Keras 2).")
-rnn_cell.__getattr__ = _module_getattr(rnn_cell.__name__, "tf.nn.rnn_cell")
+# A module's own __getattr__ (PEP 562), which mypy takes for a method.
+rnn_cell.__getattr__ = _module_getattr(  # type: ignore[method-assign]
+    rnn_cell.__name__, "tf.nn.rnn_cell")
