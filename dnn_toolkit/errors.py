@@ -53,6 +53,13 @@ class RunLockedError(CheckpointError):
     self.pid: int | None = pid
 
 
+class LogsNotFoundError(DnnToolkitError, FileNotFoundError):
+  """A run directory, or the TensorBoard event files it should hold, is missing.
+
+  Also a `FileNotFoundError`, which earlier versions raised.
+  """
+
+
 class TrainingDivergedError(DnnToolkitError):
   """The loss became NaN or infinite during training."""
 

@@ -68,6 +68,7 @@ from tensorboard.plugins.text import summary_v2 as text_summary
 from dnn_toolkit import _validation
 from dnn_toolkit import diagnostics
 from dnn_toolkit import plots
+from dnn_toolkit.errors import LogsNotFoundError
 
 if TYPE_CHECKING:
   from dnn_toolkit.model import DNN
@@ -540,16 +541,17 @@ def find_logdir(path: str) -> str:
     `<path>/logs` if it exists, else `path`.
 
   Raises:
-    FileNotFoundError: if `path` is not a directory or holds no event files.
+    LogsNotFoundError: if `path` is not a directory or holds no event files (also a
+      `FileNotFoundError`).
   """
   if not os.path.isdir(path):
-    raise FileNotFoundError(f"No run directory at {path!r}: it does not exist or is "
+    raise LogsNotFoundError(f"No run directory at {path!r}: it does not exist or is "
                             "not a directory.")
   logdir = logdir_of(path) if os.path.isdir(logdir_of(path)) else path
   for _, _, files in os.walk(logdir):
     if any(name.startswith("events.out.tfevents.") for name in files):
       return logdir
-  raise FileNotFoundError(f"No TensorBoard event files were found in {logdir!r}; "
+  raise LogsNotFoundError(f"No TensorBoard event files were found in {logdir!r}; "
                           "train a run there first (every run writes <run_dir>/logs).")
 
 

@@ -479,3 +479,10 @@ def test_layer_scopes_match_whole_names(graph):
   assert devices["hidden1/weights"] == "/device:restored:0"
   assert devices["dnn/hidden1/MatMul"] == "/device:restored:0"
   assert devices["hidden10/weights"] == devices["dnn/hidden10/MatMul"] == "/device:new:0"
+
+
+def test_find_logdir_raises_the_packages_own_error(tmp_path):
+  from dnn_toolkit.errors import DnnToolkitError, LogsNotFoundError
+  with pytest.raises(LogsNotFoundError) as error:
+    summaries.find_logdir(str(tmp_path / "missing"))
+  assert isinstance(error.value, DnnToolkitError)
