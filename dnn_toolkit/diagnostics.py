@@ -54,6 +54,7 @@ import tensorflow as tf
 
 from dnn_toolkit import _validation
 from dnn_toolkit import activations
+from dnn_toolkit import model
 
 if TYPE_CHECKING:
   from dnn_toolkit.model import DNN
@@ -195,7 +196,7 @@ def _check_probe_args(loss, hidden_outputs, weights, activation,
   for act in layer_activations:
     activations.get(act)  # Raises ValueError listing the known names.
   if names is None:
-    names = [f"hidden{i + 1}" for i in range(n_hidden)] + ["outputs"]
+    names = [model.hidden_scope(i + 1) for i in range(n_hidden)] + [model.OUTPUTS_SCOPE]
   names = list(names)
   if len(names) != n_hidden + 1 or len(set(names)) != len(names):
     raise ValueError(f"Expected {n_hidden + 1} distinct layer `names`. "
