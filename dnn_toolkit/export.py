@@ -78,7 +78,8 @@ def export_saved_model(run_dir, export_dir, *, which="best", standardization=Non
   meta_graph, names = _inference_meta_graph(record.config, n_inputs)
   parent = os.path.dirname(os.path.abspath(export_dir))
   os.makedirs(parent, exist_ok=True)
-  staging = os.path.join(parent, f".tmp-export-{os.getpid()}-{os.path.basename(export_dir)}")
+  staging = os.path.join(parent,
+                         f".tmp-export-{os.getpid()}-{os.path.basename(export_dir)}")
   shutil.rmtree(staging, ignore_errors=True)
   try:
     _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph)

@@ -185,7 +185,8 @@ def resume_transfer(run_dir, train_set, validation_set, *, test=None, epochs=Non
                                  epochs, batch_size, saved.patience)
     identity = experiment.data_identity(train_set, validation_set, saved.data)
     # The one check of a resume (batch size, data digests), owned by experiment.
-    experiment._check_resume(saved, saved.config, batch_size, identity)  # pylint: disable=protected-access
+    # pylint: disable-next=protected-access
+    experiment._check_resume(saved, saved.config, batch_size, identity)
     record = dataclasses.replace(saved, epochs=epochs)
     graph = tf.Graph()
     with graph.as_default():

@@ -4,8 +4,6 @@ The reference is the run loaded in this process (`experiment.load_run`) on featu
 standardized with the `Datasets.standardization` the run trained with.
 """
 
-import json
-import os
 import shutil
 
 import numpy as np
@@ -93,4 +91,4 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(run, tmp_path, case):
   target = tmp_path / "nowhere" if case == "no run" else run_dir
   assert_refused(cli("predict", target, *argv), *fragments)
   assert files_under(tmp_path) == before
-  assert json.loads(open(os.path.join(run_dir, "state.json")).read())["finished"]
+  assert checkpoints.RunRecord.read(run_dir).finished

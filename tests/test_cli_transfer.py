@@ -3,7 +3,9 @@
 A small net of 4 hidden layers trains in-process on digits 0-4 (200 images per class,
 one epoch); `transfer` then restores hidden1-3, replaces hidden4, freezes and caches
 hidden1-2 and trains on 100 images per class of digits 5-9. The new run directory must
-be one that evaluate, inspect, TensorBoard and a further transfer accept.
+be one that evaluate, inspect, TensorBoard and a further transfer accept, and that
+`transfer --resume` continues as built. A transfer on a user's standardized CSV ends the
+file.
 """
 
 import argparse

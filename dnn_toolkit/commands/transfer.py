@@ -150,8 +150,8 @@ def run(args: argparse.Namespace) -> int:
   if args.resume:
     return _resume(args)
   _run_data.check_run_dir(args.from_run)
-  from dnn_toolkit import experiment, transfer, transfer_run  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import checkpoints, experiment, transfer, transfer_run
   base = transfer.load_pretrained(args.from_run)
   reused, frozen, hidden = resolve_layers(args, base.config)
   run_dir = args.run_dir or experiment.default_run_dir()
@@ -180,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
 def _resume(args):
   """Continues the transfer run in --run-dir on its recorded data; returns 0/130."""
   _run_data.check_run_dir(args.run_dir)
-  from dnn_toolkit import checkpoints, transfer_run  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import checkpoints, transfer_run
   record = checkpoints.RunRecord.read(args.run_dir)
   transfer_run.check_resumable(record)
   _, (train, validation, test) = _run_data.reload_source(record.data)
