@@ -68,6 +68,7 @@ from tensorboard.plugins.text import summary_v2 as text_summary
 from dnn_toolkit import _validation
 from dnn_toolkit import diagnostics
 from dnn_toolkit import plots
+from dnn_toolkit import training
 from dnn_toolkit.errors import LogsNotFoundError
 
 if TYPE_CHECKING:
@@ -101,12 +102,12 @@ def logdir_of(run_dir: str | os.PathLike[str]) -> str:
   return os.path.join(run_dir, LOGS)
 
 
-class SummaryHook:
+class SummaryHook(training.Hook):
   """A `training.fit` hook that writes TensorBoard logs and, at the end, PNG plots.
 
   Build it before the Session starts (as `experiment.train` does with
-  `SummaryHook.factory()`): it adds its diagnostic ops to the model's graph. Its
-  methods are the hook protocol of `training.fit`.
+  `SummaryHook.factory()`): it adds its diagnostic ops to the model's graph. It is a
+  `training.Hook`.
 
   For a net with reused layers, pass what was restored and what is frozen: the graph
   then marks those layers and the `transfer` text lists them. They are arguments, not
