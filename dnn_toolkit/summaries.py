@@ -211,6 +211,16 @@ class SummaryHook(training.Hook):
         writer.add_session_log(_V1.SessionLog(status=_V1.SessionLog.START),
                                state.global_step + 1)
 
+  def next_step_needed(self, global_step: int) -> int:
+    """Step 1 and every `every_n_steps`-th step: where the diagnostics are logged.
+
+    So a multi-step Session call ends there, and training between logs runs several
+    steps per call.
+    """
+    if global_step < 1:
+      return 1
+    return (global_step // self.every_n_steps + 1) * self.every_n_steps
+
   def after_step(self, sess: tf.compat.v1.Session, state: "TrainState", loss: float,
                  X_batch: np.ndarray, y_batch: np.ndarray) -> None:
     step = state.global_step

@@ -486,3 +486,11 @@ def test_find_logdir_raises_the_packages_own_error(tmp_path):
   with pytest.raises(LogsNotFoundError) as error:
     summaries.find_logdir(str(tmp_path / "missing"))
   assert isinstance(error.value, DnnToolkitError)
+
+
+def test_summary_hook_needs_only_its_logging_steps(graph):
+  from dnn_toolkit.model import DNNConfig, build_dnn
+  dnn = build_dnn(DNNConfig(hidden_layers=(4,), n_outputs=3), 5)
+  hook = summaries.SummaryHook(dnn, "unused", every_n_steps=100)
+  assert [hook.next_step_needed(s) for s in (0, 1, 99, 100, 250)] == [1, 100, 100, 200,
+                                                                       300]
