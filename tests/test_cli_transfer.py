@@ -9,6 +9,7 @@ file.
 """
 
 import argparse
+import json
 import os
 import shutil
 
@@ -195,3 +196,19 @@ def test_transfer_on_a_users_standardized_csv_then_predict(tmp_path):
   features = data.standardize(datasets.load_features(path)[0], *loaded.standardization)
   with experiment.load_run(run_dir) as run:
     np.testing.assert_array_equal(np.load(out_path)["class"], run.predict(features))
+
+
+def test_a_digits_run_predicts_every_row_and_evaluates_on_its_digits(transferred, mnist,
+                                                                     tmp_path):
+  run_dir, _ = transferred
+  path = str(tmp_path / "some.npz")
+  np.savez(path, x=mnist.test.images[:40], y=mnist.test.labels[:40])
+  out = tmp_path / "p.npy"
+  code, stdout, err = cli("predict", run_dir, "--data", path, "--out", out)
+  assert (code, err) == (0, ""), err
+  assert len(np.load(out)) == 40 and "stand for digits 5, 6, 7, 8, 9" in stdout
+  code, stdout, err = cli("evaluate", run_dir, "--data", path, "--json")
+  assert (code, err) == (0, ""), err
+  report = json.loads(stdout)
+  assert report["n"] == int(np.isin(mnist.test.labels[:40], range(5, 10)).sum())
+  assert report["classes"] == [5, 6, 7, 8, 9]

@@ -218,10 +218,12 @@ def load_examples(record, path, *, label_column=None, labels_required=False):
     record: the run's `RunRecord`.
     path: a data file (`datasets.load_features` formats).
     label_column: CSV only, as in `datasets.load_features`.
-    labels_required: raise unless the file holds labels.
+    labels_required: raise unless the file holds labels (to evaluate on); else any
+      labels are ignored and every row is returned (to predict on).
 
   Returns:
-    (features float32 [n, n_inputs], labels int64 [n] or None).
+    (features float32 [n, n_inputs], labels int64 [n] or None). With labels, a
+    digits run's rows of other labels are left out and the rest relabelled.
 
   Raises:
     DataError, ValueError: unreadable file, no labels where required, a width other
@@ -237,6 +239,8 @@ def load_examples(record, path, *, label_column=None, labels_required=False):
   if labels_required and labels is None:
     raise DataError(f"{path} holds no labels (a CSV needs a 'label' column or "
                     "--label-column; an .npz a y or y_test array).")
+  if not labels_required:
+    labels = None  # To predict on: every row counts, whatever its label.
   digits = class_digits(record)
   if digits and labels is not None:
     features, labels = select_digits((features, labels), digits)
