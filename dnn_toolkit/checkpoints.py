@@ -20,7 +20,8 @@ import dataclasses
 import json
 import os
 import re
-from typing import Optional
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
@@ -36,6 +37,9 @@ from dnn_toolkit.scopes import (READ_ERRORS, checkpoint_contents, checkpoint_exi
                                 reuse_saver, scope_matches, scope_prefixes,
                                 scope_variables)
 from dnn_toolkit.training import Hook, TrainState
+
+if TYPE_CHECKING:
+  from dnn_toolkit.model import DNN
 
 _V1 = tf.compat.v1
 
@@ -77,29 +81,29 @@ class RunRecord:
   run_dir: str
   config: DNNConfig
   state: TrainState = dataclasses.field(default_factory=TrainState)
-  batch_size: Optional[int] = None
-  epochs: Optional[int] = None
-  patience: Optional[int] = None
-  latest_checkpoint: Optional[str] = None
-  best_checkpoint: Optional[str] = None
+  batch_size: int | None = None
+  epochs: int | None = None
+  patience: int | None = None
+  latest_checkpoint: str | None = None
+  best_checkpoint: str | None = None
   finished: bool = False
-  data: Optional[dict] = None
-  test: Optional[dict] = None
-  transfer: Optional[dict] = None
-  extra: dict = dataclasses.field(default_factory=dict)
+  data: dict[str, Any] | None = None
+  test: dict[str, Any] | None = None
+  transfer: dict[str, Any] | None = None
+  extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
   @staticmethod
-  def path(run_dir):
+  def path(run_dir: str) -> str:
     """The record file of `run_dir`."""
     return os.path.join(run_dir, STATE_FILE)
 
   @staticmethod
-  def exists(run_dir):
+  def exists(run_dir: str) -> bool:
     """Whether `run_dir` holds a run (a record file)."""
     return os.path.isfile(RunRecord.path(run_dir))
 
   @classmethod
-  def read(cls, run_dir):
+  def read(cls, run_dir: str) -> "RunRecord":
     """Reads and checks the record of `run_dir`.
 
     Raises:
@@ -132,7 +136,7 @@ class RunRecord:
                             "changed; start a new run directory.") from None
     return cls(run_dir=run_dir, config=config, state=state, extra=fields, **values)
 
-  def to_dict(self):
+  def to_dict(self) -> dict[str, Any]:
     """The JSON layout of `state.json` (checkpoint paths relative to the run)."""
     fields = {"config": self.config.to_dict(), "state": self.state.to_dict()}
     for field in dataclasses.fields(self):
@@ -143,7 +147,7 @@ class RunRecord:
         fields[key] = os.path.relpath(fields[key], self.run_dir)
     return {**self.extra, **fields}
 
-  def write(self):
+  def write(self) -> None:
     """Replaces `state.json` atomically.
 
     Raises:
@@ -184,7 +188,7 @@ def _check_type(name, value, expected):
   return value
 
 
-def read_run_state(run_dir):
+def read_run_state(run_dir: str) -> dict[str, Any]:
   """Returns the parsed `state.json` of a run directory, as JSON (see `RunRecord`).
 
   Raises:
@@ -193,12 +197,12 @@ def read_run_state(run_dir):
   return _read_json(run_dir)
 
 
-def has_run(run_dir):
+def has_run(run_dir: str) -> bool:
   """Returns whether `run_dir` holds a training run (a state file)."""
   return RunRecord.exists(run_dir)
 
 
-def lock_run(run_dir):
+def lock_run(run_dir: str) -> _files.ExclusiveLock:
   """Takes the run directory's exclusive lock for this process; returns the lock.
 
   Training holds it from before anything is written until the process ends or
@@ -218,7 +222,7 @@ def lock_run(run_dir):
                          "directory.", pid=held.pid) from None
 
 
-def check_same_config(run_dir, saved_config, config):
+def check_same_config(run_dir: str, saved_config: DNNConfig, config: DNNConfig) -> None:
   """Raises ConfigMismatchError naming the fields where `config` differs from the run's.
 
   Args:
@@ -236,7 +240,9 @@ def check_same_config(run_dir, saved_config, config):
         "directory.", fields=fields)
 
 
-def restore(sess, prefix, var_list=None):
+def restore(sess: tf.compat.v1.Session, prefix: str,
+            var_list: Sequence[tf.Variable] | dict[str, tf.Variable] | None = None
+            ) -> None:
   """Restores `var_list` (default: all saveable variables) from a checkpoint.
 
   Every variable's shape and dtype is checked against the checkpoint before anything
@@ -281,7 +287,7 @@ def restore(sess, prefix, var_list=None):
                           f"{describe(error)}") from None
 
 
-def load_values(prefix):
+def load_values(prefix: str) -> dict[str, np.ndarray]:
   """Returns {variable name: numpy value} of every variable in a checkpoint."""
   try:
     reader = tf.train.load_checkpoint(prefix)
@@ -306,20 +312,23 @@ class CheckpointHook(Hook):
     extra: optional JSON-ready dict stored in `state.json` (e.g. batch size, epochs).
   """
 
-  def __init__(self, run_dir, config=None, save_every_steps=None, extra=None):
+  def __init__(self, run_dir: "str | RunRecord", config: DNNConfig | None = None,
+               save_every_steps: int | None = None,
+               extra: dict[str, Any] | None = None) -> None:
     if isinstance(run_dir, RunRecord):
       self.record = run_dir
     else:
       extra = dict(extra or {})
       known = {f.name for f in dataclasses.fields(RunRecord)}
-      self.record = RunRecord(run_dir=run_dir, config=config,
+      self.record = RunRecord(run_dir=run_dir, config=config,  # type: ignore[arg-type]
                               **{k: extra.pop(k) for k in list(extra) if k in known},
                               extra=extra)
     self.run_dir = self.record.run_dir
     self.config = self.record.config
     self.save_every_steps = save_every_steps
-    self.last_checkpoint = None
-    self.best_checkpoint = None
+    # Hook declares the attribute None; a checkpoint hook sets it to a prefix.
+    self.last_checkpoint: str | None = None  # type: ignore[assignment]
+    self.best_checkpoint: str | None = None
     # Two of each: a save deletes the oldest file only after the new one is complete,
     # and state.json still names the previous one until it is rewritten; keeping one
     # would delete what state.json names, and a kill right then breaks resuming.
@@ -331,11 +340,11 @@ class CheckpointHook(Hook):
       self._finite = tf.reduce_all(
           [tf.reduce_all(tf.math.is_finite(v)) for v in _V1.model_variables()])
 
-  def begin(self, sess, dnn, state):
+  def begin(self, sess: tf.compat.v1.Session, dnn: "DNN", state: TrainState) -> None:
     for sub in (LATEST, BEST):
       os.makedirs(os.path.join(self.run_dir, sub), exist_ok=True)
 
-  def resume_from(self, saved):
+  def resume_from(self, saved: RunRecord | Mapping[str, Any]) -> None:
     """Continues the checkpoint bookkeeping of a resumed run (a `RunRecord` or dict).
 
     Files a killed process left behind (a half-written record, checkpoints no longer
@@ -358,21 +367,23 @@ class CheckpointHook(Hook):
         _remove_stale_checkpoints(os.path.join(self.run_dir, sub), keep=path)
     _files.remove_partial_files(self.run_dir)
 
-  def after_step(self, sess, state, loss, X_batch, y_batch):
+  def after_step(self, sess: tf.compat.v1.Session, state: TrainState, loss: float,
+                 X_batch: np.ndarray, y_batch: np.ndarray) -> None:
     if self.save_every_steps and state.global_step % self.save_every_steps == 0:
       self._save_latest(sess, state)
 
-  def after_epoch(self, sess, state, metrics, improved):
+  def after_epoch(self, sess: tf.compat.v1.Session, state: TrainState,
+                  metrics: dict[str, Any], improved: bool) -> None:
     self._check_finite(sess, state)
     if improved:
       self.best_checkpoint = _save(self._best, sess, BEST, self.run_dir, state,
                                    self.last_checkpoint)
     self._save_latest(sess, state, checked=True)
 
-  def on_interrupt(self, sess, state):
+  def on_interrupt(self, sess: tf.compat.v1.Session, state: TrainState) -> None:
     self._save_latest(sess, state)
 
-  def end(self, sess, state):
+  def end(self, sess: tf.compat.v1.Session, state: TrainState) -> None:
     self._write_state(state, finished=True)
 
   def _save_latest(self, sess, state, checked=False):
@@ -442,7 +453,7 @@ def _json_default(value):
   raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def write_checkpoint(prefix, values):
+def write_checkpoint(prefix: str, values: dict[str, Any]) -> str:
   """Writes arrays as a checkpoint whose variables have the given names.
 
   Builds in a fresh graph and Session, leaving the caller's untouched. Useful for
@@ -525,7 +536,7 @@ def _statistics(value):
   return stats
 
 
-def inspect_checkpoint(path):
+def inspect_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
   """Describes every variable of a checkpoint and the scopes they sit in.
 
       report = inspect_checkpoint("checkpoints/run1")   # its best checkpoint
@@ -559,7 +570,7 @@ def inspect_checkpoint(path):
                             f"truncated or corrupt: {describe(error)}") from None
     variables.append({"name": name, "shape": shape, "dtype": dtype.name,
                       "size": int(value.size), **_statistics(value)})
-  scopes = {}
+  scopes: dict[str, dict[str, Any]] = {}
   for variable in variables:
     for scope in scope_prefixes(variable["name"])[:-1]:
       entry = scopes.setdefault(scope, {"scope": scope, "variables": 0, "size": 0})

@@ -21,7 +21,8 @@ import dataclasses
 import hashlib
 import os
 import time
-from typing import Optional
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
 
 import numpy as np
 import tensorflow as tf
@@ -31,8 +32,9 @@ from dnn_toolkit import checkpoints
 from dnn_toolkit import summaries
 from dnn_toolkit import training
 from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import DataSet
 from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
-from dnn_toolkit.model import build_dnn, hidden_scope
+from dnn_toolkit.model import DNN, build_dnn, hidden_scope
 
 _V1 = tf.compat.v1
 
@@ -55,16 +57,17 @@ class RunResult:
   """
   run_dir: str
   state: training.TrainState
-  test: Optional[dict]
-  best_checkpoint: Optional[str]
+  test: dict[str, float] | None
+  best_checkpoint: str | None
   seconds: float
 
   @property
-  def history(self):
+  def history(self) -> list[dict[str, Any]]:
     return self.state.history
 
 
-def default_hook_factories(every_n_steps=100):
+def default_hook_factories(every_n_steps: int = 100
+                           ) -> tuple[Callable[[DNN, str], Any], ...]:
   """The hooks every command-line and demo run gets: TensorBoard logs and plots.
 
   Args:
@@ -76,12 +79,14 @@ def default_hook_factories(every_n_steps=100):
   return (summaries.SummaryHook.factory(every_n_steps=every_n_steps),)
 
 
-def default_run_dir(root="checkpoints"):
+def default_run_dir(root: str = "checkpoints") -> str:
   """Returns a new run directory name under `root`, from the current time."""
   return os.path.join(root, time.strftime("run-%Y%m%d-%H%M%S"))
 
 
-def data_identity(train_set, validation_set, source=None):
+def data_identity(train_set: DataSet | tuple[np.ndarray, np.ndarray],
+                  validation_set: DataSet | tuple[np.ndarray, np.ndarray],
+                  source: dict[str, Any] | None = None) -> dict[str, Any]:
   """The identity of a run's data: sizes and SHA-256 digests of the arrays it sees.
 
   Args:
@@ -104,10 +109,16 @@ def data_identity(train_set, validation_set, source=None):
   return identity
 
 
-def train(config, train_set, validation_set, *, test=None, run_dir=None, epochs=None,
-          batch_size=None, patience=DEFAULT_PATIENCE, resume=False,
-          save_every_steps=None, verbose=1, hook_factories=(), stream=None, data=None,
-          steps_per_call=None):
+def train(config: DNNConfig | None,
+          train_set: DataSet | tuple[np.ndarray, np.ndarray],
+          validation_set: DataSet | tuple[np.ndarray, np.ndarray], *,
+          test: DataSet | tuple[np.ndarray, np.ndarray] | None = None,
+          run_dir: str | os.PathLike[str] | None = None, epochs: int | None = None,
+          batch_size: int | None = None, patience: int | None = DEFAULT_PATIENCE,
+          resume: bool = False, save_every_steps: int | None = None, verbose: int = 1,
+          hook_factories: Iterable[Callable[[DNN, str], Any]] = (),
+          stream: TextIO | None = None, data: dict[str, Any] | None = None,
+          steps_per_call: int | None = None) -> RunResult:
   """Trains a DNN of `config` in a fresh graph and Session, checkpointing to `run_dir`.
 
   Args:
@@ -269,29 +280,30 @@ class LoadedRun:
     checkpoint: the checkpoint prefix restored.
   """
   record: checkpoints.RunRecord
-  dnn: object
-  sess: object
+  dnn: DNN
+  sess: tf.compat.v1.Session
   checkpoint: str
 
-  def evaluate(self, images, labels, batch_size=5000):
+  def evaluate(self, images: np.ndarray, labels: np.ndarray,
+               batch_size: int = 5000) -> dict[str, float]:
     """{'loss', 'accuracy'} of `images` `[n, n_inputs]`, `labels` `[n]`."""
     return training.evaluate(self.sess, self.dnn, images, labels, batch_size)
 
-  def predict(self, images, batch_size=5000):
+  def predict(self, images: np.ndarray, batch_size: int = 5000) -> np.ndarray:
     """Predicted classes `[n]` of `images` `[n, n_inputs]`."""
     return training.predict(self.sess, self.dnn, images, batch_size)
 
-  def close(self):
+  def close(self) -> None:
     self.sess.close()
 
-  def __enter__(self):
+  def __enter__(self) -> "LoadedRun":
     return self
 
-  def __exit__(self, *exc_info):
+  def __exit__(self, *exc_info: object) -> None:
     self.close()
 
 
-def load_run(run_dir, which="best"):
+def load_run(run_dir: str, which: str = "best") -> LoadedRun:
   """Rebuilds a run's net and restores its weights for inference, read-only.
 
       with experiment.load_run("checkpoints/mnist") as run:

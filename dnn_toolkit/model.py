@@ -13,7 +13,8 @@ running it: `dnn_toolkit.training` runs it in a Session, and a
 """
 
 import dataclasses
-from typing import Optional
+from collections.abc import Iterable
+from typing import Any
 
 import tensorflow as tf
 
@@ -32,7 +33,7 @@ _V1 = tf.compat.v1
 LESSON_DEFAULT = DNNConfig()
 
 
-def hidden_scope(index):
+def hidden_scope(index: int) -> str:
   """The variable scope of hidden layer `index` (1-based): 'hidden1', 'hidden2', ...
 
   The one place the layer naming of `build_dnn` is spelled; checkpoints, transfer
@@ -41,7 +42,7 @@ def hidden_scope(index):
   return f"hidden{index}"
 
 
-def hidden_scope_pattern(indices):
+def hidden_scope_pattern(indices: Iterable[int]) -> str:
   """The scope pattern of hidden layers by number: (1, 2, 3) -> 'hidden(1|2|3)'.
 
   It matches exactly those layers' scopes (see `scopes.scope_matches`).
@@ -60,7 +61,7 @@ class DNN:
   X: tf.Tensor                  # [batch_size, n_inputs] float32 placeholder
   y: tf.Tensor                  # [batch_size] int64 placeholder
   is_training: tf.Tensor        # scalar bool, False unless fed
-  hidden: list                  # each [batch_size, units], after the activation
+  hidden: list[tf.Tensor]       # each [batch_size, units], after the activation
   logits: tf.Tensor             # [batch_size, n_outputs]
   predictions: tf.Tensor        # [batch_size] int64
   xentropy: tf.Tensor           # [batch_size] cross-entropy of each example
@@ -71,21 +72,22 @@ class DNN:
   batch_stats: tf.Tensor        # [2]: loss, accuracy
   global_step: tf.Variable
   learning_rate: tf.Tensor
-  grads_and_vars: list
+  grads_and_vars: list[tuple[tf.Tensor, tf.Variable]]
   train_op: tf.Operation        # runs the batch-norm updates too
-  max_norm_op: Optional[tf.Operation]  # run after each train step (None: no max-norm)
-  weights: list                 # weight variables of hidden1..N and outputs
+  max_norm_op: tf.Operation | None  # run after each train step (None: no max-norm)
+  weights: list[tf.Variable]    # weight variables of hidden1..N and outputs
   frozen_layers: int = 0        # hidden1..frozen_layers run frozen (inference mode)
-  stop_gradient_layer: Optional[int] = None  # the layer whose output is stopped
-  hooks: list = dataclasses.field(default_factory=list)  # run by fit before its own
+  stop_gradient_layer: int | None = None  # the layer whose output is stopped
+  hooks: list[Any] = dataclasses.field(default_factory=list)  # run by fit before its own
 
   @property
-  def layer_scopes(self):
+  def layer_scopes(self) -> list[str]:
     """The variable scopes of the layers, bottom up: hidden1..N, outputs."""
     return [hidden_scope(i + 1) for i in range(len(self.hidden))] + [OUTPUTS_SCOPE]
 
 
-def build_dnn(config, n_inputs, frozen_layers=0, stop_gradient=False):
+def build_dnn(config: DNNConfig, n_inputs: int, frozen_layers: int = 0,
+              stop_gradient: bool = False) -> DNN:
   """Builds the DNN of `config` for inputs of `n_inputs` features in the default graph.
 
   Args:
