@@ -367,6 +367,12 @@ class CheckpointHook(Hook):
         _remove_stale_checkpoints(os.path.join(self.run_dir, sub), keep=path)
     _files.remove_partial_files(self.run_dir)
 
+  def next_step_needed(self, global_step: int) -> int | None:
+    """The next multiple of `save_every_steps` (None without it): where it saves."""
+    if not self.save_every_steps:
+      return None
+    return (global_step // self.save_every_steps + 1) * self.save_every_steps
+
   def after_step(self, sess: tf.compat.v1.Session, state: TrainState, loss: float,
                  X_batch: np.ndarray, y_batch: np.ndarray) -> None:
     if self.save_every_steps and state.global_step % self.save_every_steps == 0:

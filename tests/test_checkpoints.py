@@ -167,3 +167,11 @@ def test_resume_from_continues_the_bookkeeping(hooked, toy_data):
   assert math.isfinite(checkpoints.read_run_state(hook.run_dir)["state"]["best_val_loss"])
   with open(os.path.join(hook.run_dir, "state.json")) as f:
     json.load(f)  # Plain JSON: no NaN, no Infinity.
+
+
+def test_checkpoint_hook_needs_only_its_saving_steps(graph):
+  """Between saves, training may run several steps per Session call."""
+  build_dnn(PLAIN, 20)
+  assert checkpoints.CheckpointHook("unused", PLAIN).next_step_needed(7) is None
+  every_4 = checkpoints.CheckpointHook("unused", PLAIN, save_every_steps=4)
+  assert [every_4.next_step_needed(s) for s in (0, 3, 4, 7)] == [4, 4, 8, 8]

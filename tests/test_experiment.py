@@ -330,8 +330,8 @@ def test_resume_after_a_real_sigint_during_a_step(tmp_path, toy_data, reference,
   run_dir = str(tmp_path / "run")
   with monkeypatch.context() as patch:
     patch.setattr(_fast_run, "step_function", interrupted_during_step_8)
-    with pytest.raises(KeyboardInterrupt):
-      experiment.train(CONFIG, *toy_data, run_dir=run_dir, **RUN)
+    with pytest.raises(KeyboardInterrupt):  # The per-step path; test_multistep: K > 1.
+      experiment.train(CONFIG, *toy_data, run_dir=run_dir, steps_per_call=1, **RUN)
   saved = checkpoints.read_run_state(run_dir)
   latest = checkpoints.load_values(os.path.join(run_dir, saved["latest_checkpoint"]))
   assert latest["global_step"] == saved["state"]["global_step"] == 8
