@@ -25,7 +25,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, Tuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
 
 from dnn_toolkit.errors import DnnToolkitError
 
@@ -51,30 +52,30 @@ class TaskSpec:
     job_name: 'ps' or 'worker'.
     task_index: index of this task in its job.
   """
-  cluster: Dict[str, Tuple[str, ...]]
+  cluster: dict[str, tuple[str, ...]]
   job_name: str
   task_index: int
 
   @property
-  def address(self):
+  def address(self) -> str:
     """This task's 'host:port'."""
     return self.cluster[self.job_name][self.task_index]
 
   @property
-  def num_workers(self):
+  def num_workers(self) -> int:
     return len(self.cluster[WORKER])
 
   @property
-  def is_chief(self):
+  def is_chief(self) -> bool:
     """Worker 0 is the chief, as in TF 1.x between-graph replication."""
     return self.job_name == WORKER and self.task_index == 0
 
   @property
-  def name(self):
+  def name(self) -> str:
     """'worker 0', 'ps 1': how messages name the task."""
     return f"{self.job_name} {self.task_index}"
 
-  def to_tf_config(self):
+  def to_tf_config(self) -> str:
     """This task as the JSON of a `TF_CONFIG` environment variable."""
     return json.dumps({"cluster": {job: list(hosts) for job, hosts in self.cluster.items()},
                        "task": {"type": self.job_name, "index": self.task_index}})
@@ -83,7 +84,7 @@ class TaskSpec:
 # ---------------------------------------------------------------- which task am I
 
 
-def parse_hosts(setting, text):
+def parse_hosts(setting: str, text: Any) -> list[str]:
   """Returns the 'host:port' entries of a comma-separated list such as '--ps-hosts'.
 
   Raises:
@@ -99,7 +100,7 @@ def parse_hosts(setting, text):
   return hosts
 
 
-def check_cluster(cluster, setting):
+def check_cluster(cluster: Any, setting: str) -> dict[str, tuple[str, ...]]:
   """Validates a cluster dict; returns it with tuples of addresses.
 
   Args:
@@ -144,8 +145,10 @@ def _check_address(setting, job, host):
                      f"{host!r}")
 
 
-def resolve_task(*, cluster=None, ps_hosts=None, worker_hosts=None, job_name=None,
-                 task_index=None, environ=None):
+def resolve_task(*, cluster: str | None = None, ps_hosts: str | None = None,
+                 worker_hosts: str | None = None, job_name: str | None = None,
+                 task_index: int | None = None,
+                 environ: Mapping[str, str] | None = None) -> TaskSpec:
   """Returns this process's `TaskSpec` from the flags or the `TF_CONFIG` variable.
 
   The cluster comes from `cluster` (a JSON object as text, as `--cluster` takes it), or
@@ -241,7 +244,7 @@ def _cluster_source(cluster, ps_hosts, worker_hosts, tf_config):
 # ----------------------------------------------------------- network preconditions
 
 
-def check_port_free(task):
+def check_port_free(task: TaskSpec) -> None:
   """Raises ClusterError if this task's port is already bound on this machine.
 
   `tf.compat.v1.train.Server` listens on every interface, so the port is tried there.
@@ -260,7 +263,7 @@ def check_port_free(task):
           "it or give the task another port.") from None
 
 
-def wait_for_ps(task, timeout):
+def wait_for_ps(task: TaskSpec, timeout: float) -> None:
   """Waits until every ps task accepts connections; raises ClusterError after `timeout`.
 
   Args:
@@ -286,7 +289,7 @@ def wait_for_ps(task, timeout):
 # ----------------------------------------------------------------- local launcher
 
 
-def free_ports(count, host="127.0.0.1"):
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
   """Returns `count` distinct ports that were free on `host` a moment ago."""
   sockets = []
   try:
@@ -300,7 +303,8 @@ def free_ports(count, host="127.0.0.1"):
       s.close()
 
 
-def local_cluster_spec(num_ps, num_workers, host="127.0.0.1"):
+def local_cluster_spec(num_ps: int, num_workers: int,
+                       host: str = "127.0.0.1") -> dict[str, list[str]]:
   """Returns {'ps': [...], 'worker': [...]} of free ports on `host`."""
   ports = free_ports(num_ps + num_workers, host)
   return {PS: [f"{host}:{p}" for p in ports[:num_ps]],
@@ -330,8 +334,9 @@ class LocalCluster:
     ValueError, TypeError: on a bad count.
   """
 
-  def __init__(self, num_ps, num_workers, task_argv, *, env=None, stream=None,
-               keep_line=None):
+  def __init__(self, num_ps: int, num_workers: int, task_argv: Sequence[str], *,
+               env: Mapping[str, str] | None = None, stream: TextIO | None = None,
+               keep_line: Callable[[str], bool] | None = None) -> None:
     from dnn_toolkit import _validation  # pylint: disable=import-outside-toplevel
     _validation.check_positive_int("num_ps", num_ps)
     _validation.check_positive_int("num_workers", num_workers)
@@ -340,21 +345,21 @@ class LocalCluster:
     self.env = dict(os.environ if env is None else env)
     self.stream = stream or sys.stdout
     self.keep_line = keep_line
-    self.processes: Dict[Tuple[str, int], subprocess.Popen] = {}
-    self._pumps = []
+    self.processes: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+    self._pumps: list[threading.Thread] = []
     self._lock = threading.Lock()
 
-  def task_command(self, job, index):
+  def task_command(self, job: str, index: int) -> list[str]:
     return self.task_argv + ["--cluster", json.dumps(self.spec), "--job-name", job,
                              "--task-index", str(index)]
 
-  def start(self):
+  def start(self) -> None:
     """Starts every task, the ps tasks first."""
     for job in (PS, WORKER):
       for index in range(len(self.spec[job])):
         self.start_task(job, index)
 
-  def start_task(self, job, index):
+  def start_task(self, job: str, index: int) -> subprocess.Popen[bytes]:
     """Starts (or restarts) one task; returns its `Popen`."""
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         self.task_command(job, index), env=self.env, stdout=subprocess.PIPE,
@@ -366,13 +371,14 @@ class LocalCluster:
     self._pumps.append(pump)
     return process
 
-  def kill_task(self, job, index, signum=signal.SIGKILL):
+  def kill_task(self, job: str, index: int,
+                signum: signal.Signals | int = signal.SIGKILL) -> None:
     """Sends `signum` (default SIGKILL) to one task's process group and waits for it."""
     process = self.processes[(job, index)]
     _signal_group(process, signum)
     process.wait(timeout=STOP_TIMEOUT_S)
 
-  def run(self, timeout=None):
+  def run(self, timeout: float | None = None) -> int:
     """Starts the cluster and waits for it; returns 0 if every worker succeeded.
 
     A worker that fails stops the whole cluster at once; its exit code is returned.
@@ -387,7 +393,7 @@ class LocalCluster:
         self.stop()
         return 130
 
-  def wait(self, timeout=None):
+  def wait(self, timeout: float | None = None) -> int:
     """Waits for the workers, then the ps tasks; returns the first failure's code.
 
     Raises:
@@ -397,13 +403,12 @@ class LocalCluster:
     workers = [k for k in self.processes if k[0] == WORKER]
     while True:
       codes = {k: self.processes[k].poll() for k in self.processes}
-      failed = [k for k, c in codes.items() if c not in (None, 0)]
+      failed = [(k, c) for k, c in codes.items() if c is not None and c != 0]
       if failed:
-        job, index = failed[0]
-        self._say(f"{job} {index} exited with code {codes[failed[0]]}: stopping every "
-                  "task")
+        (job, index), code = failed[0]
+        self._say(f"{job} {index} exited with code {code}: stopping every task")
         self.stop()
-        return codes[failed[0]]
+        return code
       if all(codes[k] == 0 for k in workers):
         break
       if deadline is not None and time.monotonic() > deadline:
@@ -425,7 +430,7 @@ class LocalCluster:
           self._say(f"ps {key[1]} did not stop by itself; stopping it")
     self.stop()
 
-  def stop(self):
+  def stop(self) -> None:
     """Stops every task still running: SIGTERM to its group, SIGKILL after a while."""
     running = [p for p in self.processes.values() if p.poll() is None]
     for process in running:
@@ -440,10 +445,10 @@ class LocalCluster:
     for pump in self._pumps:
       pump.join(timeout=2)
 
-  def __enter__(self):
+  def __enter__(self) -> "LocalCluster":
     return self
 
-  def __exit__(self, *exc_info):
+  def __exit__(self, *exc_info: object) -> None:
     self.stop()
 
   def _pump(self, prefix, process):

@@ -38,11 +38,19 @@ import math
 import os
 import sys
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dnn_toolkit import _validation
-from dnn_toolkit.cluster import PS, WORKER, ClusterError, check_port_free, wait_for_ps
+from dnn_toolkit.cluster import (PS, WORKER, ClusterError, TaskSpec, check_port_free,
+                                 wait_for_ps)
 from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
+
+if TYPE_CHECKING:  # Not at run time: `training` would load TensorFlow on import.
+  import numpy as np
+
+  from dnn_toolkit.config import DNNConfig
+  from dnn_toolkit.data import DataSet
+  from dnn_toolkit.training import TrainState
 
 #: Seconds the chief's MonitoredTrainingSession waits for its queue-runner threads.
 STOP_GRACE_S = 3
@@ -91,7 +99,7 @@ def _done_queues(task):
   return queues
 
 
-def run_ps(task, stream=None):
+def run_ps(task: TaskSpec, stream: TextIO | None = None) -> None:
   """Serves the variables of `task` (a ps task) until every worker has finished.
 
   TF 1.x's `server.join()` never returns; here the ps waits on a queue where each
@@ -111,7 +119,7 @@ def run_ps(task, stream=None):
   with tf.Graph().as_default():
     dequeue = _done_queues(task)[task.task_index].dequeue()
     with tf.compat.v1.Session(server.target, config=config) as sess:
-      finished = set()
+      finished: set[int] = set()
       while len(finished) < task.num_workers:
         finished.add(int(sess.run(dequeue)))
   print(f"{task.name}: all {task.num_workers} workers finished; stopping",
@@ -141,15 +149,15 @@ class Options:
   """
   epochs: int = 20
   batch_size: int = 50
-  patience: Optional[int] = 5
+  patience: int | None = 5
   sync: bool = False
-  save_every_steps: Optional[int] = None
+  save_every_steps: int | None = None
   log_every_steps: int = 100
   startup_timeout: float = 60.0
   replica_timeout: float = 60.0
   verbose: int = 1
 
-  def validate(self):
+  def validate(self) -> "Options":
     """Raises ValueError or TypeError naming the first bad option; returns self."""
     _validation.check_positive_int("epochs", self.epochs)
     _validation.check_positive_int("batch_size", self.batch_size)
@@ -164,7 +172,7 @@ class Options:
     return self
 
 
-def steps_per_epoch(n_train, batch_size, num_workers, sync):
+def steps_per_epoch(n_train: int, batch_size: int, num_workers: int, sync: bool) -> int:
   """Global steps in which all workers together visit `n_train` examples once."""
   batches = math.ceil(n_train / batch_size)
   return math.ceil(batches / num_workers) if sync else batches
@@ -397,7 +405,8 @@ class _Chief:
     self.summary.end(self.sess, self.state)
 
 
-def evaluate_checkpoint(config, n_inputs, prefix, images, labels):
+def evaluate_checkpoint(config: "DNNConfig", n_inputs: int, prefix: str,
+                        images: "np.ndarray", labels: "np.ndarray") -> dict[str, float]:
   """Restores a checkpoint into a fresh `build_dnn` graph; returns its metrics.
 
   The chief evaluates the test set so, on its own machine, without the ps tasks.
@@ -461,13 +470,18 @@ class WorkerResult:
     best_checkpoint: path prefix of the best weights.
   """
   run_dir: str
-  state: object
-  test: Optional[dict]
-  best_checkpoint: Optional[str]
+  state: "TrainState"
+  test: dict[str, float] | None
+  best_checkpoint: str | None
 
 
-def train_worker(task, config, train, validation, test=None, *, run_dir, options=None,
-                 data=None, stream=None):
+def train_worker(task: TaskSpec, config: "DNNConfig",
+                 train: "DataSet | tuple[np.ndarray, np.ndarray]",
+                 validation: "DataSet | tuple[np.ndarray, np.ndarray]",
+                 test: "DataSet | tuple[np.ndarray, np.ndarray] | None" = None, *,
+                 run_dir: str, options: Options | None = None,
+                 data: dict[str, Any] | None = None,
+                 stream: TextIO | None = None) -> WorkerResult | None:
   """Trains as one worker of the cluster; the chief (worker 0) also keeps `run_dir`.
 
   A chief started on a run directory that holds an unfinished run of the same
