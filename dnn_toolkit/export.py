@@ -44,8 +44,10 @@ PROBABILITIES = "probabilities"
 FROZEN_GRAPH = "frozen_graph.pb"
 
 
-def export_saved_model(run_dir, export_dir, *, which="best", standardization=None,
-                       frozen_graph=False):
+def export_saved_model(run_dir: str, export_dir: str | os.PathLike[str], *,
+                       which: str = "best",
+                       standardization: tuple[np.ndarray, np.ndarray] | None = None,
+                       frozen_graph: bool = False) -> str:
   """Writes a run's net as a SavedModel (and optionally a frozen GraphDef).
 
   Args:

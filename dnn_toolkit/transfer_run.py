@@ -22,8 +22,10 @@ and a further transfer read it.
 import dataclasses
 import os
 import time
-from typing import Optional
+from collections.abc import Sequence
+from typing import Any, TextIO, cast
 
+import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import checkpoints
@@ -31,6 +33,8 @@ from dnn_toolkit import experiment
 from dnn_toolkit import summaries
 from dnn_toolkit import training
 from dnn_toolkit import transfer
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import DataSet
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import hidden_scope
 
@@ -44,7 +48,7 @@ class TransferResult(experiment.RunResult):
   Attributes:
     record: the `checkpoints.RunRecord` written.
   """
-  record: Optional[checkpoints.RunRecord] = None
+  record: checkpoints.RunRecord | None = None
 
 
 class _EpochSummaryHook(summaries.SummaryHook):
@@ -62,11 +66,19 @@ class _EpochSummaryHook(summaries.SummaryHook):
     del sess, state, loss, X_batch, y_batch  # Unused.
 
 
-def train_transfer(pretrained, config, train_set, validation_set, *, reuse,
-                   frozen_layers=0, cache_frozen=False, test=None, run_dir=None,
-                   epochs=None, batch_size=None, patience=experiment.DEFAULT_PATIENCE,
-                   save_every_steps=None, log_every_steps=100, verbose=1, stream=None,
-                   data=None):
+def train_transfer(pretrained: checkpoints.Pretrained | tuple[DNNConfig, str],
+                   config: DNNConfig,
+                   train_set: DataSet | tuple[np.ndarray, np.ndarray],
+                   validation_set: DataSet | tuple[np.ndarray, np.ndarray], *,
+                   reuse: int | Sequence[int], frozen_layers: int = 0,
+                   cache_frozen: bool = False,
+                   test: DataSet | tuple[np.ndarray, np.ndarray] | None = None,
+                   run_dir: str | os.PathLike[str] | None = None,
+                   epochs: int | None = None, batch_size: int | None = None,
+                   patience: int | None = experiment.DEFAULT_PATIENCE,
+                   save_every_steps: int | None = None, log_every_steps: int = 100,
+                   verbose: int = 1, stream: TextIO | None = None,
+                   data: dict[str, Any] | None = None) -> TransferResult:
   """Trains a net that reuses layers of `pretrained`, in a new run directory.
 
   Args:
@@ -132,7 +144,8 @@ def train_transfer(pretrained, config, train_set, validation_set, *, reuse,
     lock.release()
 
 
-def transfer_summary(model, config, cache_frozen=False):
+def transfer_summary(model: transfer.TransferDNN, config: DNNConfig,
+                     cache_frozen: bool = False) -> dict[str, Any]:
   """The record's `transfer` field: what was restored from where, frozen and new.
 
   Returns:
@@ -149,9 +162,13 @@ def transfer_summary(model, config, cache_frozen=False):
           "cached": bool(cache_frozen)}
 
 
-def resume_transfer(run_dir, train_set, validation_set, *, test=None, epochs=None,
-                    batch_size=None, save_every_steps=None, log_every_steps=100,
-                    verbose=1, stream=None):
+def resume_transfer(run_dir: str | os.PathLike[str],
+                    train_set: DataSet | tuple[np.ndarray, np.ndarray],
+                    validation_set: DataSet | tuple[np.ndarray, np.ndarray], *,
+                    test: DataSet | tuple[np.ndarray, np.ndarray] | None = None,
+                    epochs: int | None = None, batch_size: int | None = None,
+                    save_every_steps: int | None = None, log_every_steps: int = 100,
+                    verbose: int = 1, stream: TextIO | None = None) -> TransferResult:
   """Continues a transfer run from its latest checkpoint, as it was built.
 
   The net is rebuilt from the record (the same layers frozen, the same caching); the
@@ -186,23 +203,24 @@ def resume_transfer(run_dir, train_set, validation_set, *, test=None, epochs=Non
     identity = experiment.data_identity(train_set, validation_set, saved.data)
     # The one check of a resume (batch size, data digests), owned by experiment.
     # pylint: disable-next=protected-access
-    experiment._check_resume(saved, saved.config, batch_size, identity)
+    experiment.check_resume(saved, saved.config, batch_size, identity)
     record = dataclasses.replace(saved, epochs=epochs)
+    layout = cast(dict[str, Any], saved.transfer)  # Not None: check_resumable passed.
     graph = tf.Graph()
     with graph.as_default():
       # The latest checkpoint holds the reused layers under their names and shapes.
       model = transfer.build_transfer_dnn(
           checkpoints.Pretrained(saved.config, saved.latest_checkpoint), saved.config,
-          n_inputs, reuse=saved.transfer["reused_layers"],
-          frozen_layers=saved.transfer["frozen_layers"])
+          n_inputs, reuse=layout["reused_layers"],
+          frozen_layers=layout["frozen_layers"])
       return _train_in_session(model, record, train_set, validation_set, test,
-                               saved.transfer["cached"], save_every_steps,
+                               layout["cached"], save_every_steps,
                                log_every_steps, verbose, stream, saved=saved)
   finally:
     lock.release()
 
 
-def check_resumable(record):
+def check_resumable(record: checkpoints.RunRecord) -> None:
   """Raises CheckpointError unless `record` is a transfer run with a checkpoint."""
   if not record.transfer or "reused_layers" not in record.transfer:
     raise CheckpointError(f"{record.run_dir!r} holds no transfer run (its record names "
