@@ -46,7 +46,7 @@ for _module, _names in _SOURCES.items():
       __all__.append(_name)
 del _module, _names, _name
 if "xavier_initializer" in __all__:
-  xavier_initializer_conv2d = xavier_initializer  # pylint: disable=undefined-variable
+  xavier_initializer_conv2d = globals()["xavier_initializer"]  # Bound by the loop.
   __all__.append("xavier_initializer_conv2d")
 
 __getattr__ = _module_getattr(__name__, "tf.contrib.layers", known=_TF1_NAMES)

@@ -2,10 +2,13 @@
 
 import os
 
+import numpy as np
+
 from dnn_toolkit.tf1 import _mnist
 
 
-def load_data(path="mnist.npz"):
+def load_data(path: str | os.PathLike[str] = "mnist.npz"
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
   """Returns MNIST exactly as Keras's `mnist.load_data()` does, without a network.
 
       (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
@@ -26,4 +29,5 @@ def load_data(path="mnist.npz"):
   """
   if not isinstance(path, (str, os.PathLike)):
     raise TypeError(f"Expected `path` to be a file name. Received: path={path!r}")
-  return _mnist.load_uint8(path if os.path.isfile(path) else None)
+  return _mnist.load_uint8(  # It reads a path object as it reads a string.
+      path if os.path.isfile(path) else None)  # type: ignore[arg-type]

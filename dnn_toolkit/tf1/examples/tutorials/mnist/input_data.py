@@ -14,6 +14,7 @@ never downloads.
 """
 
 import collections
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -26,7 +27,7 @@ Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
 Datasets.__doc__ = """The three splits of `read_data_sets`, each a `DataSet`."""
 
 
-def dense_to_one_hot(labels_dense, num_classes):
+def dense_to_one_hot(labels_dense: np.ndarray, num_classes: int) -> np.ndarray:
   """Returns float64 one-hot rows `[num_labels, num_classes]` of integer labels."""
   labels_dense = np.asarray(labels_dense)
   one_hot = np.zeros((labels_dense.shape[0], num_classes))
@@ -53,8 +54,10 @@ class DataSet:
     epochs_completed: how many times `next_batch` went through the whole split.
   """
 
-  def __init__(self, images, labels, fake_data=False, one_hot=False,
-               dtype=tf.float32, reshape=True, seed=None):
+  def __init__(self, images: np.ndarray, labels: np.ndarray,
+               fake_data: bool = False, one_hot: bool = False,
+               dtype: tf.DType = tf.float32, reshape: bool = True,
+               seed: int | None = None) -> None:
     """Makes a split of uint8 `images` [n, 28, 28, 1] and `labels`; see the class."""
     seed1, seed2 = tf.compat.v1.get_seed(seed)
     # TF 1.x seeded NumPy's global generator here; next_batch's order depends on it.
@@ -78,22 +81,23 @@ class DataSet:
     self._index_in_epoch = 0
 
   @property
-  def images(self):
+  def images(self) -> np.ndarray:
     return self._images
 
   @property
-  def labels(self):
+  def labels(self) -> np.ndarray:
     return self._labels
 
   @property
-  def num_examples(self):
+  def num_examples(self) -> int:
     return self._num_examples
 
   @property
-  def epochs_completed(self):
+  def epochs_completed(self) -> int:
     return self._epochs_completed
 
-  def next_batch(self, batch_size, fake_data=False, shuffle=True):
+  def next_batch(self, batch_size: int, fake_data: bool = False, shuffle: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray] | tuple[list[Any], list[Any]]:
     """Returns the next `(images, labels)` batch, as TF 1.x did.
 
     The split is shuffled before the first batch and at the end of each epoch; a
@@ -139,8 +143,10 @@ class DataSet:
     self._labels = self._labels[order]
 
 
-def read_data_sets(train_dir, fake_data=False, one_hot=False, dtype=tf.float32,
-                   reshape=True, validation_size=5000, seed=None, source_url=None):
+def read_data_sets(train_dir: str | None, fake_data: bool = False, one_hot: bool = False,
+                   dtype: tf.DType = tf.float32, reshape: bool = True,
+                   validation_size: int = 5000, seed: int | None = None,
+                   source_url: str | None = None) -> Datasets:
   """Returns MNIST's train / validation / test splits as TF 1.x's reader did.
 
   The validation set is the first `validation_size` official training images, the
@@ -169,8 +175,10 @@ def read_data_sets(train_dir, fake_data=False, one_hot=False, dtype=tf.float32,
   del source_url  # Nothing is downloaded.
   dtype = _check_dtype(dtype)
   if fake_data:
-    fake = lambda: DataSet([], [], fake_data=True, one_hot=one_hot, dtype=dtype,
-                           seed=seed)
+    # A fake split has no arrays; `[]` stands in for them.
+    fake = lambda: DataSet(
+        [], [], fake_data=True, one_hot=one_hot, dtype=dtype,  # type: ignore[arg-type]
+        seed=seed)
     return Datasets(train=fake(), validation=fake(), test=fake())
   validation_size = _validation.check_non_negative_int("validation_size",
                                                        validation_size)
