@@ -138,6 +138,22 @@ class ExclusiveLock:
     self.release()
 
 
+def lock_holder(path: str) -> int | None:
+  """The pid of the process holding the `ExclusiveLock` of `path`, or None; takes none.
+
+  A reader's question ("is a run training now?") that never takes the lock, so it
+  cannot refuse a trainer starting at that instant.
+  """
+  try:
+    fd = os.open(path, os.O_RDWR)
+  except OSError:
+    return None
+  try:
+    return _lock_holder(fd)
+  finally:
+    os.close(fd)
+
+
 def _lock_holder(fd):
   """The pid of the process holding a write lock on `fd`'s file, or None."""
   import fcntl  # pylint: disable=import-outside-toplevel

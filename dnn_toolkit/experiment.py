@@ -177,7 +177,8 @@ def train(config: DNNConfig | None,
   try:
     if resume:
       saved = checkpoints.RunRecord.read(run_dir)  # Now no other process writes it.
-      _check_resume(saved, config, batch_size, identity)
+      _refuse_transfer_run(saved)
+      check_resume(saved, config, batch_size, identity)
     elif checkpoints.RunRecord.exists(run_dir):
       raise CheckpointError(
           f"{run_dir!r} already holds a training run; nothing was overwritten. Pass "
@@ -206,8 +207,27 @@ def _settings(saved, config, epochs, batch_size):
   return config, epochs, batch_size
 
 
-def _check_resume(saved, config, batch_size, identity):
-  """Raises ConfigMismatchError naming what differs between the run and this call."""
+def _refuse_transfer_run(saved):
+  """A transfer run's net is not `build_dnn`'s alone: it resumes through transfer_run."""
+  if saved.transfer and saved.transfer.get("reused_layers"):
+    raise CheckpointError(f"{saved.run_dir!r} is a transfer run (layers restored from "
+                          f"{saved.transfer.get('from')}); continue it with "
+                          f"`dnn-toolkit transfer --resume --run-dir {saved.run_dir}`. "
+                          "Nothing was changed.")
+
+
+def check_resume(saved, config, batch_size, identity):
+  """Raises unless the run `saved` can continue with this config, batch size and data.
+
+  Args:
+    saved: the run's `checkpoints.RunRecord`.
+    config: the `DNNConfig` of the resuming call.
+    batch_size: its batch size.
+    identity: its `data_identity`.
+
+  Raises:
+    ConfigMismatchError: naming what differs (its `fields`).
+  """
   run_dir = saved.run_dir
   checkpoints.check_same_config(run_dir, saved.config, config)
   if saved.batch_size != batch_size:

@@ -83,3 +83,16 @@ def test_lock_is_exclusive_names_the_holder_and_dies_with_it(tmp_path):
   lock.acquire()  # The kernel released the killed holder's lock: no stale lock.
   lock.release()
   assert time.monotonic() < deadline
+
+
+def test_lock_holder_names_the_holder_without_taking_the_lock(tmp_path):
+  path = str(tmp_path / "run" / ".lock")
+  assert _files.lock_holder(path) is None  # No file: nobody.
+  holder = _start_holder(path)
+  try:
+    assert _files.lock_holder(path) == holder.pid
+    assert _files.lock_holder(path) == holder.pid  # Asking twice takes nothing.
+  finally:
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+  assert _files.lock_holder(path) is None

@@ -241,3 +241,14 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path, toy_data):
     assert result.state.epoch == 2
   finally:
     subprocess.run(["umount", "-l", disk], check=False)
+
+
+def test_a_transfer_run_is_not_resumed_as_a_plain_one(finished_run, toy_data):
+  record = checkpoints.RunRecord.read(finished_run)
+  record.transfer = {"from": "base/best/model.ckpt-8", "reused_layers": [1]}
+  record.write()
+  before = files_of(finished_run)
+  with pytest.raises(CheckpointError, match="is a transfer run .* transfer --resume"):
+    experiment.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
+                     **dict(RUN, epochs=3))
+  assert files_of(finished_run) == before

@@ -109,18 +109,9 @@ def _evaluated_accuracy(path):
 
 
 def _is_locked(path):
-  """Whether a process trains in the run now (holds its lock); taken and let go."""
+  """Whether a process trains in the run now (holds its lock); the lock is not taken."""
   from dnn_toolkit import _files, checkpoints  # pylint: disable=import-outside-toplevel
-  lock_path = os.path.join(path, checkpoints.LOCK_FILE)
-  if not os.path.exists(lock_path):
-    return False
-  try:
-    _files.ExclusiveLock(lock_path).acquire().release()
-  except _files.LockHeld:
-    return True
-  except OSError:
-    return False
-  return False
+  return _files.lock_holder(os.path.join(path, checkpoints.LOCK_FILE)) is not None
 
 
 def format_table(rows: List[Dict[str, Any]]) -> str:
