@@ -42,6 +42,7 @@ _V1 = tf.compat.v1
 DEFAULT_EPOCHS = 20
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_PATIENCE = 5
+_HASH_CHUNK = 4096  # examples hashed at a time
 
 
 @dataclasses.dataclass
@@ -101,7 +102,12 @@ def data_identity(train_set: DataSet | tuple[np.ndarray, np.ndarray],
   identity = dict(source or {})
   for name, part in (("train", train_set), ("validation", validation_set)):
     images, labels = training.as_arrays(name, part)
-    digest = hashlib.sha256(np.ascontiguousarray(images).data)
+    digest = hashlib.sha256()
+    # In chunks: compact (uint8) images are hashed as the float32 values they read as,
+    # without a full float32 copy, so compact and float32 data have one identity.
+    for start in range(0, len(labels), _HASH_CHUNK):
+      digest.update(np.ascontiguousarray(images[start:start + _HASH_CHUNK],
+                                         np.float32).data)
     digest.update(np.ascontiguousarray(labels).data)
     identity[f"n_{name}"] = int(len(labels))
     identity[f"{name}_sha256"] = digest.hexdigest()

@@ -31,6 +31,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from dnn_toolkit import compat
 from dnn_toolkit import data as data_lib
 
 _V1 = tf.compat.v1
@@ -59,7 +60,9 @@ def _targets(dnn):
 def _step_graph_def(dnn):
   """The GraphDef of one training step: what `train_op`, the stats and the clip need."""
   graph_def = dnn.train_op.graph.as_graph_def()
-  return _V1.graph_util.extract_sub_graph(graph_def, _targets(dnn))
+  # TensorFlow marks its own TF 1.x graph utility deprecated; the notice is not ours.
+  with compat.silenced_tf_deprecations():
+    return _V1.graph_util.extract_sub_graph(graph_def, _targets(dnn))
 
 
 def unsupported_reason(dnn, images, labels, graph_def=None):
