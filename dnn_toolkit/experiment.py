@@ -222,7 +222,8 @@ def _refuse_transfer_run(saved):
                           "Nothing was changed.")
 
 
-def check_resume(saved, config, batch_size, identity):
+def check_resume(saved: checkpoints.RunRecord, config: DNNConfig, batch_size: int | None,
+                 identity: dict[str, Any]) -> None:
   """Raises unless the run `saved` can continue with this config, batch size and data.
 
   Args:
