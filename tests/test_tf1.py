@@ -4,7 +4,7 @@ Importing the stand-in switches the process to TF 1.x behaviour for good, so not
 here imports it: every check runs in a child process. The typical TF 1.x programs
 below are script text, as a user has them (`import tensorflow as tf`); here each runs
 with its one import line changed to `import dnn_toolkit.tf1 as tf`, and
-tests/test_runner.py runs the same text unmodified through the runner. Each program
+tests/test_run.py runs the same text unmodified through the runner. Each program
 writes what it found to `results.json` (and its weights to `weights.npz`) in the
 directory given as its first argument, and the checks below recompute its numbers
 with NumPy.
@@ -314,11 +314,11 @@ def run_program(text, out_dir, through_runner):
   Args:
     text: the TF 1.x program, with `import tensorflow as tf`.
     out_dir: a pathlib directory; also the program's first argument.
-    through_runner: True: unmodified, `python -m dnn_toolkit.runner`; False: with the
+    through_runner: True: unmodified, `python -m dnn_toolkit.run`; False: with the
       one-line import change, `python SCRIPT`.
   """
   if through_runner:
-    argv_head = [sys.executable, "-m", "dnn_toolkit.runner"]
+    argv_head = [sys.executable, "-m", "dnn_toolkit.run"]
   else:
     argv_head = [sys.executable]
     for tf1_line, stand_in_line in ONE_LINE_CHANGES.items():

@@ -34,7 +34,7 @@ A TF 1.x name that cannot be honoured (removed with no equivalent, such as
 raises `UnavailableAPIError`, naming the TF 1.x API and what to use instead.
 
 To run an unmodified script (`import tensorflow as tf`), use the runner,
-`dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.runner SCRIPT ARGS...`;
+`dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.run SCRIPT ARGS...`;
 in a notebook, `%load_ext dnn_toolkit.tf1` does the same for the kernel.
 """
 

@@ -1,8 +1,8 @@
-"""Tests of dnn_toolkit.runner: unmodified TF 1.x scripts, run as `python SCRIPT` would.
+"""Tests of dnn_toolkit.run: unmodified TF 1.x scripts, run as `python SCRIPT` would.
 
 The typical TF 1.x programs of tests/test_tf1.py run here as written (`import
 tensorflow as tf`, `from tensorflow.examples.tutorials.mnist import input_data`)
-through `python -m dnn_toolkit.runner`, with the same NumPy checks. Every run is a
+through `python -m dnn_toolkit.run`, with the same NumPy checks. Every run is a
 child process, ended by its pid past a deadline.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 from test_tf1 import PROGRAMS, program_params, run_child, run_program
 
-RUNNER = [sys.executable, "-m", "dnn_toolkit.runner"]
+RUNNER = [sys.executable, "-m", "dnn_toolkit.run"]
 
 
 @pytest.mark.parametrize("name", program_params())
@@ -138,14 +138,14 @@ def test_refused_script_gives_one_line_and_exit_2(tmp_path, make, expected):
   assert proc.returncode == 2
   assert proc.stdout == ""
   assert proc.stderr.count("\n") == 1, proc.stderr
-  assert proc.stderr.startswith("python -m dnn_toolkit.runner: error: ")
+  assert proc.stderr.startswith("python -m dnn_toolkit.run: error: ")
   assert expected in proc.stderr
 
 
 def test_no_script_gives_usage_and_exit_2(tmp_path):
   proc = run_child(RUNNER, cwd=tmp_path, timeout=60)
   assert proc.returncode == 2
-  assert proc.stderr == ("usage: python -m dnn_toolkit.runner SCRIPT [ARGS...] "
+  assert proc.stderr == ("usage: python -m dnn_toolkit.run SCRIPT [ARGS...] "
                          "(missing SCRIPT)\n")
 
 
@@ -209,7 +209,7 @@ def test_syntax_error_passes_through(tmp_path):
   proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
   assert proc.returncode == direct.returncode == 1
   assert "SyntaxError" in proc.stderr and str(script) in proc.stderr
-  assert "runpy" not in proc.stderr and "runner.py" not in proc.stderr
+  assert "runpy" not in proc.stderr and "dnn_toolkit/run.py" not in proc.stderr
 
 
 def test_unavailable_module_import_names_the_replacement(tmp_path):
