@@ -61,6 +61,16 @@ def test_evaluate_uses_the_runs_test_split_and_saves_json_and_png(npz_run):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert f"accuracy {report['accuracy']:.4f}" in out
   assert "confusion matrix (rows: true class" in out
+  # inspect shows what training and evaluate measured, in text and in JSON.
+  code, out, err = cli("inspect", run_dir)
+  assert code == 0, err
+  assert f"test (at the end of training): accuracy {record.test['accuracy']:.4f}" in out
+  assert f"evaluation: accuracy {report['accuracy']:.4f}" in out
+  assert "confusion_matrix.png" in out
+  code, out, err = cli("inspect", run_dir, "--json")
+  shown = json.loads(out)
+  assert shown["evaluation"]["accuracy"] == report["accuracy"]
+  assert shown["test"]["n_test"] == record.test["n_test"]
 
 
 def test_evaluate_on_a_csv_with_latest_weights_of_a_locked_run(tmp_path):

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 from typing import Any, Dict
 
 EXAMPLES = """\
@@ -30,11 +31,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
   """Prints the report of `checkpoints.inspect_checkpoint`; returns 0."""
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.commands import evaluate  # pylint: disable=import-outside-toplevel
   report = checkpoints.inspect_checkpoint(args.checkpoint)
+  is_run = os.path.isdir(args.checkpoint) and checkpoints.has_run(args.checkpoint)
   if args.json:
+    if is_run:  # A run directory: also what training and `evaluate` measured.
+      record = checkpoints.read_run_state(args.checkpoint)
+      report = dict(report, test=record.get("test"),
+                    evaluation=evaluate.read_evaluation(args.checkpoint))
     print(json.dumps(report, indent=1))
   else:
-    print(format_inspection(report))
+    lines = [format_inspection(report)]
+    if is_run:
+      test = checkpoints.read_run_state(args.checkpoint).get("test")
+      if isinstance(test, dict) and "accuracy" in test:
+        lines.append(f"test (at the end of training): accuracy {test['accuracy']:.4f}, "
+                     f"loss {test.get('loss', float('nan')):.4f}")
+      lines += evaluate.evaluation_lines(args.checkpoint)
+    print("\n".join(lines))
   return 0
 
 
