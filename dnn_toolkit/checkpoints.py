@@ -30,7 +30,7 @@ from dnn_toolkit import _files
 from dnn_toolkit import compat
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, RunLockedError,
-                                ShapeMismatchError, TrainingDivergedError, describe)
+                                TrainingDivergedError, describe)
 # Scope-filtered restore lives in `scopes`; its public names are re-exported here.
 from dnn_toolkit.scopes import (READ_ERRORS, checkpoint_contents, checkpoint_exists,  # noqa: F401
                                 check_counterpart_shapes, plan_restore, restore_scopes,

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from dnn_toolkit import _signals
 from dnn_toolkit.errors import DnnToolkitError
 
 PS, WORKER = "ps", "worker"
@@ -384,7 +385,7 @@ class LocalCluster:
     A worker that fails stops the whole cluster at once; its exit code is returned.
     Ctrl-C or SIGTERM stop it too and return 130.
     """
-    with _sigterm_as_keyboard_interrupt():
+    with _signals.sigterm_as_keyboard_interrupt():
       try:
         self.start()
         return self.wait(timeout)
@@ -475,18 +476,3 @@ def _signal_group(process, signum):
     os.killpg(process.pid, signum)
 
 
-@contextlib.contextmanager
-def _sigterm_as_keyboard_interrupt():
-  """Within the block, SIGTERM raises KeyboardInterrupt (main thread only)."""
-  if threading.current_thread() is not threading.main_thread():
-    yield
-    return
-
-  def handler(signum, frame):  # pylint: disable=unused-argument
-    raise KeyboardInterrupt()
-
-  previous = signal.signal(signal.SIGTERM, handler)
-  try:
-    yield
-  finally:
-    signal.signal(signal.SIGTERM, previous)

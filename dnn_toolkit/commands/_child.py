@@ -7,7 +7,6 @@ child SIGTERM if the command itself dies without a chance to clean up (SIGKILL),
 server is left orphaned.
 """
 
-import contextlib
 import ctypes
 import os
 import signal
@@ -15,6 +14,8 @@ import subprocess
 import sys
 import threading
 from typing import Callable, Mapping, Optional, Sequence
+
+from dnn_toolkit import _signals
 
 STOP_TIMEOUT_S = 10
 POLL_S = 0.1
@@ -48,9 +49,9 @@ def run_child(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None,
     pump.start()
   code, signum = None, signal.SIGTERM
   try:
-    with _sigterm_as_keyboard_interrupt():
+    with _signals.sigterm_as_keyboard_interrupt():
       code = _wait(process, while_running)
-  except _Terminated:
+  except _signals.Terminated:
     code = 0
   except KeyboardInterrupt:
     code, signum = 0, signal.SIGINT
@@ -90,27 +91,6 @@ def _copy_lines(stream, keep):
       if line.strip() and keep(line.rstrip("\n")):
         sys.stderr.write(line)
         sys.stderr.flush()
-
-
-class _Terminated(KeyboardInterrupt):
-  """SIGTERM arrived; handled as Ctrl-C is: stop the child, then return."""
-
-
-@contextlib.contextmanager
-def _sigterm_as_keyboard_interrupt():
-  """Within the block, SIGTERM raises `_Terminated` (main thread only)."""
-  if threading.current_thread() is not threading.main_thread():
-    yield
-    return
-
-  def handler(signum, frame):  # pylint: disable=unused-argument
-    raise _Terminated()
-
-  previous = signal.signal(signal.SIGTERM, handler)
-  try:
-    yield
-  finally:
-    signal.signal(signal.SIGTERM, previous)
 
 
 def _die_with_parent_function():
