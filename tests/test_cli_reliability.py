@@ -57,8 +57,8 @@ def _wait_for_record(proc, run_dir, timeout=90):
 
 def test_a_second_trainer_on_a_run_directory_is_refused(own_data, tmp_path):
   run_dir = str(tmp_path / "run")
-  first = subprocess.Popen(_train(own_data, run_dir, "--epochs", "400", "--patience", "0"),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+  first = subprocess.Popen(_train(own_data, run_dir, "--epochs", "100000", "--patience",
+                                  "0"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                            env=ENV)
   try:
     _wait_for_record(first, run_dir)
@@ -117,7 +117,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(own_data, tmp_path):
   mount_tmpfs(disk, "6m")
   try:
     run_dir = os.path.join(disk, "run")
-    proc = subprocess.Popen(_train(own_data, run_dir, "--epochs", "400", "--patience",
+    proc = subprocess.Popen(_train(own_data, run_dir, "--epochs", "100000", "--patience",
                                    "0", "--save-every-steps", "1"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=ENV)
