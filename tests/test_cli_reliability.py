@@ -57,9 +57,9 @@ def _wait_for_record(proc, run_dir, timeout=90):
 
 def test_a_second_trainer_on_a_run_directory_is_refused(own_data, tmp_path):
   run_dir = str(tmp_path / "run")
-  first = subprocess.Popen(_train(own_data, run_dir, "--epochs", "100000", "--patience",
-                                  "0"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           env=ENV)
+  argv = _train(own_data, run_dir, "--epochs", "100000", "--patience", "0")
+  first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, env=ENV)
   try:
     _wait_for_record(first, run_dir)
     for extra in ([], ["--resume"]):
