@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/python demos/vanishing_gradients.py --quick
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: install
 	$(BIN)/python bench/train_speed.py
