@@ -20,7 +20,6 @@ import tensorflow as tf
 from dnn_toolkit import training
 from dnn_toolkit.errors import TrainingDivergedError
 from dnn_toolkit.model import DNNConfig, build_dnn
-from dnn_toolkit.progress import Progress
 
 V1 = tf.compat.v1
 N_INPUTS = 20
@@ -401,12 +400,3 @@ def test_progress_draws_a_bar_on_a_terminal(session, toy_data):
   assert re.search(r"loss \d\.\d{4}", text), text
   assert text.endswith("\n") and text.count("\n") == 1
 
-
-def test_progress_bar_redraws_at_most_every_min_interval():
-  stream = FakeTerminal()
-  progress = Progress(verbose=1, stream=stream, min_interval=3600)
-  progress.start_epoch(0, 1, 100)
-  for batch in range(1, 101):
-    progress.update(batch, 0.5, batch * 10)
-  assert stream.getvalue().count("\r") <= 2  # At most the first batch and the last.
-  assert "100/100" in stream.getvalue()
