@@ -15,7 +15,13 @@ import textwrap
 
 import numpy as np
 import pytest
-import tensorflow as tf
+
+from dnn_toolkit import compat
+
+# Without its C++ start-up lines, which would otherwise close the test run's output
+# (pytest writes a process's uncaptured stderr at exit); tests of the quieting itself
+# run in children of their own.
+tf = compat.import_tensorflow_quietly()
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
