@@ -1,4 +1,4 @@
-"""Checkpoints: the run directory and its record, saving, safe restore, inspection.
+"""Checkpoints: the run directory, its record and lock, saving, inspection.
 
 A run directory holds
 
@@ -6,13 +6,13 @@ A run directory holds
                         position, early-stopping counters, history, test metrics
     latest/model.ckpt-N the newest training state (written each epoch and on Ctrl-C)
     best/model.ckpt-N   the weights of the lowest validation loss (model variables)
-    .lock               held (flock) by the one process training there
+    .lock               locked (a POSIX record lock) by the one process training there
 
 `RunRecord` is the only reader and writer of `state.json`. The record is replaced
 atomically and only after the checkpoint it names is complete, and the previous latest
 checkpoint is kept until the next one is written, so a process killed at any instant
-leaves a consistent run to resume. Whole-scope restore lives in `dnn_toolkit.scopes`
-(its public names are re-exported here).
+leaves a consistent run to resume. Reading, writing and restoring checkpoints (whole,
+or by scope) live in `dnn_toolkit.scopes`; their public names are re-exported here.
 """
 
 import collections
@@ -20,7 +20,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,11 +31,12 @@ from dnn_toolkit import compat
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, RunLockedError,
                                 TrainingDivergedError, describe)
-# Scope-filtered restore lives in `scopes`; its public names are re-exported here.
+# Reading, writing and restoring checkpoints live in `scopes`; their public names are
+# re-exported here.
 from dnn_toolkit.scopes import (READ_ERRORS, checkpoint_contents, checkpoint_exists,  # noqa: F401
-                                check_counterpart_shapes, plan_restore, restore_scopes,
-                                reuse_saver, scope_matches, scope_prefixes,
-                                scope_variables)
+                                check_counterpart_shapes, load_values, plan_restore,
+                                restore, restore_scopes, reuse_saver, scope_matches,
+                                scope_prefixes, scope_variables, write_checkpoint)
 from dnn_toolkit.training import Hook, TrainState
 
 if TYPE_CHECKING:
@@ -240,63 +241,6 @@ def check_same_config(run_dir: str, saved_config: DNNConfig, config: DNNConfig) 
         "directory.", fields=fields)
 
 
-def restore(sess: tf.compat.v1.Session, prefix: str,
-            var_list: Sequence[tf.Variable] | dict[str, tf.Variable] | None = None
-            ) -> None:
-  """Restores `var_list` (default: all saveable variables) from a checkpoint.
-
-  Every variable's shape and dtype is checked against the checkpoint before anything
-  is assigned, so a failed restore changes nothing.
-
-  Args:
-    sess: the Session.
-    prefix: the checkpoint path prefix.
-    var_list: a list of variables or a dict {checkpoint name: variable}; default every
-      global variable.
-
-  Raises:
-    CheckpointError: if the checkpoint is missing or cannot be read, with the path and
-      what is wrong; if it lacks variables of the graph (a model-only `best`
-      checkpoint restored into a training graph says what to pass instead).
-    ShapeMismatchError: naming each variable whose shape differs, with both shapes.
-  """
-  prefix, _, contents = checkpoint_contents(prefix)
-  with sess.graph.as_default():
-    variables = var_list if var_list is not None else _V1.global_variables()
-  if not isinstance(variables, dict):
-    variables = {v.op.name: v for v in variables}
-  missing = [name for name in variables if name not in contents]
-  if missing:
-    model = {v.op.name for v in sess.graph.get_collection(_V1.GraphKeys.MODEL_VARIABLES)}
-    only_model = model and set(contents) >= model
-    hint = ("It holds the model variables only (a best checkpoint): restore it with "
-            "var_list=tf.compat.v1.model_variables(), or load the run for inference "
-            "with experiment.load_run(run_dir)." if only_model else
-            "Restore the variables it holds (var_list=...) or build the graph as its "
-            "model was.")
-    raise CheckpointError(f"Checkpoint {prefix!r} lacks {len(missing)} variable(s) of "
-                          f"the graph ({', '.join(sorted(missing)[:5])}"
-                          f"{', ...' if len(missing) > 5 else ''}). {hint} Nothing was "
-                          "restored.")
-  check_counterpart_shapes(variables, contents, prefix)
-  try:
-    with sess.graph.as_default():  # Outside a graph block, TF 2 would restore eagerly.
-      _V1.train.Saver(var_list=variables).restore(sess, prefix)
-  except (tf.errors.OpError, ValueError) as error:
-    raise CheckpointError(f"Cannot restore {prefix!r}, corrupt or truncated: "
-                          f"{describe(error)}") from None
-
-
-def load_values(prefix: str) -> dict[str, np.ndarray]:
-  """Returns {variable name: numpy value} of every variable in a checkpoint."""
-  try:
-    reader = tf.train.load_checkpoint(prefix)
-    names = reader.get_variable_to_shape_map()
-    return {name: reader.get_tensor(name) for name in names}
-  except READ_ERRORS as error:
-    raise CheckpointError(f"Cannot read checkpoint {prefix!r}: {describe(error)}") from None
-
-
 class CheckpointHook(Hook):
   """A `training.fit` hook that keeps a run directory resumable.
 
@@ -457,43 +401,6 @@ def _json_default(value):
   if isinstance(value, np.ndarray):
     return value.tolist()
   raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def write_checkpoint(prefix: str, values: dict[str, Any]) -> str:
-  """Writes arrays as a checkpoint whose variables have the given names.
-
-  Builds in a fresh graph and Session, leaving the caller's untouched. Useful for
-  weights computed outside a model graph (layer-wise pretraining) and for tests of
-  checkpoints written by TF 1.x code:
-
-      write_checkpoint("/tmp/contrib.ckpt", {"hidden1/weights": w, "hidden1/biases": b})
-
-  Args:
-    prefix: the checkpoint path prefix; its directory is created.
-    values: a non-empty dict {variable name: array-like}.
-
-  Returns:
-    The prefix written (pass it to `restore_scopes`).
-
-  Raises:
-    TypeError: if `values` is not a dict of names to arrays.
-    ValueError: if it is empty or a name is a tensor name ending in ':0'.
-  """
-  if not isinstance(values, dict) or not values:
-    raise TypeError("Expected `values` to be a non-empty dict {variable name: array}. "
-                    f"Received: values of type {type(values).__name__}")
-  for name in values:
-    if not isinstance(name, str) or not name or re.search(r":\d+$", name):
-      raise ValueError(f"Expected `values` keys to be variable names such as "
-                       f"'hidden1/weights' (no ':0'). Received the key {name!r}")
-  os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-  with tf.Graph().as_default() as graph:
-    variables = {name: _V1.Variable(np.asarray(value), name=name.replace("/", "_"))
-                 for name, value in values.items()}
-    saver = _V1.train.Saver(variables)
-    with _V1.Session(graph=graph) as sess:
-      sess.run(_V1.global_variables_initializer())
-      return saver.save(sess, prefix, write_meta_graph=False, write_state=False)
 
 
 # ----------------------------------------------------------------------- inspection

@@ -7,10 +7,13 @@ hidden2/BatchNorm/moving_mean but never hidden10/weights or xhidden1/weights, an
 'hidden1/weights' selects that one variable. `tf.get_collection(key, scope=...)` uses
 `re.match` on the name instead: its 'hidden[123]' also catches hidden10/ to hidden39/.
 
-This module owns that matching (`scope_matches`, `scope_variables`), reading what a
-checkpoint holds (`checkpoint_contents`), the all-or-nothing restore of matched scopes
-(`plan_restore`, `restore_scopes`) and the check of a Saver's `var_list`
-(`reuse_saver`). `dnn_toolkit.checkpoints` re-exports the public names.
+This module owns that matching (`scope_matches`, `scope_variables`), what a checkpoint
+holds and how it gets into a graph: reading it (`checkpoint_contents`, `load_values`),
+the all-or-nothing restore of matched scopes (`plan_restore`, `restore_scopes`) or of a
+whole graph (`restore`, every shape checked first), writing arrays as a checkpoint
+(`write_checkpoint`), and the check of a Saver's `var_list` (`reuse_saver`).
+`dnn_toolkit.checkpoints` (run directories, saving, inspection) re-exports the public
+names.
 """
 
 import os
@@ -18,6 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit.errors import CheckpointError, NoMatchError, ShapeMismatchError, describe
@@ -428,3 +432,100 @@ def _check_variables(items, name):
 def checkpoint_exists(prefix: str) -> bool:
   """Returns whether a V2 checkpoint with this prefix is complete on disk."""
   return bool(prefix) and os.path.isfile(prefix + ".index")
+
+
+# ------------------------------------------------- whole checkpoints: restore, read, write
+
+
+def restore(sess: tf.compat.v1.Session, prefix: str,
+            var_list: Sequence[tf.Variable] | dict[str, tf.Variable] | None = None
+            ) -> None:
+  """Restores `var_list` (default: all saveable variables) from a checkpoint.
+
+  Every variable's shape and dtype is checked against the checkpoint before anything
+  is assigned, so a failed restore changes nothing.
+
+  Args:
+    sess: the Session.
+    prefix: the checkpoint path prefix.
+    var_list: a list of variables or a dict {checkpoint name: variable}; default every
+      global variable.
+
+  Raises:
+    CheckpointError: if the checkpoint is missing or cannot be read, with the path and
+      what is wrong; if it lacks variables of the graph (a model-only `best`
+      checkpoint restored into a training graph says what to pass instead).
+    ShapeMismatchError: naming each variable whose shape differs, with both shapes.
+  """
+  prefix, _, contents = checkpoint_contents(prefix)
+  with sess.graph.as_default():
+    variables = var_list if var_list is not None else _V1.global_variables()
+  if not isinstance(variables, dict):
+    variables = {v.op.name: v for v in variables}
+  missing = [name for name in variables if name not in contents]
+  if missing:
+    model = {v.op.name for v in sess.graph.get_collection(_V1.GraphKeys.MODEL_VARIABLES)}
+    only_model = model and set(contents) >= model
+    hint = ("It holds the model variables only (a best checkpoint): restore it with "
+            "var_list=tf.compat.v1.model_variables(), or load the run for inference "
+            "with experiment.load_run(run_dir)." if only_model else
+            "Restore the variables it holds (var_list=...) or build the graph as its "
+            "model was.")
+    raise CheckpointError(f"Checkpoint {prefix!r} lacks {len(missing)} variable(s) of "
+                          f"the graph ({', '.join(sorted(missing)[:5])}"
+                          f"{', ...' if len(missing) > 5 else ''}). {hint} Nothing was "
+                          "restored.")
+  check_counterpart_shapes(variables, contents, prefix)
+  try:
+    with sess.graph.as_default():  # Outside a graph block, TF 2 would restore eagerly.
+      _V1.train.Saver(var_list=variables).restore(sess, prefix)
+  except (tf.errors.OpError, ValueError) as error:
+    raise CheckpointError(f"Cannot restore {prefix!r}, corrupt or truncated: "
+                          f"{describe(error)}") from None
+
+
+def load_values(prefix: str) -> dict[str, np.ndarray]:
+  """Returns {variable name: numpy value} of every variable in a checkpoint."""
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    names = reader.get_variable_to_shape_map()
+    return {name: reader.get_tensor(name) for name in names}
+  except READ_ERRORS as error:
+    raise CheckpointError(f"Cannot read checkpoint {prefix!r}: {describe(error)}") from None
+
+
+def write_checkpoint(prefix: str, values: dict[str, Any]) -> str:
+  """Writes arrays as a checkpoint whose variables have the given names.
+
+  Builds in a fresh graph and Session, leaving the caller's untouched. Useful for
+  weights computed outside a model graph (layer-wise pretraining) and for tests of
+  checkpoints written by TF 1.x code:
+
+      write_checkpoint("/tmp/contrib.ckpt", {"hidden1/weights": w, "hidden1/biases": b})
+
+  Args:
+    prefix: the checkpoint path prefix; its directory is created.
+    values: a non-empty dict {variable name: array-like}.
+
+  Returns:
+    The prefix written (pass it to `restore_scopes`).
+
+  Raises:
+    TypeError: if `values` is not a dict of names to arrays.
+    ValueError: if it is empty or a name is a tensor name ending in ':0'.
+  """
+  if not isinstance(values, dict) or not values:
+    raise TypeError("Expected `values` to be a non-empty dict {variable name: array}. "
+                    f"Received: values of type {type(values).__name__}")
+  for name in values:
+    if not isinstance(name, str) or not name or re.search(r":\d+$", name):
+      raise ValueError(f"Expected `values` keys to be variable names such as "
+                       f"'hidden1/weights' (no ':0'). Received the key {name!r}")
+  os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+  with tf.Graph().as_default() as graph:
+    variables = {name: _V1.Variable(np.asarray(value), name=name.replace("/", "_"))
+                 for name, value in values.items()}
+    saver = _V1.train.Saver(variables)
+    with _V1.Session(graph=graph) as sess:
+      sess.run(_V1.global_variables_initializer())
+      return saver.save(sess, prefix, write_meta_graph=False, write_state=False)
