@@ -37,10 +37,12 @@ REGULARIZATION_LOSSES = _V1.GraphKeys.REGULARIZATION_LOSSES
 _Regularizer = Callable[[tf.Tensor], tf.Tensor | None]
 
 
-def _check_bool(name, value):
-  if not isinstance(value, bool):
-    raise TypeError(f"Expected `{name}` to be a bool. Received: {name}={value!r}")
-  return value
+def _check_kernel_layer_arguments(*, use_bias, trainable, **functions):
+  """The checks `dense` and `conv2d` share: callables (or None), and two bools."""
+  for arg, fn in functions.items():
+    _validation.check_callable(arg, fn)
+  _validation.check_bool("use_bias", use_bias)
+  _validation.check_bool("trainable", trainable)
 
 
 def _check_training(training):
@@ -117,15 +119,11 @@ def dense(
       unknown.
   """
   units = _validation.check_positive_int("units", units)
-  for arg, fn in (("activation", activation), ("kernel_initializer", kernel_initializer),
-                  ("kernel_regularizer", kernel_regularizer),
-                  ("bias_regularizer", bias_regularizer),
-                  ("activity_regularizer", activity_regularizer),
-                  ("kernel_constraint", kernel_constraint),
-                  ("bias_constraint", bias_constraint)):
-    _validation.check_callable(arg, fn)
-  _check_bool("use_bias", use_bias)
-  _check_bool("trainable", trainable)
+  _check_kernel_layer_arguments(
+      activation=activation, kernel_initializer=kernel_initializer,
+      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+      activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+      bias_constraint=bias_constraint, use_bias=use_bias, trainable=trainable)
   inputs, depth = _inputs_with_known_depth(inputs, "dense")
   dtype = inputs.dtype.base_dtype
   with _layer_scope(name, reuse, "dense"):
@@ -281,7 +279,7 @@ def batch_normalization(
                   ("gamma_constraint", gamma_constraint)):
     _validation.check_callable(arg, fn)
   for arg, value in (("center", center), ("scale", scale), ("trainable", trainable)):
-    _check_bool(arg, value)
+    _validation.check_bool(arg, value)
   if fused not in (None, True, False):
     raise TypeError(f"Expected `fused` to be None or a bool. Received: fused={fused!r}")
   training = _check_training(training)
@@ -546,15 +544,11 @@ def conv2d(
     raise ValueError("conv2d: `strides` > 1 cannot be combined with `dilation_rate` "
                      f"> 1. Received: strides={strides}, dilation_rate={dilation_rate}")
   padding = _validation.check_choice("padding", str(padding).lower(), ("valid", "same"))
-  for arg, fn in (("activation", activation), ("kernel_initializer", kernel_initializer),
-                  ("kernel_regularizer", kernel_regularizer),
-                  ("bias_regularizer", bias_regularizer),
-                  ("activity_regularizer", activity_regularizer),
-                  ("kernel_constraint", kernel_constraint),
-                  ("bias_constraint", bias_constraint)):
-    _validation.check_callable(arg, fn)
-  _check_bool("use_bias", use_bias)
-  _check_bool("trainable", trainable)
+  _check_kernel_layer_arguments(
+      activation=activation, kernel_initializer=kernel_initializer,
+      kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+      activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+      bias_constraint=bias_constraint, use_bias=use_bias, trainable=trainable)
   inputs = _check_conv_inputs("conv2d", inputs, data_format)
   nhwc = _channels_last(inputs, data_format)
   channels = nhwc.shape[-1]

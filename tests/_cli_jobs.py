@@ -15,6 +15,8 @@ from dnn_toolkit import datasets
 from dnn_toolkit import experiment
 from dnn_toolkit.model import DNNConfig
 
+from _helpers import files_of
+
 N_FEATURES = 6
 N_CLASSES = 3
 CONFIG = DNNConfig(hidden_layers=(12, 8), n_outputs=N_CLASSES, seed=0, dropout_rate=0.0)
@@ -100,11 +102,5 @@ def assert_refused(result, *fragments):
 
 
 def files_under(directory):
-  """{relative path: bytes} of every file under `directory`."""
-  found = {}
-  for root, _, names in os.walk(directory):
-    for name in names:
-      path = os.path.join(root, name)
-      with open(path, "rb") as f:
-        found[os.path.relpath(path, directory)] = f.read()
-  return found
+  """{relative path: bytes} of every file under `directory` (`files_of` without times)."""
+  return {path: content for path, (_, content) in files_of(directory).items()}

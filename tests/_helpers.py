@@ -89,3 +89,13 @@ def fill_disk(path):
         f.flush()
     except OSError:
       pass
+
+
+def stop_process(process, timeout=10):
+  """Ends `process` (a Popen) by its pid: SIGTERM, then SIGKILL after `timeout` s."""
+  process.terminate()
+  try:
+    process.wait(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    process.kill()
+    process.wait()

@@ -25,6 +25,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
+from _helpers import stop_process
 from dnn_toolkit import checkpoints
 from dnn_toolkit import experiment
 from dnn_toolkit import summaries
@@ -267,12 +268,7 @@ def test_tensorboard_serves_the_graph_and_the_scalars(run, scalars, tmp_path):
       np.testing.assert_allclose(values, scalars["train"][f"gradient_norm/{name}"][1],
                                  rtol=1e-6)
   finally:
-    process.terminate()
-    try:
-      process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-      process.kill()
-      process.wait()
+    stop_process(process)
 
 
 # --------------------------------------------- locating logs, the command

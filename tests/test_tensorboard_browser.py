@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from _helpers import stop_process
 from dnn_toolkit import summaries
 from test_summaries import _free_port, train_transfer_run
 
@@ -160,12 +161,7 @@ def _serve(logdir, log):
 
 
 def _stop(process):
-  process.terminate()
-  try:
-    process.wait(timeout=10)
-  except subprocess.TimeoutExpired:
-    process.kill()
-    process.wait()
+  stop_process(process)
 
 
 def _wait_for_graph(browser, deadline):
