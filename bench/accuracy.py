@@ -16,7 +16,8 @@ from dnn_toolkit import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
-from dnn_toolkit import data, experiment  # pylint: disable=g-import-not-at-top
+from dnn_toolkit import experiment  # pylint: disable=g-import-not-at-top
+from dnn_toolkit.data import mnist
 from dnn_toolkit.model import LESSON_DEFAULT  # pylint: disable=g-import-not-at-top
 
 TARGET = 0.98
@@ -28,7 +29,7 @@ def main():
   parser.add_argument("--batch-size", type=int, default=50)
   parser.add_argument("--seed", type=int, default=LESSON_DEFAULT.seed)
   args = parser.parse_args()
-  datasets = data.load_mnist()
+  datasets = mnist.load_mnist()
   config = dataclasses.replace(LESSON_DEFAULT, seed=args.seed)
   with tempfile.TemporaryDirectory() as run_dir:
     result = experiment.train(config, datasets.train, datasets.validation,

@@ -21,7 +21,8 @@ import tempfile
 
 import numpy as np
 
-from dnn_toolkit import cluster, compat
+from dnn_toolkit import compat
+from dnn_toolkit.cluster import launcher
 
 FLAGS = ["--hidden-layers", "300", "100", "--activation", "relu", "--initializer", "he",
          "--no-batch-norm", "--dropout-rate", "0", "--optimizer", "adam",
@@ -33,7 +34,7 @@ PARAMETERS = 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10  # 266,610 floats
 
 def write_subset(path, n_train):
   """Writes the first `n_train` + VALIDATION MNIST training images as a mnist.npz."""
-  from dnn_toolkit import mnist  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import mnist  # pylint: disable=import-outside-toplevel
   data = mnist.load_mnist(validation_size=0)
   n = n_train + VALIDATION
   as_uint8 = lambda x: np.round(x * 255).astype(np.uint8).reshape(-1, 28, 28)
@@ -51,8 +52,9 @@ def samples_per_second(history, n_train):
 
 def single_process(data_path, run_dir, epochs):
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import experiment, mnist
+  from dnn_toolkit import experiment
   from dnn_toolkit.config import DNNConfig
+  from dnn_toolkit.data import mnist
   config = DNNConfig(hidden_layers=(300, 100), activation="relu", initializer="he",
                      batch_norm=False, dropout_rate=0.0, optimizer="adam")
   data = mnist.load_mnist(validation_size=VALIDATION, path=data_path, verify=False)
@@ -69,7 +71,7 @@ def on_cluster(data_path, run_dir, epochs, workers, sync):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   keep = lambda line: not compat.is_startup_notice(line)
   with open(os.devnull, "w") as sink:
-    with cluster.LocalCluster(1, workers, argv, env=env, stream=sink,
+    with launcher.LocalCluster(1, workers, argv, env=env, stream=sink,
                               keep_line=keep) as local:
       code = local.run(timeout=600)
   if code:

@@ -10,7 +10,7 @@ alternated round by round in this one process so they share the machine's state;
 table shows the median samples/s, the range over rounds, and ratios.
 
 Trainers: dnn_toolkit with one step per Session call (`k1`) and with K steps per call
-chosen automatically (`auto`, `dnn_toolkit.multistep`); the lesson's hand-written
+chosen automatically (`auto`, `dnn_toolkit.training.multistep`); the lesson's hand-written
 `sess.run(train_op, feed_dict=...)` loop; Keras 3 `fit`, plain and with
 `steps_per_execution=100`; PyTorch with two threads and fused Adam (where the CPU
 build has it) and with one thread. Peers that are not installed are skipped, and said
@@ -40,8 +40,10 @@ tf = import_tensorflow_quietly()
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from dnn_toolkit import data, training  # pylint: disable=g-import-not-at-top
-from dnn_toolkit.model import DNNConfig, build_dnn  # pylint: disable=g-import-not-at-top
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import mnist  # pylint: disable=g-import-not-at-top
+from dnn_toolkit.model import build_dnn  # pylint: disable=g-import-not-at-top
+from dnn_toolkit.training import loop as training
 
 try:
   import torch  # pylint: disable=g-import-not-at-top
@@ -291,8 +293,9 @@ RSS_CHILD = textwrap.dedent("""
     import sys
     from dnn_toolkit import import_tensorflow_quietly
     tf = import_tensorflow_quietly()
-    from dnn_toolkit import mnist, training
-    from dnn_toolkit.model import DNNConfig, build_dnn
+    from dnn_toolkit.training import loop as training
+    from dnn_toolkit.config import DNNConfig
+    from dnn_toolkit.model import build_dnn
     compact, steps_per_call = sys.argv[1] == "compact", int(sys.argv[2]) or None
     datasets = mnist.load_mnist(compact=compact)
     with tf.Graph().as_default() as graph:
@@ -346,7 +349,7 @@ def main():
   parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
   args = parser.parse_args()
   started = time.perf_counter()
-  datasets = data.load_mnist()
+  datasets = mnist.load_mnist()
   train = datasets.train
   factories, skipped = trainer_factories()
   print(f"TensorFlow {tf.__version__}, Keras {tf.keras.version()}, "

@@ -48,8 +48,13 @@ from dnn_toolkit import import_tensorflow_quietly
 tf = import_tensorflow_quietly()
 
 # pylint: disable=g-import-not-at-top
-from dnn_toolkit import data, experiment, pretraining, training, transfer
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit import experiment, pretraining, transfer
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import mnist
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
+
 # pylint: enable=g-import-not-at-top
 
 _V1 = tf.compat.v1
@@ -198,7 +203,7 @@ def main():
   budget = QUICK if args.quick else FULL
   seeds = [int(seed) for seed in (args.seeds or budget["seeds"]).split(",")]
   started = time.perf_counter()
-  datasets = data.load_mnist(path=args.data)
+  datasets = mnist.load_mnist(path=args.data)
   source, source_valid = data.filter_digits(datasets.train), data.filter_digits(
       datasets.validation)
   workdir = args.workdir or tempfile.mkdtemp(prefix="bench-transfer-")

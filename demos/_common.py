@@ -34,7 +34,9 @@ import statistics
 import sys
 import tempfile
 
-from dnn_toolkit import mnist, mnist_sources, plots
+from dnn_toolkit import plots
+from dnn_toolkit.data import mnist
+from dnn_toolkit.data import mnist_files as mnist_sources
 from dnn_toolkit.errors import DataError, DataNotFoundError, DnnToolkitError
 
 EXIT_ERROR = 2
@@ -108,7 +110,7 @@ def output_dir(path, demo_name):
 
 
 def load_mnist_or_exit(demo_name, **kwargs):
-  """Returns `dnn_toolkit.mnist.load_mnist(**kwargs)`, or exits with one line on a miss.
+  """Returns `dnn_toolkit.data.mnist.load_mnist(**kwargs)`, or exits with one line on a miss.
 
   A missing data set prints how to install it; a corrupt one, the file to replace.
   """
@@ -161,7 +163,7 @@ def load_pretrained_or_exit(demo_name, args, run_dir, min_hidden_layers, replace
          "pretrained run directory with --pretrained RUN_DIR" if args.skip_pretraining
          else "give a run directory written by this demo or by `dnn-toolkit train`, or "
               "run the demo without --pretrained to pretrain one")
-  from dnn_toolkit import checkpoints, transfer  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import checkpoints, scopes, transfer  # pylint: disable=import-outside-toplevel
   if any(os.path.abspath(run_dir).startswith(os.path.abspath(p)) for p in replaced):
     fail(demo_name, f"--pretrained {run_dir!r} is a run this demo replaces; choose "
                     "another --out DIR")
@@ -173,7 +175,7 @@ def load_pretrained_or_exit(demo_name, args, run_dir, min_hidden_layers, replace
   except (DnnToolkitError, ValueError) as error:
     fail(demo_name, f"no pretrained checkpoint in {run_dir!r} "
                     f"({(str(error).splitlines() or ['unreadable'])[0]}); {fix}")
-  if not checkpoints.checkpoint_exists(pretrained.checkpoint):
+  if not scopes.checkpoint_exists(pretrained.checkpoint):
     fail(demo_name, f"no pretrained checkpoint at {pretrained.checkpoint!r} (its run "
                     "names it, but its files are missing); run the demo without "
                     "--pretrained/--skip-pretraining")

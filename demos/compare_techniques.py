@@ -40,10 +40,13 @@ if __name__ == "__main__":
 import matplotlib
 
 from dnn_toolkit import import_tensorflow_quietly
+
 import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import data, experiment, lr_finder, plots
+from dnn_toolkit import experiment, lr_finder, plots
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
 from dnn_toolkit.errors import TrainingDivergedError
-from dnn_toolkit.model import DNNConfig
+
 # pylint: enable=wrong-import-position
 
 # ---------------------------------------------------------------------------- flags

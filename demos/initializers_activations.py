@@ -34,9 +34,12 @@ if __name__ == "__main__":
 
 # pylint: disable=wrong-import-position
 from dnn_toolkit import import_tensorflow_quietly
+
 import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import data, experiment, summaries
-from dnn_toolkit.model import DNNConfig
+from dnn_toolkit import experiment, summaries
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+
 # pylint: enable=wrong-import-position
 
 # ---------------------------------------------------------------------------- flags

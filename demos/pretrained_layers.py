@@ -43,9 +43,14 @@ if __name__ == "__main__":  # a bad flag or --out stops here, in a second
 import numpy as np
 
 from dnn_toolkit import import_tensorflow_quietly
+
 tf = import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import checkpoints, data, experiment, summaries, training, transfer
-from dnn_toolkit.model import DNNConfig, hidden_scope
+from dnn_toolkit import checkpoints, experiment, scopes, summaries, transfer
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.model import hidden_scope
+from dnn_toolkit.training import loop as training
+
 # pylint: enable=wrong-import-position
 
 v1 = tf.compat.v1
@@ -123,7 +128,7 @@ def lesson_saver():
   """
   # `scope` is matched with re.match at the start of each name: 'hidden[1235]' takes
   # hidden1/, hidden2/, hidden3/ and hidden5/, not hidden4/ (it would also take
-  # hidden10/ and up: checkpoints.scope_variables matches whole scope names instead).
+  # hidden10/ and up: scopes.scope_variables matches whole scope names instead).
   # The lesson lists TRAINABLE_VARIABLES; MODEL_VARIABLES also holds batch norm's
   # moving averages (not trainable, yet part of a layer). Without batch norm they agree.
   reuse_vars = v1.get_collection(v1.GraphKeys.MODEL_VARIABLES, scope=REUSE_SCOPE)
@@ -139,7 +144,7 @@ def train_transferred(pretrained, config, frozen, run_dir, sets, epochs,
   """Builds the new net, restores the reused layers, trains it; returns its metrics.
 
   `frozen` hidden layers from the bottom stay as restored; the lesson's Saver restores
-  when they are frozen, `TransferDNN.restore` (checkpoints.restore_scopes) otherwise.
+  when they are frozen, `TransferDNN.restore` (scopes.restore_scopes) otherwise.
   If `show_restore` (how the layers are restored) is given, what was restored, and
   the check of it, are printed.
   """
@@ -176,7 +181,7 @@ def train_transferred(pretrained, config, frozen, run_dir, sets, epochs,
       restored = list(reuse_vars_dict)
     else:
       restored = list(model.restore(sess))  # the toolkit's one call
-    saved = checkpoints.load_values(pretrained.checkpoint)
+    saved = scopes.load_values(pretrained.checkpoint)
     equal = {v.op.name: v.op.name in saved and np.array_equal(value, saved[v.op.name])
              for v, value in zip(layers, sess.run(layers))}
     if show_restore:

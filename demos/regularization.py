@@ -42,11 +42,16 @@ if __name__ == "__main__":
 import numpy as np
 
 from dnn_toolkit import import_tensorflow_quietly
+
 tf = import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import checkpoints, data, experiment, plots, training
-from dnn_toolkit.layers import fully_connected
-from dnn_toolkit.model import DNNConfig, build_dnn
-from dnn_toolkit.regularizers import l1_regularizer
+from dnn_toolkit import experiment, plots, scopes
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.layers.contrib import fully_connected
+from dnn_toolkit.layers.regularizers import l1_regularizer
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
+
 # pylint: enable=wrong-import-position
 
 v1 = tf.compat.v1
@@ -159,13 +164,13 @@ def accuracy_of_checkpoint(config, checkpoint, dataset):
     weights = v1.model_variables()
   with v1.Session(graph=graph) as sess:
     sess.run(init)  # global_step and the optimizer's slots, which best/ does not hold
-    checkpoints.restore(sess, checkpoint, var_list=weights)
+    scopes.restore(sess, checkpoint, var_list=weights)
     return training.evaluate(sess, dnn, *dataset)["accuracy"]
 
 
 def small_weight_fraction(checkpoint, threshold=1e-3):
   """The fraction of weights with |w| < threshold: l1 drives many of them to ~0."""
-  values = checkpoints.load_values(checkpoint)
+  values = scopes.load_values(checkpoint)
   weights = np.concatenate([v.ravel() for name, v in values.items()
                             if name.endswith("/weights")])
   return float(np.mean(np.abs(weights) < threshold))

@@ -42,9 +42,13 @@ if __name__ == "__main__":
 import numpy as np
 
 from dnn_toolkit import import_tensorflow_quietly
+
 tf = import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import diagnostics, plots, summaries, training
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit import diagnostics, plots, summaries
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
+
 # pylint: enable=wrong-import-position
 
 # ---------------------------------------------------------------------------- flags

@@ -3,7 +3,7 @@
 Graph mode, `tf.compat.v1`, Sessions, and the tf.contrib.layers builders back:
 
     import tensorflow.compat.v1 as tf
-    from dnn_toolkit.layers import fully_connected, batch_norm, dropout
+    from dnn_toolkit.layers.contrib import fully_connected, batch_norm, dropout
 
 Importing the package changes no global TensorFlow state (it does not even import
 TensorFlow until a submodule is used); see `enable_tf1_behavior` for the lesson's

@@ -12,7 +12,7 @@ A run directory holds
 atomically and only after the checkpoint it names is complete, and the previous latest
 checkpoint is kept until the next one is written, so a process killed at any instant
 leaves a consistent run to resume. Reading, writing and restoring checkpoints (whole,
-or by scope) live in `dnn_toolkit.scopes`; their public names are re-exported here.
+or by scope) live in `dnn_toolkit.scopes`.
 """
 
 import collections
@@ -26,18 +26,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _files
-from dnn_toolkit import compat
+from dnn_toolkit import _files, compat
 from dnn_toolkit.config import DNNConfig
-from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, RunLockedError,
-                                TrainingDivergedError, describe)
-# Reading, writing and restoring checkpoints live in `scopes`; their public names are
-# re-exported here.
-from dnn_toolkit.scopes import (READ_ERRORS, checkpoint_contents, checkpoint_exists,  # noqa: F401
-                                check_counterpart_shapes, load_values, plan_restore,
-                                restore, restore_scopes, reuse_saver, scope_matches,
-                                scope_prefixes, scope_variables, write_checkpoint)
-from dnn_toolkit.training import Hook, TrainState
+from dnn_toolkit.errors import (
+  CheckpointError,
+  ConfigMismatchError,
+  RunLockedError,
+  TrainingDivergedError,
+  describe,
+)
+from dnn_toolkit.scopes import (
+  READ_ERRORS,
+  checkpoint_contents,
+  checkpoint_exists,
+  scope_prefixes,
+)
+from dnn_toolkit.training.loop import Hook, TrainState
 
 if TYPE_CHECKING:
   from dnn_toolkit.model import DNN

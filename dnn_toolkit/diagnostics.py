@@ -52,9 +52,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _validation
-from dnn_toolkit import activations
-from dnn_toolkit import model
+from dnn_toolkit import _validation, model
+from dnn_toolkit.layers import activations
 
 if TYPE_CHECKING:
   from dnn_toolkit.model import DNN

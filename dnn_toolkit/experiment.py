@@ -2,7 +2,7 @@
 
 This is the one-call entry point the command line and the demos use:
 
-    datasets = data.load_mnist()
+    datasets = mnist.load_mnist()
     result = experiment.train(DNNConfig(), datasets.train, datasets.validation,
                               test=datasets.test, run_dir="checkpoints/default",
                               data=datasets.identity)
@@ -27,14 +27,12 @@ from typing import Any, TextIO
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _validation
-from dnn_toolkit import checkpoints
-from dnn_toolkit import summaries
-from dnn_toolkit import training
+from dnn_toolkit import _validation, checkpoints, scopes, summaries
 from dnn_toolkit.config import DNNConfig
-from dnn_toolkit.data import DataSet
+from dnn_toolkit.data.arrays import DataSet
 from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
 from dnn_toolkit.model import DNN, build_dnn, hidden_scope
+from dnn_toolkit.training import loop as training
 
 _V1 = tf.compat.v1
 
@@ -290,9 +288,9 @@ def _restore_run(sess, saved, hook, snapshot):
   hook.resume_from(saved)
   if hook.last_checkpoint is None:
     raise CheckpointError(f"{saved.run_dir!r} holds no checkpoint yet; start it anew.")
-  checkpoints.restore(sess, hook.last_checkpoint)
+  scopes.restore(sess, hook.last_checkpoint)
   if hook.best_checkpoint is not None:
-    snapshot.load(checkpoints.load_values(hook.best_checkpoint))
+    snapshot.load(scopes.load_values(hook.best_checkpoint))
   return saved.state
 
 
@@ -357,7 +355,7 @@ def load_run(run_dir: str, which: str = "best") -> LoadedRun:
   n_inputs = (record.data or {}).get("n_inputs")
   if n_inputs is None:
     weights = f"{hidden_scope(1)}/weights"  # [n_inputs, units]
-    n_inputs = checkpoints.checkpoint_contents(prefix)[2][weights][0][0]
+    n_inputs = scopes.checkpoint_contents(prefix)[2][weights][0][0]
   graph = tf.Graph()
   with graph.as_default():
     dnn = build_dnn(record.config, n_inputs)
@@ -365,7 +363,7 @@ def load_run(run_dir: str, which: str = "best") -> LoadedRun:
   sess = _V1.Session(graph=graph)
   try:
     sess.run(init)
-    checkpoints.restore(sess, prefix, var_list=graph.get_collection(
+    scopes.restore(sess, prefix, var_list=graph.get_collection(
         _V1.GraphKeys.MODEL_VARIABLES))
   except BaseException:
     sess.close()

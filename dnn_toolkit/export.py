@@ -27,9 +27,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _validation
-from dnn_toolkit import checkpoints
-from dnn_toolkit import compat
+from dnn_toolkit import _validation, checkpoints, compat, scopes
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import build_dnn, hidden_scope
 
@@ -104,7 +102,7 @@ def _n_inputs(record, prefix):
   n_inputs = (record.data or {}).get("n_inputs")
   if n_inputs is None:  # A record from before data identities: the first weights'.
     weights = f"{hidden_scope(1)}/weights"  # [n_inputs, units]
-    n_inputs = checkpoints.checkpoint_contents(prefix)[2][weights][0][0]
+    n_inputs = scopes.checkpoint_contents(prefix)[2][weights][0][0]
   return int(n_inputs)
 
 
@@ -148,7 +146,7 @@ def _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph):
     init = _V1.global_variables_initializer()
   with _V1.Session(graph=graph) as sess:
     sess.run(init)
-    checkpoints.restore(sess, prefix, var_list=model_variables)
+    scopes.restore(sess, prefix, var_list=model_variables)
     signature = _V1.saved_model.signature_def_utils.predict_signature_def(
         inputs={INPUTS: inputs},
         outputs={CLASSES: classes, PROBABILITIES: probabilities})

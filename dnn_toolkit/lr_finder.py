@@ -29,10 +29,10 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dnn_toolkit import _validation
-from dnn_toolkit import data
-from dnn_toolkit import model
-from dnn_toolkit import training
+from dnn_toolkit import _validation, model
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.training import loop as training
 
 _V1 = tf.compat.v1
 
@@ -72,7 +72,7 @@ class RangeTest:
   rule: str
   rate_at_minimum: float
   diverged_at: int | None
-  config: model.DNNConfig
+  config: DNNConfig
   seconds: float
 
 
@@ -91,8 +91,8 @@ def check_range(low: float, high: float, steps: int) -> tuple[float, float, int]
   return low, high, steps
 
 
-def range_test_config(config: model.DNNConfig, low: float, high: float,
-                      steps: int) -> model.DNNConfig:
+def range_test_config(config: DNNConfig, low: float, high: float,
+                      steps: int) -> DNNConfig:
   """The config whose exponential schedule raises the rate from `low` to `high`.
 
   Args:
@@ -108,7 +108,7 @@ def range_test_config(config: model.DNNConfig, low: float, high: float,
                              decay_rate=high / low, decay_steps=steps - 1)
 
 
-def find_learning_rate(config: model.DNNConfig,
+def find_learning_rate(config: DNNConfig,
                        train: data.DataSet | tuple[np.ndarray, np.ndarray], *,
                        low: float = 1e-6, high: float = 1.0, steps: int = 200,
                        batch_size: int = 50, rule: str = "steepest",

@@ -8,7 +8,7 @@
 Variables are named as the lesson's code names them (`hidden1/weights`, ...,
 `outputs/biases`), ops sit under the name scopes `dnn`, `loss`, `train` and `eval`, so
 TensorBoard's graph reads like the lesson's diagrams. Building the graph is separate from
-running it: `dnn_toolkit.training` runs it in a Session, and a
+running it: `dnn_toolkit.training.loop` runs it in a Session, and a
 `tf.compat.v1.train.MonitoredTrainingSession` can drive `dnn.train_op` as well.
 """
 
@@ -18,13 +18,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from dnn_toolkit import _validation
-from dnn_toolkit import activations
-from dnn_toolkit import initializers
-from dnn_toolkit import optimizers
-from dnn_toolkit import regularizers
+from dnn_toolkit import _validation, optimizers
 from dnn_toolkit.config import DNNConfig
-from dnn_toolkit.layers import batch_norm, dropout, fully_connected
+from dnn_toolkit.layers import activations, initializers, regularizers
+from dnn_toolkit.layers.contrib import batch_norm, dropout, fully_connected
 
 _V1 = tf.compat.v1
 

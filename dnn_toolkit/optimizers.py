@@ -14,9 +14,9 @@ from dnn_toolkit import _validation
 _V1 = tf.compat.v1
 
 if TYPE_CHECKING:
-  from dnn_toolkit.training import TrainState
+  from dnn_toolkit.training.loop import TrainState
 
-from dnn_toolkit.config import OPTIMIZERS, SCHEDULES, check_schedule  # pylint: disable=unused-import
+from dnn_toolkit.config import OPTIMIZERS, check_schedule
 
 
 def make_optimizer(name: str, learning_rate: float | tf.Tensor,

@@ -36,16 +36,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _validation
-from dnn_toolkit import activations
-from dnn_toolkit import checkpoints
-from dnn_toolkit import data
-from dnn_toolkit import initializers
-from dnn_toolkit import model
+from dnn_toolkit import _validation, model, scopes
 from dnn_toolkit import rbm as rbm_lib
-from dnn_toolkit import training
 from dnn_toolkit.checkpoints import Pretrained
-from dnn_toolkit.layers import fully_connected
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.layers import activations, initializers
+from dnn_toolkit.layers.contrib import fully_connected
+from dnn_toolkit.training import loop as training
 
 _V1 = tf.compat.v1
 _PAIR_STREAM = 2  # Keeps the pair draws apart from data.py's streams for one seed.
@@ -143,7 +141,7 @@ def _pretrain_layerwise(config, images, checkpoint, build_layer, *, epochs, batc
       print(f"{model.hidden_scope(index + 1)}: reconstruction MSE "
             f"{record['initial_loss']:.4f} -> {record['losses'][-1]:.4f}", flush=True)
   seconds = time.perf_counter() - started
-  prefix = checkpoints.write_checkpoint(checkpoint, values)
+  prefix = scopes.write_checkpoint(checkpoint, values)
   return PretrainResult(Pretrained(config, prefix), history, seconds)
 
 
@@ -176,7 +174,7 @@ def _train_layer(build_layer, index, inputs, *, seed, epochs, batch_size):
 # ------------------------------------------------------------------ autoencoders
 
 
-def pretrain_autoencoders(config: model.DNNConfig, images: np.ndarray, checkpoint: str,
+def pretrain_autoencoders(config: DNNConfig, images: np.ndarray, checkpoint: str,
                           epochs: int = 5, batch_size: int = 100,
                           learning_rate: float = 0.001, noise_stddev: float = 0.0,
                           verbose: int = 0) -> PretrainResult:
@@ -235,7 +233,7 @@ def _autoencoder_graph(config, index, n_inputs, *, learning_rate, noise_stddev):
 # ------------------------------------------------------------------ RBMs
 
 
-def pretrain_rbms(config: model.DNNConfig, images: np.ndarray, checkpoint: str,
+def pretrain_rbms(config: DNNConfig, images: np.ndarray, checkpoint: str,
                   epochs: int = 5, batch_size: int = 100, learning_rate: float = 0.1,
                   k: int = 1, verbose: int = 0) -> PretrainResult:
   """Greedy layer-wise pretraining of the hidden layers of `config` as RBMs.
@@ -335,7 +333,7 @@ def same_digit_pairs(labels: np.ndarray, n_pairs: int, seed: int | None = None,
 
 
 def pretrain_same_digit(
-    config: model.DNNConfig, images: np.ndarray, labels: np.ndarray, checkpoint: str,
+    config: DNNConfig, images: np.ndarray, labels: np.ndarray, checkpoint: str,
     epochs: int = 5, batch_size: int = 100, learning_rate: float = 0.001,
     pairs_per_epoch: int | None = None, head_units: int = 10,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
@@ -404,7 +402,7 @@ def pretrain_same_digit(
                  for v in _layer_variables(index, graph)]
     values = dict(zip([v.op.name for v in variables], sess.run(variables)))
   seconds = time.perf_counter() - started
-  prefix = checkpoints.write_checkpoint(checkpoint, values)
+  prefix = scopes.write_checkpoint(checkpoint, values)
   return PretrainResult(Pretrained(config, prefix), history, seconds)
 
 

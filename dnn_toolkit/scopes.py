@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit.errors import CheckpointError, NoMatchError, ShapeMismatchError, describe
+from dnn_toolkit.errors import (
+  CheckpointError,
+  NoMatchError,
+  ShapeMismatchError,
+  describe,
+)
 
 _V1 = tf.compat.v1
 

@@ -65,15 +65,13 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.plugins.text import summary_v2 as text_summary
 
-from dnn_toolkit import _validation
-from dnn_toolkit import diagnostics
-from dnn_toolkit import plots
-from dnn_toolkit import training
+from dnn_toolkit import _validation, diagnostics, plots
 from dnn_toolkit.errors import LogsNotFoundError
+from dnn_toolkit.training import loop as training
 
 if TYPE_CHECKING:
   from dnn_toolkit.model import DNN
-  from dnn_toolkit.training import TrainState
+  from dnn_toolkit.training.loop import TrainState
 
 _V1 = tf.compat.v1
 

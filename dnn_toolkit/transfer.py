@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _validation
-from dnn_toolkit import checkpoints
-from dnn_toolkit import optimizers
-from dnn_toolkit import training
-from dnn_toolkit.checkpoints import Pretrained, scope_variables
-from dnn_toolkit.data import DataSet
+from dnn_toolkit import _validation, checkpoints, optimizers, scopes
+from dnn_toolkit.checkpoints import Pretrained
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data.arrays import DataSet
 from dnn_toolkit.errors import CheckpointError
-from dnn_toolkit.model import DNN, DNNConfig, build_dnn, hidden_scope, hidden_scope_pattern
+from dnn_toolkit.model import DNN, build_dnn, hidden_scope, hidden_scope_pattern
+from dnn_toolkit.scopes import scope_variables
+from dnn_toolkit.training import loop as training
 
 _V1 = tf.compat.v1
 
@@ -112,9 +112,9 @@ class TransferDNN:
 
     Raises:
       CheckpointError, NoMatchError, ShapeMismatchError: see
-        `checkpoints.restore_scopes`; nothing is restored then.
+        `scopes.restore_scopes`; nothing is restored then.
     """
-    return checkpoints.restore_scopes(sess, self.pretrained.checkpoint, self.pattern)
+    return scopes.restore_scopes(sess, self.pretrained.checkpoint, self.pattern)
 
 
 def _check_reuse(reuse, base, config):
@@ -188,7 +188,7 @@ def build_transfer_dnn(pretrained: Pretrained | tuple[DNNConfig, str],
                      f"Received: frozen_layers={frozen_layers}")
   dnn = build_dnn(config, n_inputs, frozen_layers=frozen_layers,
                   stop_gradient=stop_gradient)
-  checkpoints.plan_restore(pretrained.checkpoint, layers_pattern(reused))
+  scopes.plan_restore(pretrained.checkpoint, layers_pattern(reused))
   return TransferDNN(dnn, pretrained, reused, frozen_layers)
 
 

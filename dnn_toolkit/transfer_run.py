@@ -28,15 +28,12 @@ from typing import Any, TextIO, cast
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints
-from dnn_toolkit import experiment
-from dnn_toolkit import summaries
-from dnn_toolkit import training
-from dnn_toolkit import transfer
+from dnn_toolkit import checkpoints, experiment, scopes, summaries, transfer
 from dnn_toolkit.config import DNNConfig
-from dnn_toolkit.data import DataSet
+from dnn_toolkit.data.arrays import DataSet
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import hidden_scope
+from dnn_toolkit.training import loop as training
 
 _V1 = tf.compat.v1
 
@@ -275,7 +272,7 @@ def _train_in_session(model, record, train_set, validation_set, test, cache_froz
 def _restore_latest(sess, saved, hook, snapshot):
   """Restores a resumed run's latest checkpoint and best weights; returns its state."""
   hook.resume_from(saved)
-  checkpoints.restore(sess, hook.last_checkpoint)
+  scopes.restore(sess, hook.last_checkpoint)
   if hook.best_checkpoint is not None:
-    snapshot.load(checkpoints.load_values(hook.best_checkpoint))
+    snapshot.load(scopes.load_values(hook.best_checkpoint))
   return saved.state

@@ -10,12 +10,11 @@ import subprocess
 import sys
 
 import numpy as np
-
-from dnn_toolkit import datasets
-from dnn_toolkit import experiment
-from dnn_toolkit.model import DNNConfig
-
 from _helpers import files_of
+
+from dnn_toolkit import experiment
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import files as datasets
 
 N_FEATURES = 6
 N_CLASSES = 3

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import training
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
 
 
 def files_of(directory):

@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.activations against NumPy definitions."""
+"""Tests of dnn_toolkit.layers.activations against NumPy definitions."""
 
 import re
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import activations
-from dnn_toolkit.activations import SELU_ALPHA, SELU_SCALE, elu, leaky_relu, selu
+from dnn_toolkit.layers import activations
+from dnn_toolkit.layers.activations import SELU_ALPHA, SELU_SCALE, elu, leaky_relu, selu
 
 V1 = tf.compat.v1
 # Klambauer et al. (2017), as tf.nn.selu and Keras use them.

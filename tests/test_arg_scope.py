@@ -1,13 +1,19 @@
-"""Tests of dnn_toolkit.arg_scope with the layer builders."""
+"""Tests of dnn_toolkit.layers.arg_scope with the layer builders."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit.arg_scope import (NotDecoratedError, add_arg_scope, arg_scope,
-                                   arg_scope_func_key, arg_scoped_arguments,
-                                   current_arg_scope, has_arg_scope)
-from dnn_toolkit.layers import batch_norm, dropout, fully_connected
+from dnn_toolkit.layers.arg_scope import (
+  NotDecoratedError,
+  add_arg_scope,
+  arg_scope,
+  arg_scope_func_key,
+  arg_scoped_arguments,
+  current_arg_scope,
+  has_arg_scope,
+)
+from dnn_toolkit.layers.contrib import batch_norm, dropout, fully_connected
 
 V1 = tf.compat.v1
 

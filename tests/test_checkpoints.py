@@ -11,12 +11,17 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from dnn_toolkit import checkpoints, training
-from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError,
-                                TrainingDivergedError)
-from dnn_toolkit.model import DNNConfig, build_dnn
 from _helpers import files_of
+
+from dnn_toolkit import checkpoints, scopes
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.errors import (
+  CheckpointError,
+  ConfigMismatchError,
+  TrainingDivergedError,
+)
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
 
 V1 = tf.compat.v1
 N_INPUTS = 20
@@ -70,9 +75,9 @@ def test_restore_and_load_values_of_a_missing_checkpoint_name_it(graph, sess, tm
   prefix = str(tmp_path / "model.ckpt-3")
   V1.get_variable("w", [2])
   with pytest.raises(CheckpointError, match=r"No checkpoint at .*model\.ckpt-3"):
-    checkpoints.restore(sess, prefix)
+    scopes.restore(sess, prefix)
   with pytest.raises(CheckpointError, match=r"Cannot read checkpoint .*model\.ckpt-3"):
-    checkpoints.load_values(prefix)
+    scopes.load_values(prefix)
 
 
 # CheckpointHook --------------------------------------------------------------------
@@ -96,8 +101,8 @@ def test_a_run_directory_holds_state_latest_and_best(hooked, toy_data):
   latest = sorted(n for n in os.listdir(os.path.join(run_dir, "latest"))
                   if n.endswith(".index"))
   assert latest == ["model.ckpt-15.index", "model.ckpt-16.index"]
-  assert checkpoints.load_values(hook.last_checkpoint)["global_step"] == 16
-  best_values = checkpoints.load_values(hook.best_checkpoint)
+  assert scopes.load_values(hook.last_checkpoint)["global_step"] == 16
+  best_values = scopes.load_values(hook.best_checkpoint)
   assert set(best_values) == {v.op.name for v in V1.model_variables()}
   # fit put the best weights back: they are the session's.
   for variable in V1.model_variables():
@@ -123,7 +128,7 @@ def test_the_hook_never_writes_a_checkpoint_holding_nan(hooked, toy_data):
       getattr(hook, method)(*args)
   assert files_of(hook.run_dir) == before
   assert hook.last_checkpoint == good
-  assert all(np.isfinite(v).all() for v in checkpoints.load_values(good).values())
+  assert all(np.isfinite(v).all() for v in scopes.load_values(good).values())
 
 
 def test_state_file_always_names_existing_checkpoints(hooked, toy_data, monkeypatch):
@@ -152,7 +157,7 @@ def test_state_file_always_names_existing_checkpoints(hooked, toy_data, monkeypa
   assert os.path.basename(hook.best_checkpoint) == "model.ckpt-16"  # A new best...
   for key in ("latest_checkpoint", "best_checkpoint"):  # ...yet the old ones remain.
     assert saved[key].endswith("model.ckpt-8")
-    assert checkpoints.checkpoint_exists(os.path.join(hook.run_dir, saved[key])), key
+    assert scopes.checkpoint_exists(os.path.join(hook.run_dir, saved[key])), key
 
 
 def test_resume_from_continues_the_bookkeeping(hooked, toy_data):
@@ -162,7 +167,7 @@ def test_resume_from_continues_the_bookkeeping(hooked, toy_data):
   other.resume_from(checkpoints.read_run_state(hook.run_dir))
   assert other.last_checkpoint == hook.last_checkpoint
   assert other.best_checkpoint == hook.best_checkpoint
-  checkpoints.restore(sess, other.last_checkpoint)
+  scopes.restore(sess, other.last_checkpoint)
   assert sess.run(dnn.global_step) == 8
   assert math.isfinite(checkpoints.read_run_state(hook.run_dir)["state"]["best_val_loss"])
   with open(os.path.join(hook.run_dir, "state.json")) as f:

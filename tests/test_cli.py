@@ -13,7 +13,6 @@ import pytest
 
 from dnn_toolkit import checkpoints, cli
 
-
 # train ----------------------------------------------------------------------------------
 
 

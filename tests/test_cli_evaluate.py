@@ -11,11 +11,17 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from _cli_jobs import (
+  N_CLASSES,
+  assert_refused,
+  cli,
+  files_under,
+  train_run,
+  write_csv,
+  write_npz,
+)
 
-from _cli_jobs import (N_CLASSES, assert_refused, cli, files_under, train_run,
-                       write_csv, write_npz)
-from dnn_toolkit import checkpoints
-from dnn_toolkit import experiment
+from dnn_toolkit import checkpoints, experiment, scopes
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import build_dnn
 
@@ -120,7 +126,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(npz_run, tmp_path, case
 
 
 def test_restoring_a_best_checkpoint_into_a_training_graph_names_load_run(npz_run):
-  """`checkpoints.restore` of a model-only checkpoint says what to call instead."""
+  """`scopes.restore` of a model-only checkpoint says what to call instead."""
   run_dir, _, loaded = npz_run
   record = checkpoints.RunRecord.read(run_dir)
   with tf.Graph().as_default() as graph:
@@ -129,7 +135,7 @@ def test_restoring_a_best_checkpoint_into_a_training_graph_names_load_run(npz_ru
     with _V1.Session(graph=graph) as sess:
       sess.run(init)
       with pytest.raises(CheckpointError, match=r"experiment\.load_run\(run_dir\)"):
-        checkpoints.restore(sess, record.best_checkpoint)
+        scopes.restore(sess, record.best_checkpoint)
 
 
 def test_a_changed_source_is_refused_rather_than_evaluated(tmp_path):

@@ -10,9 +10,15 @@ import sys
 
 import numpy as np
 import pytest
-
-from _cli_jobs import (N_CLASSES, N_FEATURES, assert_refused, cli, files_under,
-                       train_run, write_npz)
+from _cli_jobs import (
+  N_CLASSES,
+  N_FEATURES,
+  assert_refused,
+  cli,
+  files_under,
+  train_run,
+  write_npz,
+)
 
 # Runs in a child: nothing of dnn_toolkit is imported there.
 _LOAD_BOTH = """

@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints
-from dnn_toolkit import cli
-from dnn_toolkit import experiment
-from dnn_toolkit.model import DNNConfig
+from dnn_toolkit import checkpoints, cli, experiment
+from dnn_toolkit import scopes as scopes_lib
+from dnn_toolkit.config import DNNConfig
 
 _V1 = tf.compat.v1
 STEPS = 3  # 60 examples, batches of 20, one epoch
@@ -74,7 +73,7 @@ def test_inspect_a_run_dir_lists_its_best_checkpoint(capsys, run_dir):
   lines = out.splitlines()
   best = os.path.join(run_dir, "best", f"model.ckpt-{STEPS}")
   assert lines[0] == f"checkpoint: {best}"
-  values = checkpoints.load_values(best)
+  values = scopes_lib.load_values(best)
   rows = [line.split() for line in lines[3:3 + len(values)]]
   assert lines[2].split() == ["variable", "shape", "dtype", "min", "max", "mean", "std"]
   assert [row[0] for row in rows] == sorted(values)
@@ -90,7 +89,7 @@ def test_inspect_a_run_dir_lists_its_best_checkpoint(capsys, run_dir):
 
 def test_inspect_json_statistics_match_the_checkpoint(capsys, run_dir):
   report = _inspect_json(capsys, run_dir)
-  values = checkpoints.load_values(report["checkpoint"])
+  values = scopes_lib.load_values(report["checkpoint"])
   assert [v["name"] for v in report["variables"]] == sorted(values)
   for variable in report["variables"]:
     value = values[variable["name"]]

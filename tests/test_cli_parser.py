@@ -17,8 +17,7 @@ import pytest
 import tensorflow as tf
 
 import dnn_toolkit
-from dnn_toolkit import checkpoints
-from dnn_toolkit import cli
+from dnn_toolkit import checkpoints, cli
 
 DEADLINE_S = 60
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "dnn-toolkit")

@@ -8,12 +8,19 @@ import shutil
 
 import numpy as np
 import pytest
+from _cli_jobs import (
+  N_CLASSES,
+  assert_refused,
+  cli,
+  files_under,
+  make_arrays,
+  train_run,
+  write_csv,
+  write_npz,
+)
 
-from _cli_jobs import (N_CLASSES, assert_refused, cli, files_under, make_arrays,
-                       train_run, write_csv, write_npz)
-from dnn_toolkit import checkpoints
-from dnn_toolkit import data
-from dnn_toolkit import experiment
+from dnn_toolkit import checkpoints, experiment
+from dnn_toolkit.data import arrays as data
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 import pytest
-
 from _helpers import files_of, fill_disk, mount_tmpfs
 
 CLI = [sys.executable, "-m", "dnn_toolkit"]

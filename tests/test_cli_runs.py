@@ -5,8 +5,8 @@ import os
 import shutil
 
 import pytest
-
 from _cli_jobs import assert_refused, cli, train_run, write_csv, write_npz
+
 from dnn_toolkit import checkpoints
 from dnn_toolkit.commands import evaluate
 

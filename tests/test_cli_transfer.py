@@ -15,18 +15,22 @@ import shutil
 
 import numpy as np
 import pytest
-
 from _cli_jobs import assert_refused, cli, files_under, train_run, write_csv
-from dnn_toolkit import checkpoints
-from dnn_toolkit import data
-from dnn_toolkit import datasets
-from dnn_toolkit import experiment
-from dnn_toolkit import summaries
-from dnn_toolkit import transfer
-from dnn_toolkit import transfer_run
+
+from dnn_toolkit import (
+  checkpoints,
+  experiment,
+  scopes,
+  summaries,
+  transfer,
+  transfer_run,
+)
 from dnn_toolkit.commands import _run_data
 from dnn_toolkit.commands import transfer as transfer_command
-from dnn_toolkit.model import DNNConfig
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import files as datasets
+from dnn_toolkit.data import mnist as mnist_data
 
 BASE = DNNConfig(hidden_layers=(20, 20, 20, 20), n_outputs=5, seed=0, dropout_rate=0.0)
 RECIPE = ["--reuse", "hidden[123]", "--replace", "4", "--freeze", "hidden[12]",
@@ -36,7 +40,7 @@ RECIPE = ["--reuse", "hidden[123]", "--replace", "4", "--freeze", "hidden[12]",
 
 @pytest.fixture(scope="module")
 def mnist():
-  return data.load_mnist()
+  return mnist_data.load_mnist()
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +83,8 @@ def test_record_names_what_was_restored_frozen_and_new(base, transferred, mnist)
 
 def test_frozen_layers_keep_the_base_values_and_the_others_train(base, transferred):
   run_dir, _ = transferred
-  old = checkpoints.load_values(checkpoints.RunRecord.read(base).best_checkpoint)
-  new = checkpoints.load_values(checkpoints.RunRecord.read(run_dir).best_checkpoint)
+  old = scopes.load_values(checkpoints.RunRecord.read(base).best_checkpoint)
+  new = scopes.load_values(checkpoints.RunRecord.read(run_dir).best_checkpoint)
   for name in new:
     if name.startswith(("hidden1/", "hidden2/")):  # Moving statistics included.
       np.testing.assert_array_equal(new[name], old[name], err_msg=name)
@@ -150,8 +154,8 @@ def test_resume_continues_the_transfer_run_as_it_was_built(base, transferred, tm
   record = checkpoints.RunRecord.read(run_dir)
   assert record.state.epoch == 3 and len(record.state.history) == 3
   assert record.transfer == checkpoints.RunRecord.read(transferred[0]).transfer
-  old = checkpoints.load_values(checkpoints.RunRecord.read(base).best_checkpoint)
-  new = checkpoints.load_values(record.latest_checkpoint)
+  old = scopes.load_values(checkpoints.RunRecord.read(base).best_checkpoint)
+  new = scopes.load_values(record.latest_checkpoint)
   for name in ("hidden1/weights", "hidden2/BatchNorm/moving_mean"):
     np.testing.assert_array_equal(new[name], old[name], err_msg=name)
   assert "trained 3 epochs on 500 examples" in out

@@ -6,8 +6,9 @@ import sys
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import activations, config, initializers, optimizers
+from dnn_toolkit import config, optimizers
 from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.layers import activations, initializers
 
 
 def test_name_lists_match_the_modules_that_implement_them():
@@ -23,11 +24,6 @@ def test_importing_the_config_imports_no_tensorflow():
   code = ("import sys, dnn_toolkit.config; "
           "sys.exit(1 if 'tensorflow' in sys.modules else 0)")
   assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
-
-
-def test_model_reexports_the_config():
-  from dnn_toolkit import model
-  assert model.DNNConfig is DNNConfig
 
 
 @pytest.mark.parametrize("fields, message", [

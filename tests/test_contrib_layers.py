@@ -12,10 +12,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit.arg_scope import arg_scope
-from dnn_toolkit.layers import (batch_norm, dropout, flatten, fully_connected, linear,
-                                relu, relu6)
-from dnn_toolkit.regularizers import l2_regularizer
+from dnn_toolkit.layers.arg_scope import arg_scope
+from dnn_toolkit.layers.contrib import (
+  batch_norm,
+  dropout,
+  flatten,
+  fully_connected,
+  linear,
+  relu,
+  relu6,
+)
+from dnn_toolkit.layers.regularizers import l2_regularizer
 
 V1 = tf.compat.v1
 GK = V1.GraphKeys

@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.data: the split types, their identity, subsets and batches.
+"""Tests of dnn_toolkit.data.arrays: the split types, their identity, subsets and batches.
 
 The loaders have their own files: tests/test_mnist.py (MNIST's sources, cache and
 verification) and tests/test_datasets.py (a user's .npz and CSV files).
@@ -9,8 +9,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from dnn_toolkit import data
-
+from dnn_toolkit.data import arrays as data
 
 # ------------------------------------------------------------------------ helpers
 

@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.datasets: a user's .npz and CSV files, and `load_arrays`.
+"""Tests of dnn_toolkit.data.files: a user's .npz and CSV files, and `load_arrays`.
 
 The files are small tables the tests write (a few hundred rows, not MNIST-shaped); the
 expected splits, digests and statistics are recomputed here with NumPy.
@@ -11,9 +11,9 @@ import os
 import numpy as np
 import pytest
 
-from dnn_toolkit import data
-from dnn_toolkit import datasets
-from dnn_toolkit import mnist
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import files as datasets
+from dnn_toolkit.data import mnist
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
 
 N_ROWS, N_FEATURES, N_CLASSES = 300, 7, 3
@@ -433,7 +433,3 @@ def test_test_size_is_refused_when_the_file_has_a_test_split(tmp_path):
 def test_bad_path_type():
   with pytest.raises(TypeError, match="path"):
     datasets.load_arrays(3)
-
-
-def test_load_arrays_is_importable_from_data(small_npz):
-  assert data.load_arrays is datasets.load_arrays

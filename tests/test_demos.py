@@ -58,10 +58,10 @@ def describe(proc):
 
 
 def _mnist_is_here():
-  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import mnist  # pylint: disable=import-outside-toplevel
   from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
   try:
-    data.load_mnist(allow_download=False)
+    mnist.load_mnist(allow_download=False)
   except DataError:
     return False
   return True
@@ -255,8 +255,11 @@ NEW_VARIABLES = ["hidden4/weights", "hidden4/biases", "outputs/weights", "output
 
 
 def _best_values(run_dir):
-  from dnn_toolkit import checkpoints, transfer  # pylint: disable=import-outside-toplevel
-  return checkpoints.load_values(transfer.load_pretrained(run_dir).checkpoint)
+  from dnn_toolkit import (
+    scopes,
+    transfer,  # pylint: disable=import-outside-toplevel
+  )
+  return scopes.load_values(transfer.load_pretrained(run_dir).checkpoint)
 
 
 @pytest.mark.demo
@@ -427,7 +430,7 @@ def test_missing_mnist_fails_in_one_line_with_the_fix(tmp_path, name):
 
 def _run_without_checkpoint_files(tmp_path):
   """A run directory whose state.json names a best checkpoint that is not there."""
-  from dnn_toolkit.model import DNNConfig  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.config import DNNConfig  # pylint: disable=import-outside-toplevel
   run_dir = tmp_path / "gone"
   run_dir.mkdir()
   (run_dir / "state.json").write_text(json.dumps(

@@ -12,9 +12,10 @@ import pytest
 import tensorflow as tf
 
 from dnn_toolkit import diagnostics
-from dnn_toolkit import initializers
-from dnn_toolkit.layers import batch_norm, fully_connected
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.layers import initializers
+from dnn_toolkit.layers.contrib import batch_norm, fully_connected
+from dnn_toolkit.model import build_dnn
 
 _V1 = tf.compat.v1
 N_INPUTS, N_LAYERS, UNITS, BATCH = 784, 10, 100, 200

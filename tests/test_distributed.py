@@ -1,4 +1,4 @@
-"""Tests of training on a cluster: `dnn_toolkit.cluster`, `dnn_toolkit.distributed`.
+"""Tests of training on a cluster: `dnn_toolkit.cluster.tasks`, `dnn_toolkit.cluster.worker`.
 
 The clusters are real TensorFlow processes (`tf.compat.v1.train.Server`) on 127.0.0.1,
 started by the project's own launcher (`cluster.LocalCluster` running
@@ -18,7 +18,10 @@ import time
 import numpy as np
 import pytest
 
-from dnn_toolkit import checkpoints, cluster, distributed
+from dnn_toolkit import checkpoints, scopes
+from dnn_toolkit.cluster import launcher
+from dnn_toolkit.cluster import tasks as cluster
+from dnn_toolkit.cluster import worker as distributed
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import DataError
 
@@ -42,7 +45,7 @@ CLUSTER_TIMEOUT_S = 150
 @pytest.fixture(scope="module")
 def small_mnist(tmp_path_factory):
   """A `mnist.npz` of the first 1,600 training and 400 test images of MNIST."""
-  from dnn_toolkit import mnist  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import mnist  # pylint: disable=import-outside-toplevel
   try:
     data = mnist.load_mnist(validation_size=0, allow_download=False)
   except DataError as error:
@@ -87,7 +90,8 @@ class _Lines:
 def _single_process_loss(small_mnist, tmp_path, batch_size):
   """Best validation loss of `experiment.train` on the same data and epochs."""
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import experiment, mnist
+  from dnn_toolkit import experiment
+  from dnn_toolkit.data import mnist
   data = mnist.load_mnist(validation_size=N_VALID, path=small_mnist, verify=False)
   result = experiment.train(CONFIG, data.train, data.validation,
                             run_dir=str(tmp_path / f"single-{batch_size}"),
@@ -99,7 +103,7 @@ def _single_process_loss(small_mnist, tmp_path, batch_size):
 def _run_cluster(small_mnist, run_dir, *flags, workers=2):
   out = _Lines()
   argv = _task_argv(small_mnist, run_dir, *flags)
-  with cluster.LocalCluster(1, workers, argv, env=_quiet_env(), stream=out) as local:
+  with launcher.LocalCluster(1, workers, argv, env=_quiet_env(), stream=out) as local:
     code = local.run(timeout=CLUSTER_TIMEOUT_S)
     pids = [p.pid for p in local.processes.values()]
   assert code == 0, str(out)
@@ -204,7 +208,7 @@ def test_port_in_use_is_refused_before_the_server_starts():
 
 
 def test_unreachable_ps_times_out_with_the_setting_named(small_mnist, tmp_path):
-  ps_port, worker_port = cluster.free_ports(2)
+  ps_port, worker_port = launcher.free_ports(2)
   spec = {"ps": [f"127.0.0.1:{ps_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
   task = cluster.resolve_task(cluster=json.dumps(spec), job_name="worker",
                               task_index=0, environ={})
@@ -267,7 +271,7 @@ def test_async_cluster_matches_single_process_and_checkpoints_restore(
 
 
 def _test_set(small_mnist):
-  from dnn_toolkit import mnist  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import mnist  # pylint: disable=import-outside-toplevel
   data = mnist.load_mnist(validation_size=N_VALID, path=small_mnist, verify=False)
   return data.test.images, data.test.labels
 
@@ -285,7 +289,7 @@ def test_sync_cluster_matches_single_process_of_the_same_steps(small_mnist, tmp_
       record.state.best_val_loss, reference)
   # The latest checkpoint holds the training state; other replicas' updates may land
   # between the chief's last step and its save.
-  values = checkpoints.load_values(record.latest_checkpoint)
+  values = scopes.load_values(record.latest_checkpoint)
   assert 0 <= values["global_step"] - record.state.global_step <= 2
   assert "hidden1/weights" in values
 
@@ -308,7 +312,7 @@ def test_killed_worker_rejoins_and_killed_cluster_resumes(small_mnist, tmp_path)
   run_dir = str(tmp_path / "faults")
   argv = _task_argv(small_mnist, run_dir, "--epochs", "8", "--save-every-steps", "10")
   out = _Lines()
-  with cluster.LocalCluster(1, 2, argv, env=_quiet_env(), stream=out) as local:
+  with launcher.LocalCluster(1, 2, argv, env=_quiet_env(), stream=out) as local:
     local.start()
     _wait_for_epoch(run_dir, 1)
     local.kill_task("worker", 1)       # SIGKILL mid-run ...
@@ -349,7 +353,7 @@ def test_sync_worker_whose_chief_died_ends_within_the_replica_timeout(small_mnis
   argv = _task_argv(small_mnist, run_dir, "--sync", "--epochs", "20",
                     "--replica-timeout", "6")
   out = _Lines()
-  with cluster.LocalCluster(1, 2, argv, env=_quiet_env(), stream=out) as local:
+  with launcher.LocalCluster(1, 2, argv, env=_quiet_env(), stream=out) as local:
     local.start()
     _wait_for_epoch(run_dir, 1)
     local.kill_task("worker", 0)  # Worker 1 now waits for tokens no chief will send.

@@ -17,12 +17,16 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from dnn_toolkit import _fast_run, checkpoints, experiment
-from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError,
-                                TrainingDivergedError)
-from dnn_toolkit.model import DNNConfig
 from _helpers import files_of
+
+from dnn_toolkit import checkpoints, experiment, scopes
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.errors import (
+  CheckpointError,
+  ConfigMismatchError,
+  TrainingDivergedError,
+)
+from dnn_toolkit.training import _fast_run
 
 CONFIG = DNNConfig(hidden_layers=(16, 8), n_outputs=3, dropout_rate=0.2, max_norm=2.0)
 PLAIN = DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False, dropout_rate=0.0)
@@ -36,8 +40,8 @@ def outcome(run_dir):
   saved = checkpoints.read_run_state(run_dir)
   history = [{k: v for k, v in m.items() if k != "seconds"}
              for m in saved["state"].pop("history")]
-  latest = checkpoints.load_values(os.path.join(run_dir, saved["latest_checkpoint"]))
-  best = checkpoints.load_values(os.path.join(run_dir, saved["best_checkpoint"]))
+  latest = scopes.load_values(os.path.join(run_dir, saved["latest_checkpoint"]))
+  best = scopes.load_values(os.path.join(run_dir, saved["best_checkpoint"]))
   return saved["state"], history, latest, best
 
 
@@ -118,7 +122,7 @@ CHILD = textwrap.dedent("""
     import json, sys, time
     import numpy as np
     from dnn_toolkit import experiment
-    from dnn_toolkit.model import DNNConfig
+    from dnn_toolkit.config import DNNConfig
 
     data_file, config_json, run_dir, run_json = sys.argv[1:]
     data = np.load(data_file)
@@ -302,7 +306,7 @@ def test_divergence_stops_and_leaves_the_last_good_checkpoint_intact(tmp_path,
   saved = checkpoints.read_run_state(run_dir)
   assert saved["latest_checkpoint"] == os.path.join("latest", f"model.ckpt-{last_good}")
   assert saved["finished"] is False
-  values = checkpoints.load_values(good)
+  values = scopes.load_values(good)
   assert all(np.isfinite(v).all() for v in values.values())
 
 
@@ -333,7 +337,7 @@ def test_resume_after_a_real_sigint_during_a_step(tmp_path, toy_data, reference,
     with pytest.raises(KeyboardInterrupt):  # The per-step path; test_multistep: K > 1.
       experiment.train(CONFIG, *toy_data, run_dir=run_dir, steps_per_call=1, **RUN)
   saved = checkpoints.read_run_state(run_dir)
-  latest = checkpoints.load_values(os.path.join(run_dir, saved["latest_checkpoint"]))
+  latest = scopes.load_values(os.path.join(run_dir, saved["latest_checkpoint"]))
   assert latest["global_step"] == saved["state"]["global_step"] == 8
   assert (saved["state"]["epoch"], saved["state"]["batch"]) == (0, 8)
   experiment.train(CONFIG, *toy_data, run_dir=run_dir, resume=True, **RUN)

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _fast_run
+from dnn_toolkit.training import _fast_run
 
 V1 = tf.compat.v1
 

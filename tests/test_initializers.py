@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.initializers against tf.contrib.layers' distributions.
+"""Tests of dnn_toolkit.layers.initializers against tf.contrib.layers' distributions.
 
 A [400, 2500] matrix (a million draws) makes fan_in, fan_out and their average differ,
 and puts the sample standard deviation within about 0.1% of the true one.
@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import initializers
-from dnn_toolkit.initializers import (he_initializer, normal_initializer,
-                                      variance_scaling_initializer, xavier_initializer,
-                                      xavier_initializer_conv2d)
+from dnn_toolkit.layers import initializers
+from dnn_toolkit.layers.initializers import (
+  he_initializer,
+  normal_initializer,
+  variance_scaling_initializer,
+  xavier_initializer,
+  xavier_initializer_conv2d,
+)
 
 V1 = tf.compat.v1
 SHAPE = (400, 2500)

@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.layers: fully_connected, dropout and batch_norm.
+"""Tests of dnn_toolkit.layers.contrib: fully_connected, dropout and batch_norm.
 
 Each test builds in a fresh graph (the `graph` fixture) and checks what contrib code
 relied on: variable names and shapes, collections, and outputs against NumPy.
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit.layers import batch_norm, dropout, fully_connected
-from dnn_toolkit.regularizers import l1_regularizer, l2_regularizer
+from dnn_toolkit.layers.contrib import batch_norm, dropout, fully_connected
+from dnn_toolkit.layers.regularizers import l1_regularizer, l2_regularizer
 
 V1 = tf.compat.v1
 GK = V1.GraphKeys
@@ -666,7 +666,11 @@ import sys
 import traceback
 import tensorflow as tf
 import dnn_toolkit
-from dnn_toolkit import activations, arg_scope, initializers, layers, regularizers
+from dnn_toolkit.layers import activations
+from dnn_toolkit.layers import arg_scope
+from dnn_toolkit.layers import initializers
+from dnn_toolkit.layers import contrib as layers
+from dnn_toolkit.layers import regularizers
 print("after import:", "executing_eagerly", tf.executing_eagerly(),
       "resource_variables", tf.compat.v1.resource_variables_enabled(),
       "control_flow_v2", tf.compat.v1.control_flow_v2_enabled())

@@ -1,7 +1,7 @@
 """The lesson's code snippets that build layers, dropout and regularization, run as text.
 
 Each snippet below is the lesson's code with only its import lines changed
-(`import tensorflow.compat.v1 as tf`, `from dnn_toolkit.layers import ...` for
+(`import tensorflow.compat.v1 as tf`, `from dnn_toolkit.layers.contrib import ...` for
 `from tensorflow.contrib.layers import ...`); the lines marked `# [...]` fill in what
 the lesson leaves out (sizes, the X placeholder, the network before the loss). The
 snippets use top-level placeholders, lesson style: they run in a child process after
@@ -17,7 +17,7 @@ V1 = tf.compat.v1
 IMPORTS = """\
 # Lesson code below: only the imports differ (tensorflow, tensorflow.contrib.layers).
 import tensorflow.compat.v1 as tf
-from dnn_toolkit.layers import fully_connected
+from dnn_toolkit.layers.contrib import fully_connected
 """
 
 INPUTS = """\
@@ -37,7 +37,7 @@ hidden1 = fully_connected(X, n_hidden1, activation_fn=tf.nn.elu)
 """
 
 DROPOUT = IMPORTS + """\
-from dnn_toolkit.layers import dropout
+from dnn_toolkit.layers.contrib import dropout
 """ + INPUTS + """
 is_training = tf.placeholder(tf.bool, shape=(), name='is_training')
 keep_prob = 0.5
@@ -81,8 +81,8 @@ loss = tf.add(base_loss, scale * reg_losses, name="loss")
 # The lesson shows only the last two lines; the network (the lesson's "use the
 # function l1_regularizer()") is filled in with the arg_scope of the book it follows.
 REGULARIZATION_LOSSES = IMPORTS + """\
-from dnn_toolkit.arg_scope import arg_scope
-from dnn_toolkit.regularizers import l1_regularizer
+from dnn_toolkit.layers.arg_scope import arg_scope
+from dnn_toolkit.layers.regularizers import l1_regularizer
 """ + INPUTS + """
 scale = 0.001  # [...]
 with arg_scope([fully_connected], weights_regularizer=l1_regularizer(scale)):  # [...]

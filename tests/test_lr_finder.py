@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import data, lr_finder
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit import lr_finder
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import mnist
+from dnn_toolkit.model import build_dnn
 
 V1 = tf.compat.v1
 # A tiny sigmoid net trained by plain SGD: its steps are easy to write out in NumPy.
@@ -103,7 +106,7 @@ def test_suggestion_rules_on_a_known_curve():
 
 
 def test_loss_diverges_and_the_test_stops_on_mnist(tmp_path):
-  train = data.load_mnist().train
+  train = mnist.load_mnist().train
   config = DNNConfig(hidden_layers=(30,), batch_norm=False, optimizer="sgd", seed=0)
   result = lr_finder.find_learning_rate(config, (train.images[:2000],
                                                  train.labels[:2000]),
@@ -163,7 +166,7 @@ def test_suggest_refuses_mismatched_curves():
 @pytest.fixture(scope="module")
 def small_mnist(tmp_path_factory):
   """A `mnist.npz` of 600 training and 60 test images: MNIST's layout, not its data."""
-  train = data.load_mnist().train
+  train = mnist.load_mnist().train
   path = str(tmp_path_factory.mktemp("data") / "mnist.npz")
   as_uint8 = lambda images: np.round(images * 255).astype(np.uint8).reshape(-1, 28, 28)
   np.savez(path, x_train=as_uint8(train.images[:600]), y_train=train.labels[:600],

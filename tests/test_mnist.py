@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.mnist and dnn_toolkit.mnist_sources: sources, cache, verification.
+"""Tests of dnn_toolkit.data.mnist and dnn_toolkit.data.mnist_files: sources, cache, verification.
 
 Every test runs in an isolated environment (autouse fixture `isolated`): HOME, KERAS_HOME
 and XDG_CACHE_HOME point into tmp_path, DNN_TOOLKIT_MNIST / DNN_TOOLKIT_CACHE are unset,
@@ -25,11 +25,10 @@ import warnings
 import numpy as np
 import pytest
 
-from dnn_toolkit import data
-from dnn_toolkit import mnist
-from dnn_toolkit import mnist_sources
+from dnn_toolkit.data import mnist
+from dnn_toolkit.data import mnist_files as mnist_sources
+from dnn_toolkit.data.mnist_files import RawMnist
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
-from dnn_toolkit.mnist_sources import RawMnist
 
 N_TRAIN, N_TEST = 24, 12
 _REAL_FIND_SPEC = importlib.util.find_spec
@@ -746,15 +745,6 @@ def test_load_data_returns_keras_arrays(tmp_path, monkeypatch, cache_dir, fake_h
   x_train[0, 0, 0] ^= 1  # the caller's copy: the next load is unchanged
   again = mnist.load_data(directory, cache_dir=cache_dir)[0][0]
   np.testing.assert_array_equal(again.reshape(N_TRAIN, -1), raw.train_images)
-
-
-def test_moved_names_stay_importable_from_data():
-  assert data.load_mnist is mnist.load_mnist
-  assert (data.PATH_ENV, data.CACHE_ENV, data.CACHE_NAME) == (
-      mnist.PATH_ENV, mnist.CACHE_ENV, mnist.CACHE_NAME)
-  assert data.MNIST_SHA256 is mnist.MNIST_SHA256
-  with pytest.raises(AttributeError, match="no attribute 'load_fashion'"):
-    data.load_fashion  # pylint: disable=pointless-statement
 
 
 # -------------------------------------------------------------------- arguments

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import GraphStateError
-from dnn_toolkit.model import LESSON_DEFAULT, DNNConfig, build_dnn
+from dnn_toolkit.model import LESSON_DEFAULT, build_dnn
 
 V1 = tf.compat.v1
 N_INPUTS = 20
@@ -279,7 +280,7 @@ def test_a_monitored_training_session_drives_the_train_op(tmp_path, toy_data):
 
 
 def test_max_norm_op_raises_without_max_norm_layers(graph):
-  from dnn_toolkit import regularizers  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.layers import regularizers  # pylint: disable=import-outside-toplevel
   build_dnn(SMALL, N_INPUTS)
   with pytest.raises(GraphStateError, match="max_norm_regularizer"):
     regularizers.max_norm_op()

@@ -1,4 +1,4 @@
-"""Tests of several training steps per Session call (dnn_toolkit.multistep in fit).
+"""Tests of several training steps per Session call (dnn_toolkit.training.multistep in fit).
 
 The promise: K steps in one call leave every variable bit for bit where K calls of one
 step leave them (dropout, batch norm and max-norm on), a NaN at a step inside a call is
@@ -14,9 +14,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints, data, experiment, mnist, multistep, training
+from dnn_toolkit import checkpoints, experiment, scopes
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import mnist
 from dnn_toolkit.errors import TrainingDivergedError
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
+from dnn_toolkit.training import multistep
 
 V1 = tf.compat.v1
 N_INPUTS = 20
@@ -193,7 +198,7 @@ def test_save_every_steps_checkpoints_the_weights_of_exactly_that_step(
     run_dir = str(tmp_path / f"k{steps_per_call}")
     used = _train_with_checkpoints(FULL, toy_data, steps_per_call, run_dir)
     assert used == (steps_per_call > 1)
-    saved[steps_per_call] = checkpoints.load_values(
+    saved[steps_per_call] = scopes.load_values(
         os.path.join(run_dir, "latest", "model.ckpt-15"))
   assert saved[100]["global_step"] == 15
   _assert_same_values(saved[100], saved[1])
@@ -238,9 +243,9 @@ def test_resume_after_an_interrupt_reaches_the_uninterrupted_weights(
   saved = checkpoints.read_run_state(run_dir)
   assert (saved["state"]["global_step"], saved["state"]["batch"]) == (11, 3)
   experiment.train(FULL, *toy_data, run_dir=run_dir, resume=True, **run)
-  expected = checkpoints.load_values(os.path.join(reference_dir, "latest",
+  expected = scopes.load_values(os.path.join(reference_dir, "latest",
                                                   "model.ckpt-24"))
-  _assert_same_values(checkpoints.load_values(
+  _assert_same_values(scopes.load_values(
       os.path.join(run_dir, "latest", "model.ckpt-24")), expected)
 
 
@@ -303,8 +308,10 @@ def test_tf1_behavior_trains_by_feeding_each_step(run_python):
       dnn_toolkit.enable_tf1_behavior()
       import tensorflow as tf
       from conftest import _make_toy_data
-      from dnn_toolkit import multistep, training
-      from dnn_toolkit.model import DNNConfig, build_dnn
+      from dnn_toolkit.training import multistep
+      from dnn_toolkit.training import loop as training
+      from dnn_toolkit.config import DNNConfig
+      from dnn_toolkit.model import build_dnn
       (X, y), valid = _make_toy_data()
       with tf.Graph().as_default() as graph:
         dnn = build_dnn(DNNConfig(hidden_layers=(8,), n_outputs=3, seed=1), 20)

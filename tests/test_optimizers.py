@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from dnn_toolkit import optimizers
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.model import build_dnn
 
 V1 = tf.compat.v1
 N_INPUTS = 20
@@ -261,8 +262,8 @@ def test_plateau_schedule_rejects_bad_arguments(kwargs, message, graph):
 
 
 def test_plateau_config_trains_and_resumes_exactly(tmp_path, toy_data):
-  from dnn_toolkit import checkpoints, experiment
-  from dnn_toolkit.model import DNNConfig
+  from dnn_toolkit import experiment, scopes
+  from dnn_toolkit.config import DNNConfig
   config = DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False,
                      dropout_rate=0.0, learning_rate=2.0, optimizer="sgd",
                      schedule="plateau", plateau_factor=0.5, plateau_patience=1, seed=3)
@@ -279,7 +280,7 @@ def test_plateau_config_trains_and_resumes_exactly(tmp_path, toy_data):
   resumed = experiment.train(None, *toy_data, run_dir=str(tmp_path / "split"),
                              epochs=6, patience=None, verbose=0, resume=True)
   assert [m["learning_rate"] for m in resumed.history] == used
-  a = checkpoints.load_values(whole.best_checkpoint)
-  b = checkpoints.load_values(resumed.best_checkpoint)
+  a = scopes.load_values(whole.best_checkpoint)
+  b = scopes.load_values(resumed.best_checkpoint)
   for name in a:
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)

@@ -2,7 +2,7 @@
 
 Small synthetic data: images that are mixtures of a few fixed patterns, so a small
 autoencoder can learn them, and labels that say which pattern dominates. The RBMs also
-train on a 2,000-image subset of MNIST (`data.load_mnist()`, offline).
+train on a 2,000-image subset of MNIST (`mnist.load_mnist()`, offline).
 """
 
 import dataclasses
@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints, data, training, transfer
-from dnn_toolkit.model import DNNConfig
-from dnn_toolkit.pretraining import (pretrain_autoencoders, pretrain_rbms,
-                                     pretrain_same_digit, same_digit_pairs)
+from dnn_toolkit import scopes, transfer
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.data import mnist
+from dnn_toolkit.pretraining import (
+  pretrain_autoencoders,
+  pretrain_rbms,
+  pretrain_same_digit,
+  same_digit_pairs,
+)
+from dnn_toolkit.training import loop as training
 
 V1 = tf.compat.v1
 N_INPUTS = 16
@@ -41,7 +47,7 @@ def test_autoencoders_reduce_reconstruction_loss_and_the_classifier_uses_them(tm
   for record in result.history:
     assert len(record["losses"]) == 8
     assert record["losses"][-1] < 0.5 * record["initial_loss"], record
-  saved = checkpoints.load_values(result.pretrained.checkpoint)
+  saved = scopes.load_values(result.pretrained.checkpoint)
   assert sorted(saved) == ["hidden1/biases", "hidden1/weights", "hidden2/biases",
                            "hidden2/weights"]  # The decoders are thrown away.
   with tf.Graph().as_default() as graph:
@@ -108,7 +114,7 @@ def test_same_digit_task_trains_and_its_layers_are_reused(tmp_path):
   losses = [record["loss"] for record in result.history]
   assert losses[-1] < 0.7 * losses[0], losses
   assert result.history[-1]["val_accuracy"] > 0.8
-  saved = checkpoints.load_values(result.pretrained.checkpoint)
+  saved = scopes.load_values(result.pretrained.checkpoint)
   assert sorted(saved) == ["hidden1/biases", "hidden1/weights", "hidden2/biases",
                            "hidden2/weights"]  # Not the head.
   config = dataclasses.replace(CONFIG, n_outputs=2)
@@ -132,7 +138,7 @@ def _sigmoid(x):
 @pytest.fixture(scope="module")
 def mnist_subset():
   """2,000 MNIST training images `[2000, 784]` in [0, 1] and their labels."""
-  train = data.load_mnist().train
+  train = mnist.load_mnist().train
   return train.images[:2000], train.labels[:2000]
 
 
@@ -150,7 +156,7 @@ def test_rbms_reduce_reconstruction_error_on_mnist_and_initialise_the_net(
     assert all(b < a for a, b in zip(losses, losses[1:])), record  # Falls every epoch.
   first = result.history[0]
   assert first["losses"][-1] < 0.5 * first["initial_loss"], first
-  saved = checkpoints.load_values(result.pretrained.checkpoint)
+  saved = scopes.load_values(result.pretrained.checkpoint)
   assert {name: value.shape for name, value in saved.items()} == {
       "hidden1/weights": (784, 64), "hidden1/biases": (64,),
       "hidden2/weights": (64, 32), "hidden2/biases": (32,)}  # No visible biases.
@@ -178,7 +184,7 @@ def test_rbm_pretraining_is_reproducible_with_a_seed(tmp_path):
   images = _images(120)[0]
   runs = [pretrain_rbms(CONFIG, images, str(tmp_path / f"r{i}"), epochs=2,
                         batch_size=20, k=2) for i in range(2)]
-  first, second = (checkpoints.load_values(r.pretrained.checkpoint) for r in runs)
+  first, second = (scopes.load_values(r.pretrained.checkpoint) for r in runs)
   for name in first:
     np.testing.assert_array_equal(first[name], second[name], err_msg=name)
   assert runs[0].history == runs[1].history

@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.regularizers: penalties, contrib's names, max-norm clipping."""
+"""Tests of dnn_toolkit.layers.regularizers: penalties, contrib's names, max-norm clipping."""
 
 import re
 
@@ -6,12 +6,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import GraphStateError
-from dnn_toolkit.layers import fully_connected
-from dnn_toolkit.model import DNNConfig, build_dnn
-from dnn_toolkit.regularizers import (MAX_NORM_OPS, apply_regularization,
-                                      l1_l2_regularizer, l1_regularizer, l2_regularizer,
-                                      max_norm_op, max_norm_regularizer, sum_regularizer)
+from dnn_toolkit.layers.contrib import fully_connected
+from dnn_toolkit.layers.regularizers import (
+  MAX_NORM_OPS,
+  apply_regularization,
+  l1_l2_regularizer,
+  l1_regularizer,
+  l2_regularizer,
+  max_norm_op,
+  max_norm_regularizer,
+  sum_regularizer,
+)
+from dnn_toolkit.model import build_dnn
 
 V1 = tf.compat.v1
 REG_LOSSES = V1.GraphKeys.REGULARIZATION_LOSSES

@@ -19,12 +19,17 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from _helpers import files_of, fill_disk, mount_tmpfs
-from dnn_toolkit import checkpoints, experiment
-from dnn_toolkit.errors import (CheckpointError, ConfigMismatchError, RunLockedError,
-                                ShapeMismatchError)
-from dnn_toolkit.model import DNNConfig, build_dnn
+
+from dnn_toolkit import checkpoints, experiment, scopes
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.errors import (
+  CheckpointError,
+  ConfigMismatchError,
+  RunLockedError,
+  ShapeMismatchError,
+)
+from dnn_toolkit.model import build_dnn
 
 V1 = tf.compat.v1
 PLAIN = DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False, dropout_rate=0.0)
@@ -111,7 +116,7 @@ def test_a_full_restore_checks_every_shape_first(tmp_path):
       sess.run(V1.global_variables_initializer())
       before = sess.run(dnn.weights)
       with pytest.raises(ShapeMismatchError) as error:
-        checkpoints.restore(sess, prefix)
+        scopes.restore(sess, prefix)
       assert ("hidden1/weights: graph [784, 30], checkpoint [784, 50]" in
               str(error.value))
       for old, new in zip(before, sess.run(dnn.weights)):
@@ -126,7 +131,7 @@ def test_restoring_a_best_checkpoint_into_a_training_graph_says_what_to_do(finis
     with V1.Session(graph=graph) as sess:
       sess.run(V1.global_variables_initializer())
       with pytest.raises(CheckpointError) as error:
-        checkpoints.restore(sess, best)
+        scopes.restore(sess, best)
   text = str(error.value)
   assert "model variables only" in text and "experiment.load_run" in text
   with experiment.load_run(finished_run) as run:  # The one call that does it right.
@@ -175,7 +180,7 @@ _HOLDER = textwrap.dedent("""
     import sys, time
     import numpy as np
     from dnn_toolkit import experiment
-    from dnn_toolkit.model import DNNConfig
+    from dnn_toolkit.config import DNNConfig
 
     class Slow:
       def after_step(self, sess, state, *args):
@@ -235,7 +240,7 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path, toy_data):
     assert "No space left on device" in text and "is intact" in text
     record = checkpoints.RunRecord.read(run_dir)
     assert record.state.epoch == 1  # The record names the last good checkpoint ...
-    assert checkpoints.checkpoint_exists(record.latest_checkpoint)
+    assert scopes.checkpoint_exists(record.latest_checkpoint)
     os.remove(os.path.join(disk, "filler"))  # ... from which the run resumes.
     result = experiment.train(PLAIN, *toy_data, run_dir=run_dir, resume=True, **RUN)
     assert result.state.epoch == 2

@@ -1,8 +1,8 @@
-"""Tests of dnn_toolkit.run: unmodified TF 1.x scripts, run as `python SCRIPT` would.
+"""Tests of dnn_toolkit.runner: unmodified TF 1.x scripts, run as `python SCRIPT` would.
 
 The typical TF 1.x programs of tests/test_tf1.py run here as written (`import
 tensorflow as tf`, `from tensorflow.examples.tutorials.mnist import input_data`)
-through `python -m dnn_toolkit.run`, with the same NumPy checks. Every run is a
+through `python -m dnn_toolkit.runner`, with the same NumPy checks. Every run is a
 child process, ended by its pid past a deadline.
 """
 
@@ -12,10 +12,9 @@ import sys
 import textwrap
 
 import pytest
-
 from test_tf1 import PROGRAMS, program_params, run_child, run_program
 
-RUNNER = [sys.executable, "-m", "dnn_toolkit.run"]
+RUNNER = [sys.executable, "-m", "dnn_toolkit.runner"]
 
 
 @pytest.mark.parametrize("name", program_params())
@@ -91,9 +90,9 @@ def test_lesson_contrib_script_runs_unmodified(tmp_path):
 # The lesson's snippets (tests/test_lesson_snippets.py) with their TF 1.x imports back.
 TF1_IMPORTS = {
     "import tensorflow.compat.v1 as tf": "import tensorflow as tf",
-    "from dnn_toolkit.layers import ": "from tensorflow.contrib.layers import ",
-    "from dnn_toolkit.regularizers import ": "from tensorflow.contrib.layers import ",
-    "from dnn_toolkit.arg_scope import ": "from tensorflow.contrib.framework import ",
+    "from dnn_toolkit.layers.contrib import ": "from tensorflow.contrib.layers import ",
+    "from dnn_toolkit.layers.regularizers import ": "from tensorflow.contrib.layers import ",
+    "from dnn_toolkit.layers.arg_scope import ": "from tensorflow.contrib.framework import ",
 }
 
 LESSON_DRIVER = """\
@@ -138,14 +137,14 @@ def test_refused_script_gives_one_line_and_exit_2(tmp_path, make, expected):
   assert proc.returncode == 2
   assert proc.stdout == ""
   assert proc.stderr.count("\n") == 1, proc.stderr
-  assert proc.stderr.startswith("python -m dnn_toolkit.run: error: ")
+  assert proc.stderr.startswith("python -m dnn_toolkit.runner: error: ")
   assert expected in proc.stderr
 
 
 def test_no_script_gives_usage_and_exit_2(tmp_path):
   proc = run_child(RUNNER, cwd=tmp_path, timeout=60)
   assert proc.returncode == 2
-  assert proc.stderr == ("usage: python -m dnn_toolkit.run SCRIPT [ARGS...] "
+  assert proc.stderr == ("usage: python -m dnn_toolkit.runner SCRIPT [ARGS...] "
                          "(missing SCRIPT)\n")
 
 
@@ -209,7 +208,7 @@ def test_syntax_error_passes_through(tmp_path):
   proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
   assert proc.returncode == direct.returncode == 1
   assert "SyntaxError" in proc.stderr and str(script) in proc.stderr
-  assert "runpy" not in proc.stderr and "dnn_toolkit/run.py" not in proc.stderr
+  assert "runpy" not in proc.stderr and "dnn_toolkit/runner.py" not in proc.stderr
 
 
 def test_unavailable_module_import_names_the_replacement(tmp_path):

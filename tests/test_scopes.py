@@ -13,16 +13,30 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
+from _helpers import (
+  GK,
+  N_INPUTS,
+  SMALL,
+  V1,
+  assert_values_differ,
+  assert_values_equal,
+  save_small_model,
+  small_data,
+  variable_values,
+)
 
-from _helpers import (GK, N_INPUTS, SMALL, V1, assert_values_differ, assert_values_equal,
-                      small_data, save_small_model, variable_values)
-from dnn_toolkit import checkpoints
-from dnn_toolkit.checkpoints import (plan_restore, restore_scopes, reuse_saver,
-                                     scope_matches, scope_variables, write_checkpoint)
+from dnn_toolkit import scopes
 from dnn_toolkit.errors import CheckpointError, NoMatchError, ShapeMismatchError
-from dnn_toolkit.layers import batch_norm, fully_connected
+from dnn_toolkit.layers.contrib import batch_norm, fully_connected
 from dnn_toolkit.model import build_dnn
-
+from dnn_toolkit.scopes import (
+  plan_restore,
+  restore_scopes,
+  reuse_saver,
+  scope_matches,
+  scope_variables,
+  write_checkpoint,
+)
 
 # ------------------------------------------------------------ scope matching
 
@@ -276,8 +290,8 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 import dnn_toolkit
-from dnn_toolkit.checkpoints import restore_scopes, scope_variables
-from dnn_toolkit.layers import fully_connected
+from dnn_toolkit.scopes import restore_scopes, scope_variables
+from dnn_toolkit.layers.contrib import fully_connected
 dnn_toolkit.enable_tf1_behavior()
 os.chdir({workdir!r})
 
@@ -404,7 +418,7 @@ def test_checkpoint_with_contrib_names_restores(with_gamma, tmp_path, sess):
 def test_write_checkpoint_round_trips(tmp_path):
   values = {"hidden1/weights": np.eye(2, dtype=np.float32), "global_step": np.int64(5)}
   prefix = write_checkpoint(str(tmp_path / "w" / "model.ckpt"), values)
-  loaded = checkpoints.load_values(prefix)
+  loaded = scopes.load_values(prefix)
   assert set(loaded) == set(values)
   np.testing.assert_array_equal(loaded["hidden1/weights"], values["hidden1/weights"])
 

@@ -8,6 +8,7 @@ own event reader, and through the HTTP API of a real TensorBoard server started 
 by the browser test) to check how restored and frozen layers are marked.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,20 +19,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import dataclasses
-
 import numpy as np
 import pytest
 import tensorflow as tf
+from _helpers import stop_process
 from tensorboard.backend.event_processing import event_accumulator
 
-from _helpers import stop_process
-from dnn_toolkit import checkpoints
-from dnn_toolkit import experiment
-from dnn_toolkit import summaries
-from dnn_toolkit import training
-from dnn_toolkit import transfer
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit import checkpoints, experiment, summaries, transfer
+from dnn_toolkit.config import DNNConfig
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
 
 _V1 = tf.compat.v1
 N_LAYERS = 10
@@ -485,7 +482,8 @@ def test_find_logdir_raises_the_packages_own_error(tmp_path):
 
 
 def test_summary_hook_needs_only_its_logging_steps(graph):
-  from dnn_toolkit.model import DNNConfig, build_dnn
+  from dnn_toolkit.config import DNNConfig
+  from dnn_toolkit.model import build_dnn
   dnn = build_dnn(DNNConfig(hidden_layers=(4,), n_outputs=3), 5)
   hook = summaries.SummaryHook(dnn, "unused", every_n_steps=100)
   assert [hook.next_step_needed(s) for s in (0, 1, 99, 100, 250)] == [1, 100, 100, 200,

@@ -23,11 +23,11 @@ import urllib.request
 
 import numpy as np
 import pytest
-from matplotlib import image
-
 from _helpers import stop_process
-from dnn_toolkit import summaries
+from matplotlib import image
 from test_summaries import _free_port, train_transfer_run
+
+from dnn_toolkit import summaries
 
 pytestmark = pytest.mark.slow
 DEADLINE_S = 90

@@ -21,7 +21,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dnn_toolkit import mnist as toolkit_mnist
+from dnn_toolkit.data import mnist as toolkit_mnist
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(TESTS_DIR)
@@ -314,11 +314,11 @@ def run_program(text, out_dir, through_runner):
   Args:
     text: the TF 1.x program, with `import tensorflow as tf`.
     out_dir: a pathlib directory; also the program's first argument.
-    through_runner: True: unmodified, `python -m dnn_toolkit.run`; False: with the
+    through_runner: True: unmodified, `python -m dnn_toolkit.runner`; False: with the
       one-line import change, `python SCRIPT`.
   """
   if through_runner:
-    argv_head = [sys.executable, "-m", "dnn_toolkit.run"]
+    argv_head = [sys.executable, "-m", "dnn_toolkit.runner"]
   else:
     argv_head = [sys.executable]
     for tf1_line, stand_in_line in ONE_LINE_CHANGES.items():
@@ -502,7 +502,11 @@ def _check(outcomes, name):
 
 CHECKS["namespace_holds_compat_v1_and_the_tf1_modules"] = """
       import tensorflow as real_tf
-      from dnn_toolkit import arg_scope, initializers, layers, regularizers, tf_layers
+      from dnn_toolkit.layers import arg_scope
+      from dnn_toolkit.layers import initializers
+      from dnn_toolkit.layers import contrib as layers
+      from dnn_toolkit.layers import regularizers
+      from dnn_toolkit.layers import tf_layers
       v1 = real_tf.compat.v1
       own = {"compat", "contrib", "examples", "keras", "layers", "nn"}
       names = [n for n in dir(v1) if not n.startswith("_") and n not in own]
@@ -626,7 +630,7 @@ def _write_fashion(directory):
 CHECKS["mnist_readers_answer_offline_as_tf1_did"] = """
       import hashlib
       import numpy as np
-      from dnn_toolkit.mnist import MNIST_SHA256
+      from dnn_toolkit.data.mnist import MNIST_SHA256
       (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
       assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
       assert y_train.shape == (60000,) and y_train.dtype == np.uint8
@@ -688,10 +692,10 @@ def test_mnist_readers_answer_offline_as_tf1_did(outcomes):
 # stand-in, as a TF 1.x user would write them after the one-line change.
 STAND_IN_IMPORTS = {
     "import tensorflow.compat.v1 as tf": "import dnn_toolkit.tf1 as tf",
-    "from dnn_toolkit.layers import ": "from dnn_toolkit.tf1.contrib.layers import ",
-    "from dnn_toolkit.regularizers import ":
+    "from dnn_toolkit.layers.contrib import ": "from dnn_toolkit.tf1.contrib.layers import ",
+    "from dnn_toolkit.layers.regularizers import ":
         "from dnn_toolkit.tf1.contrib.layers import ",
-    "from dnn_toolkit.arg_scope import ":
+    "from dnn_toolkit.layers.arg_scope import ":
         "from dnn_toolkit.tf1.contrib.framework import ",
 }
 

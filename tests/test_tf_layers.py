@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.tf_layers: TF 1.x's tf.layers functions against NumPy.
+"""Tests of dnn_toolkit.layers.tf_layers: TF 1.x's tf.layers functions against NumPy.
 
 Each test builds in a fresh `tf.Graph()` (the `graph` fixture), with TensorFlow's
 TF 2 defaults; the scripts of tests/test_tf1.py run them under TF 1.x behaviour.
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import tf_layers
-from dnn_toolkit.regularizers import l2_regularizer
+from dnn_toolkit.layers import tf_layers
+from dnn_toolkit.layers.regularizers import l2_regularizer
 
 V1 = tf.compat.v1
 RNG = np.random.default_rng(0)

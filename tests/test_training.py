@@ -1,4 +1,4 @@
-"""Tests of dnn_toolkit.training: fit, evaluate, predict, early stopping, progress.
+"""Tests of dnn_toolkit.training.loop: fit, evaluate, predict, early stopping, progress.
 
 A tiny net trains for a few steps on synthetic data (20 features, 3 classes). The checks
 are what the lesson insists on: batch-norm statistics move while training, dropout is off
@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import training
+from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import TrainingDivergedError
-from dnn_toolkit.model import DNNConfig, build_dnn
+from dnn_toolkit.model import build_dnn
+from dnn_toolkit.training import loop as training
 
 V1 = tf.compat.v1
 N_INPUTS = 20

@@ -10,13 +10,20 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow as tf
+from _helpers import (
+  N_INPUTS,
+  SMALL,
+  V1,
+  assert_values_differ,
+  assert_values_equal,
+  small_data,
+  variable_values,
+)
 
-from _helpers import (N_INPUTS, SMALL, V1, assert_values_differ, assert_values_equal,
-                      small_data, variable_values)
-from dnn_toolkit import experiment, training, transfer
+from dnn_toolkit import experiment, transfer
 from dnn_toolkit.errors import CheckpointError, NoMatchError
 from dnn_toolkit.model import build_dnn
-
+from dnn_toolkit.training import loop as training
 
 # ------------------------------------------------------------------- freezing
 

@@ -226,7 +226,8 @@ def datasets_from_args(args: argparse.Namespace, record=None):
     ValueError, TypeError: a bad --validation-size, --test-size or --label-column.
   """
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import data, datasets
+  from dnn_toolkit.data import files as datasets
+  from dnn_toolkit.data import mnist
   if args.data is None and record is not None and record.data:
     from dnn_toolkit.commands import _run_data
     return _run_data.reload_source(record.data)[0]
@@ -236,7 +237,7 @@ def datasets_from_args(args: argparse.Namespace, record=None):
         raise ValueError(f"{flag_of(flag)} applies to your own --data, not to MNIST.")
     # Compact: MNIST stays uint8 (a quarter of float32's memory), scaled per batch or
     # in the graph, with the same values.
-    return data.load_mnist(validation_size=5000 if args.validation_size is None
+    return mnist.load_mnist(validation_size=5000 if args.validation_size is None
                            else args.validation_size, verify=args.verify, compact=True)
   from dnn_toolkit.commands._run_data import label_column
   return datasets.load_arrays(args.data, label_column=label_column(args.label_column),

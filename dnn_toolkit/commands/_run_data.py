@@ -92,7 +92,7 @@ def class_digits(record) -> Optional[Sequence[int]]:
 
 def select_digits(dataset, digits):
   """Keeps the examples of `digits` and relabels them 0..len(digits)-1, in order."""
-  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import arrays as data  # pylint: disable=import-outside-toplevel
   kept = data.filter_digits(dataset, digits)
   return data.relabel(kept, {d: i for i, d in enumerate(digits)})
 
@@ -113,7 +113,7 @@ def task_splits(loaded, digits=None, per_class=None, seed=0):
   Raises:
     ValueError: a split holds none of `digits`, or a class too few examples.
   """
-  from dnn_toolkit import data  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import arrays as data  # pylint: disable=import-outside-toplevel
   splits = list(loaded)
   if digits:
     splits = [select_digits(split, digits) for split in splits]
@@ -139,13 +139,14 @@ def reload_source(identity: Optional[dict]):
     DataError: the source is gone, or its training or validation split is not the
       one the run trained on (by the record's digests).
   """
-  from dnn_toolkit import data, datasets  # pylint: disable=import-outside-toplevel
   from dnn_toolkit import experiment  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import files as datasets
+  from dnn_toolkit.data import mnist
   from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
   identity = identity or {}
   source = identity.get("source")
   if source in (None, "auto"):
-    loaded = data.load_mnist(validation_size=identity.get("validation_size", 5000))
+    loaded = mnist.load_mnist(validation_size=identity.get("validation_size", 5000))
   else:
     kwargs = {"validation_size": identity.get("validation_size"),
               "standardize": STANDARDIZE in (identity.get("scaling") or ""),
@@ -229,7 +230,8 @@ def load_examples(record, path, *, label_column=None, labels_required=False):
     DataError, ValueError: unreadable file, no labels where required, a width other
       than the run's n_inputs, labels outside the run's classes.
   """
-  from dnn_toolkit import data, datasets  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import arrays as data  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import files as datasets
   from dnn_toolkit.errors import DataError  # pylint: disable=import-outside-toplevel
   features, labels = datasets.load_features(path, label_column=label_column)
   n_inputs = (record.data or {}).get("n_inputs")
@@ -262,7 +264,7 @@ def load_examples(record, path, *, label_column=None, labels_required=False):
 
 def class_probabilities(loaded, images, batch_size=5000) -> np.ndarray:
   """The softmax of a loaded run's logits, float32 [n, n_outputs], batched."""
-  from dnn_toolkit import training  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.training import loop as training  # pylint: disable=import-outside-toplevel
   logits = training.run_batched(loaded.sess, loaded.dnn.logits,
                                 {loaded.dnn.X: images}, batch_size)  # [n, n_outputs]
   logits = logits.astype(np.float64)

@@ -91,7 +91,8 @@ def run(args):
 
 def _run_local(args):
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import cluster, compat
+  from dnn_toolkit import compat
+  from dnn_toolkit.cluster import launcher as cluster_launcher
   given = [f"--{k.replace('_', '-')}" for k in _TASK_FLAGS if getattr(args, k) is not None]
   if given:
     raise ValueError(f"{', '.join(given)} name one task of a cluster; --ps and "
@@ -110,7 +111,7 @@ def _run_local(args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   env.pop("TF_CONFIG", None)  # The tasks get --cluster; a stale TF_CONFIG must not win.
   keep = lambda line: not compat.is_startup_notice(line)
-  launcher = cluster.LocalCluster(args.ps, args.workers, argv, env=env, keep_line=keep)
+  launcher = cluster_launcher.LocalCluster(args.ps, args.workers, argv, env=env, keep_line=keep)
   print(f"[cluster] {args.ps} ps + {args.workers} workers on 127.0.0.1: "
         f"ps {launcher.spec['ps']}, workers {launcher.spec['worker']}; run directory "
         f"{run_dir}", flush=True)
@@ -145,7 +146,7 @@ def task_argv(args, run_dir):
 
 def _check_training_flags(args):
   """Checks the train flags before anything starts; returns (config, options)."""
-  from dnn_toolkit import distributed  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.cluster import worker as distributed  # pylint: disable=import-outside-toplevel
   config = _flags.config_from_args(args)
   _flags.check_log_every_steps(args)
   options = distributed.Options(
@@ -159,7 +160,7 @@ def _check_training_flags(args):
 
 def _run_task(args):
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import cluster
+  from dnn_toolkit.cluster import tasks as cluster
   task = cluster.resolve_task(cluster=args.cluster, ps_hosts=args.ps_hosts,
                               worker_hosts=args.worker_hosts, job_name=args.job_name,
                               task_index=args.task_index)
@@ -167,7 +168,8 @@ def _run_task(args):
   cluster.check_port_free(task)
   if task.job_name == cluster.WORKER:  # Before TensorFlow loads: a quick refusal.
     cluster.wait_for_ps(task, options.startup_timeout)
-  from dnn_toolkit import checkpoints, compat, distributed, experiment
+  from dnn_toolkit import checkpoints, compat, experiment
+  from dnn_toolkit.cluster import worker as distributed
   from dnn_toolkit.errors import CheckpointError
   compat.import_tensorflow_quietly()
   if task.job_name == cluster.PS:

@@ -1,7 +1,7 @@
 """`dnn-toolkit run`: run an unmodified TF 1.x script on the `dnn_toolkit.tf1` stand-in.
 
 The script keeps `import tensorflow as tf` and its contrib and tutorial imports; see
-`dnn_toolkit.run`. Its output, exceptions (with their traceback) and exit code pass
+`dnn_toolkit.runner`. Its output, exceptions (with their traceback) and exit code pass
 through unchanged. A missing file, a directory or a file that is not a Python script
 is refused with one line, exit code 2, before TensorFlow loads.
 """
@@ -15,7 +15,7 @@ EXAMPLES = """\
 examples:
   dnn-toolkit run mnist_tf1.py                  # `import tensorflow as tf` inside
   dnn-toolkit run train.py --epochs 5 --help    # everything after SCRIPT is its own
-  python -m dnn_toolkit.run mnist_tf1.py     # the same, without the CLI
+  python -m dnn_toolkit.runner mnist_tf1.py     # the same, without the CLI
 """
 
 
@@ -37,7 +37,7 @@ def add_parser(subparsers):
 
 def run(args):
   """Runs the script; returns its exit code (1 after an uncaught exception)."""
-  from dnn_toolkit import run as script_runner  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import runner as script_runner  # pylint: disable=import-outside-toplevel
   problem = script_runner.check_script(args.script)
   if problem is not None:
     raise ValueError(problem)

@@ -278,10 +278,10 @@ def new_config(args, base_config, hidden, classes):
 
 def _matching(flag, pattern, layers):
   """The numbers (1-based) of the `layers` scopes `pattern` matches; raises if none."""
-  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import scopes  # pylint: disable=import-outside-toplevel
   try:
     matched = [i + 1 for i, scope in enumerate(layers)
-               if checkpoints.scope_matches(pattern, scope)]
+               if scopes.scope_matches(pattern, scope)]
   except (TypeError, ValueError) as error:
     raise ValueError(f"argument {flag}: {pattern!r} is not a valid scope pattern "
                      f"({error}).") from None

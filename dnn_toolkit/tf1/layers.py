@@ -1,19 +1,21 @@
 """`tf.layers` of the stand-in: dense, batch_normalization, dropout, flatten, conv2d.
 
-The functions of `dnn_toolkit.tf_layers` (also max_pooling2d and average_pooling2d),
+The functions of `dnn_toolkit.layers.tf_layers` (also max_pooling2d and average_pooling2d),
 with TF 1.15's signatures and variable names. The rest of TF 1.x's `tf.layers` (1-D and
 3-D convolutions, the layer classes) raises `UnavailableAPIError` saying what to use
 instead.
 """
 
+from dnn_toolkit.layers.tf_layers import (
+           average_pooling2d,
+           batch_normalization,
+           conv2d,
+           dense,
+           dropout,
+           flatten,
+           max_pooling2d,
+)
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
-from dnn_toolkit.tf_layers import average_pooling2d
-from dnn_toolkit.tf_layers import batch_normalization
-from dnn_toolkit.tf_layers import conv2d
-from dnn_toolkit.tf_layers import dense
-from dnn_toolkit.tf_layers import dropout
-from dnn_toolkit.tf_layers import flatten
-from dnn_toolkit.tf_layers import max_pooling2d
 
 # TF 1.15's tf.layers names not provided here.
 _TF1_NAMES = frozenset("""

@@ -6,7 +6,6 @@ are here under their TF 1.x names; every other `tf.contrib` name (slim, learn, r
 """
 
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
-from dnn_toolkit.tf1.contrib import framework
-from dnn_toolkit.tf1.contrib import layers
+from dnn_toolkit.tf1.contrib import framework, layers
 
 __getattr__ = _module_getattr(__name__, "tf.contrib")

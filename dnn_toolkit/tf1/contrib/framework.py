@@ -6,7 +6,7 @@ what to use instead.
 
 import tensorflow as _tf
 
-from dnn_toolkit.arg_scope import add_arg_scope, arg_scope, has_arg_scope
+from dnn_toolkit.layers.arg_scope import add_arg_scope, arg_scope, has_arg_scope
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 
 get_global_step = _tf.compat.v1.train.get_global_step

@@ -1,13 +1,13 @@
 """`tf.contrib.layers` of the stand-in: the toolkit's contrib builders by TF 1.x name.
 
 Each TF 1.x name below is bound to the toolkit's function of that name when
-`dnn_toolkit.layers`, `initializers` or `regularizers` provides it; the others raise
+`dnn_toolkit.layers.contrib`, `initializers` or `regularizers` provides it; the others raise
 `UnavailableAPIError` saying what to use instead.
 """
 
-from dnn_toolkit import initializers as _initializers
-from dnn_toolkit import layers as _layers
-from dnn_toolkit import regularizers as _regularizers
+from dnn_toolkit.layers import contrib as _layers
+from dnn_toolkit.layers import initializers as _initializers
+from dnn_toolkit.layers import regularizers as _regularizers
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 
 # The tf.contrib.layers names of TF 1.15 that the toolkit may provide, by module.

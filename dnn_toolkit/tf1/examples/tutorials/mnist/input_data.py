@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import _validation
-from dnn_toolkit import mnist as _toolkit_mnist
+from dnn_toolkit.data import mnist as _toolkit_mnist
 from dnn_toolkit.tf1 import _mnist
 
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])

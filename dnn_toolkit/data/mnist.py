@@ -2,7 +2,7 @@
 
 This module owns the source chain, the pinned digests, the cache and the two loaders,
 `load_mnist` (scaled splits for training) and `load_data` (Keras's raw arrays). The file
-formats themselves are read by `dnn_toolkit.mnist_sources`.
+formats themselves are read by `dnn_toolkit.data.mnist_files`.
 
 A path you name (`path=`, else the environment variable DNN_TOOLKIT_MNIST, and so the
 CLI's `--data`) is the only source used: a directory with the four official IDX files
@@ -40,12 +40,12 @@ import warnings
 
 import numpy as np
 
-from dnn_toolkit import data
-from dnn_toolkit import mnist_sources
 from dnn_toolkit._files import atomic_writer
 from dnn_toolkit._validation import check_bool, check_non_negative_int, check_path
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import mnist_files as mnist_sources
+from dnn_toolkit.data.mnist_files import SourceMissing
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
-from dnn_toolkit.mnist_sources import SourceMissing
 
 PATH_ENV = "DNN_TOOLKIT_MNIST"
 CACHE_ENV = "DNN_TOOLKIT_CACHE"

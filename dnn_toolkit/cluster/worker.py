@@ -2,7 +2,7 @@
 
 This module owns what one task of a between-graph replicated TF 1.x cluster does: a ps
 task serves the variables, a worker trains, and the chief (worker 0) keeps the run
-directory. Which task a process is comes from `dnn_toolkit.cluster`:
+directory. Which task a process is comes from `dnn_toolkit.cluster.tasks`:
 
     task = cluster.resolve_task(ps_hosts="h0:2222", worker_hosts="h1:2222,h2:2222",
                                 job_name="worker", task_index=0)  # or from TF_CONFIG
@@ -30,7 +30,7 @@ Every wait is bounded: the ps must answer within `startup_timeout` seconds, a bl
 training step (sync: the other replicas' gradients) gives up after `replica_timeout`,
 and shutdown lasts at most `STOP_GRACE_S`, so the TF 1.x trap of a chief waiting forever
 for tokens, or non-chief workers hanging at exit, ends every process with a message.
-The local launcher of a whole cluster is `dnn_toolkit.cluster.LocalCluster`.
+The local launcher of a whole cluster is `dnn_toolkit.cluster.tasks.LocalCluster`.
 """
 
 import dataclasses
@@ -41,16 +41,22 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dnn_toolkit import _validation
-from dnn_toolkit.cluster import (PS, WORKER, ClusterError, TaskSpec, check_port_free,
-                                 wait_for_ps)
+from dnn_toolkit.cluster.tasks import (
+  PS,
+  WORKER,
+  ClusterError,
+  TaskSpec,
+  check_port_free,
+  wait_for_ps,
+)
 from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
 
 if TYPE_CHECKING:  # Not at run time: `training` would load TensorFlow on import.
   import numpy as np
 
   from dnn_toolkit.config import DNNConfig
-  from dnn_toolkit.data import DataSet
-  from dnn_toolkit.training import TrainState
+  from dnn_toolkit.data.arrays import DataSet
+  from dnn_toolkit.training.loop import TrainState
 
 #: Seconds the chief's MonitoredTrainingSession waits for its queue-runner threads.
 STOP_GRACE_S = 3
@@ -366,7 +372,7 @@ class _Chief:
       self._end_epoch(self.options.epochs)
 
   def _end_epoch(self, epoch):
-    from dnn_toolkit import training  # pylint: disable=import-outside-toplevel
+    from dnn_toolkit.training import loop as training  # pylint: disable=import-outside-toplevel
     state, options = self.state, self.options
     valid = training.evaluate(self.sess, self.dnn, *self.validation)
     seen = max(self._seen, 1)
@@ -416,12 +422,13 @@ def evaluate_checkpoint(config: "DNNConfig", n_inputs: int, prefix: str,
   """
   tf = _tf()
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import checkpoints, model, training
+  from dnn_toolkit import model, scopes
+  from dnn_toolkit.training import loop as training
   with tf.Graph().as_default() as graph:
     dnn = model.build_dnn(config, n_inputs)
     variables = tf.compat.v1.model_variables()
     with tf.compat.v1.Session(graph=graph) as sess:
-      checkpoints.restore(sess, prefix, var_list=variables)
+      scopes.restore(sess, prefix, var_list=variables)
       return training.evaluate(sess, dnn, images, labels)
 
 
@@ -436,7 +443,8 @@ def _run_record(run_dir, config, options, task, data):
       one of another configuration or batch size. Nothing is changed.
   """
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import checkpoints, training
+  from dnn_toolkit import checkpoints
+  from dnn_toolkit.training import loop as training
   layout = {"ps": len(task.cluster[PS]), "workers": task.num_workers,
             "sync": options.sync}
   if not checkpoints.RunRecord.exists(run_dir):
@@ -512,7 +520,7 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
     ClusterError: the port is in use, a ps or the chief cannot be reached within
       `startup_timeout`, or a step stayed blocked for `replica_timeout`.
   """
-  from dnn_toolkit import training  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.training import loop as training  # pylint: disable=import-outside-toplevel
   options = (options or Options()).validate()
   config = config.validate()
   stream = stream or sys.stdout
@@ -631,7 +639,7 @@ def _wait_until_initialized(task, server, session_config, built, options):
 
 def _shard_batches(X, y, batch_size, seed, epoch):
   """Yields this worker's batches from `epoch` on, each epoch in its seeded order."""
-  from dnn_toolkit.data import epoch_permutation  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data.arrays import epoch_permutation  # pylint: disable=import-outside-toplevel
   while True:
     order = epoch_permutation(len(X), seed, epoch)
     for start in range(0, len(X), batch_size):

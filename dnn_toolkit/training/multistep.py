@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import compat
-from dnn_toolkit import data as data_lib
+from dnn_toolkit.data import arrays as data_lib
 
 _V1 = tf.compat.v1
 

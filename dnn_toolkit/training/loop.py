@@ -5,7 +5,7 @@ hooks, subclasses of `Hook` (see its docstring for the order of the calls and th
 contracts). `run_batched` is the package's one batched inference loop.
 
 Where the net and the hooks allow, `fit` runs several steps per Session call
-(`dnn_toolkit.multistep`): K is chosen so that a call takes about
+(`dnn_toolkit.training.multistep`): K is chosen so that a call takes about
 `TARGET_SECONDS_PER_CALL`, and every call ends where a hook needs to see the weights
 (`Hook.next_step_needed`), at the epoch's end, or after a NaN loss.
 """
@@ -19,12 +19,11 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from dnn_toolkit import _fast_run
 from dnn_toolkit import _validation
-from dnn_toolkit import multistep
-from dnn_toolkit.data import ScaledImages, epoch_permutation
+from dnn_toolkit.data.arrays import ScaledImages, epoch_permutation
 from dnn_toolkit.errors import TrainingDivergedError
 from dnn_toolkit.progress import Progress
+from dnn_toolkit.training import _fast_run, multistep
 
 _V1 = tf.compat.v1
 
@@ -326,7 +325,7 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
   to `dnn.train_op`); max-norm clipping runs after each step; dropout is on only for
   training steps. After the loop the weights of the best validation loss are put back.
 
-  Several steps can run in one Session call (`dnn_toolkit.multistep`), with the same
+  Several steps can run in one Session call (`dnn_toolkit.training.multistep`), with the same
   batches and weights bit for bit as one step per call; the training set is then also
   held in the graph (uint8 for `data.ScaledImages`). Calls end where a hook needs a
   step (`Hook.next_step_needed`), at each epoch's end and after a NaN loss.

@@ -1,7 +1,7 @@
 """TF 1.x's `tf.layers` functions: dense, batch_normalization, dropout, flatten, conv2d.
 
 The same signatures, defaults and variable names as TF 1.15's `tf.layers` (which were
-Keras layers underneath), built here like the contrib builders of `dnn_toolkit.layers`:
+Keras layers underneath), built here like the contrib builders of `dnn_toolkit.layers.contrib`:
 on `tf.compat.v1.get_variable` inside a `variable_scope`, and on `tf.nn` ops. Under
 Keras 3, TensorFlow's own `tf.compat.v1.layers.dense` raises "not available with
 Keras 3"; these take its place, so TF 1.x code and its checkpoints work unchanged:
@@ -16,7 +16,7 @@ users rely on:
 `dense` is linear by default and names its variables `kernel` and `bias`;
 `batch_normalization` scales by default (`gamma`), uses `momentum=0.99`, and, like
 `dropout`, runs in inference mode unless `training` is given (default False). The
-contrib `dnn_toolkit.layers.dropout` and `flatten` have other signatures; that is why
+contrib `dnn_toolkit.layers.contrib.dropout` and `flatten` have other signatures; that is why
 these live in their own module, named as `tf.layers` was.
 """
 
@@ -26,9 +26,11 @@ import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import _validation
-from dnn_toolkit.layers import _assign_moving_average
-from dnn_toolkit.layers import _inputs_with_known_depth
-from dnn_toolkit.layers import _smart_cond
+from dnn_toolkit.layers.contrib import (
+  _assign_moving_average,
+  _inputs_with_known_depth,
+  _smart_cond,
+)
 
 _V1 = tf.compat.v1
 UPDATE_OPS = _V1.GraphKeys.UPDATE_OPS
@@ -168,7 +170,7 @@ def _check_not_implemented(renorm, virtual_batch_size, adjustment):
   if asked:
     raise NotImplementedError(
         "batch_normalization: batch renormalization, ghost batches and adjustment are "
-        "not implemented by dnn_toolkit.tf_layers; leave renorm=False, "
+        "not implemented by dnn_toolkit.layers.tf_layers; leave renorm=False, "
         f"virtual_batch_size=None and adjustment=None. Received: {', '.join(asked)}")
 
 

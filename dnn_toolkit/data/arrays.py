@@ -5,14 +5,12 @@ This module owns what every data set becomes once loaded, whatever its source:
 the JSON-ready `identity` a run record stores), the digests behind that identity, and
 the pure-NumPy helpers (`filter_digits`, `sample_per_class`, `relabel`,
 `epoch_permutation`, `minibatch_indices`, `iterate_minibatches`), which need no
-TensorFlow. The loaders live above it: `dnn_toolkit.mnist` (MNIST and Fashion-MNIST:
-sources, verification, cache) and `dnn_toolkit.datasets` (a user's .npz or CSV, and the
-dispatcher `load_arrays`). `data.load_mnist`, `data.load_arrays` and MNIST's constants
-(`data.PATH_ENV`, ...) stay importable from here: they are looked up in those modules
-on first use, so this module imports neither.
+TensorFlow. The loaders live above it: `dnn_toolkit.data.mnist` (MNIST and Fashion-MNIST:
+sources, verification, cache) and `dnn_toolkit.data.files` (a user's .npz or CSV, and the
+dispatcher `load_arrays`). This module imports neither.
 
 Example:
-  datasets = data.load_mnist()               # train 55000, validation 5000, test 10000
+  datasets = mnist.load_mnist()               # train 55000, validation 5000, test 10000
   first_five = filter_digits(datasets.train, (0, 1, 2, 3, 4))
   few = relabel(sample_per_class(filter_digits(datasets.train, range(5, 10)), 100,
                                  seed=0), -5)  # 500 examples of 5-9, labelled 0-4
@@ -25,37 +23,22 @@ Example:
 import collections
 import collections.abc
 import hashlib
-import importlib
 import numbers
 
 import numpy as np
 
-from dnn_toolkit._validation import (check_int, check_non_negative_int,
-                                     check_optional_seed, check_positive_int)
+from dnn_toolkit._validation import (
+  check_int,
+  check_non_negative_int,
+  check_optional_seed,
+  check_positive_int,
+)
 
 # Tags that keep the random streams of shuffling, sampling and splitting apart for one
 # seed.
 _BATCH_STREAM = 0
 _SAMPLE_STREAM = 1
 _SPLIT_STREAM = 2
-
-# Names kept importable from `data` for code written before the loaders moved out, and
-# the module that now owns each. Resolved lazily (PEP 562): the loaders import this
-# module, so importing them here at load time would make a circle.
-_MOVED = {
-    "load_mnist": "dnn_toolkit.mnist", "PATH_ENV": "dnn_toolkit.mnist",
-    "CACHE_ENV": "dnn_toolkit.mnist", "CACHE_NAME": "dnn_toolkit.mnist",
-    "NUM_TRAIN": "dnn_toolkit.mnist", "NUM_TEST": "dnn_toolkit.mnist",
-    "MNIST_SHA256": "dnn_toolkit.mnist", "load_arrays": "dnn_toolkit.datasets",
-}
-
-
-def __getattr__(name):
-  owner = _MOVED.get(name)
-  if owner is None:
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-  return getattr(importlib.import_module(owner), name)
-
 
 class DataSet(collections.namedtuple("DataSet", ["images", "labels"])):
   """One split of a data set: parallel arrays of features and labels.

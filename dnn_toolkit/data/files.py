@@ -38,11 +38,16 @@ import zlib
 
 import numpy as np
 
-from dnn_toolkit import data
-from dnn_toolkit import mnist
-from dnn_toolkit._validation import (check_bool, check_column, check_count_or_fraction,
-                                     check_non_negative_int, check_path,
-                                     check_positive_int)
+from dnn_toolkit._validation import (
+  check_bool,
+  check_column,
+  check_count_or_fraction,
+  check_non_negative_int,
+  check_path,
+  check_positive_int,
+)
+from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import mnist
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
 
 #: `validation_size` and `test_size` of a user's file when not given: a fraction of its

@@ -118,7 +118,7 @@ def arg_scope(list_ops: Sequence[Callable[..., Any]] | dict[str, dict[str, Any]]
         name = getattr(op, "__name__", repr(op))
         raise NotDecoratedError(
             f"`{name}` in `list_ops` does not accept arg_scope defaults: decorate it "
-            "with dnn_toolkit.arg_scope.add_arg_scope.")
+            "with dnn_toolkit.layers.arg_scope.add_arg_scope.")
       key = arg_scope_func_key(op)
       current[key] = {**current.get(key, {}), **kwargs}
   else:

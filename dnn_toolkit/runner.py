@@ -1,6 +1,6 @@
 """Runs an unmodified TF 1.x script on today's TensorFlow, through `dnn_toolkit.tf1`.
 
-    python -m dnn_toolkit.run train_mnist.py --epochs 5
+    python -m dnn_toolkit.runner train_mnist.py --epochs 5
     dnn-toolkit run train_mnist.py --epochs 5
 
 The script keeps `import tensorflow as tf`, `from tensorflow.contrib.layers import
@@ -132,7 +132,7 @@ def _script_frames(tb, path):
 
 
 def main(argv: Sequence[str] | None = None,
-         prog: str = "python -m dnn_toolkit.run") -> int:
+         prog: str = "python -m dnn_toolkit.runner") -> int:
   """Runs `SCRIPT ARGS...` from `argv` (default `sys.argv[1:]`); returns the exit code.
 
   Args:

@@ -2,7 +2,7 @@
 
 Owns `fully_connected` (and its `relu`, `relu6`, `linear` shortcuts), `dropout`,
 `batch_norm` and `flatten`, and the helpers they share (input checks, variable
-collections, the moving-average update), which `dnn_toolkit.tf_layers` reuses.
+collections, the moving-average update), which `dnn_toolkit.layers.tf_layers` reuses.
 
 Each builder creates its variables with `tf.compat.v1.get_variable` inside a
 `tf.compat.v1.variable_scope`, so names match what TF 1.x contrib code wrote
@@ -21,8 +21,8 @@ from typing import Any
 import tensorflow as tf
 
 from dnn_toolkit import _validation
-from dnn_toolkit.arg_scope import add_arg_scope
-from dnn_toolkit.initializers import xavier_initializer
+from dnn_toolkit.layers.arg_scope import add_arg_scope
+from dnn_toolkit.layers.initializers import xavier_initializer
 
 _V1 = tf.compat.v1
 UPDATE_OPS = _V1.GraphKeys.UPDATE_OPS
