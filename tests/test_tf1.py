@@ -553,7 +553,7 @@ def test_namespace_holds_compat_v1_and_the_tf1_modules(outcomes):
 UNAVAILABLE = {
     "tf.contrib.slim": "tf.contrib.framework.arg_scope",
     "tf.contrib.learn": "read_data_sets",
-    "tf.contrib.rnn": "tf_keras",
+    "tf.contrib.rnn.LayerNormBasicLSTMCell": "tf.nn.rnn_cell.RNNCell",
     "tf.contrib.layers.conv2d": "tf.layers.conv2d(inputs, filters",
     "tf.contrib.layers.layer_norm": "tf.get_variable and tf.nn",
     "tf.contrib.framework.get_variables_to_restore": "tf.get_collection",
@@ -562,7 +562,6 @@ UNAVAILABLE = {
     "tf.keras.layers": "tf.layers",
     "tf.keras.datasets.cifar10": "only tf.keras.datasets.mnist",
     "tf.estimator": "tf.Session",
-    "tf.nn.rnn_cell.BasicLSTMCell": "tf_keras",
     "tf.examples.tutorials.mnist.mnist": "input_data",
 }
 

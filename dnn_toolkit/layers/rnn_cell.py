@@ -33,6 +33,7 @@ from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import _validation
@@ -209,11 +210,15 @@ class RNNCell:
     Returns:
       `(output, new_state)`: `[batch_size, output_size]` and a state like `state`.
     """
+    inputs = as_tensors(inputs)
     if self._scope is None:
       self._scope = self._first_scope(scope)
     reuse = True if self.built else self._reuse
-    with _V1.variable_scope(self._scope, reuse=reuse,
-                            custom_getter=self._track_variable):
+    # The ops go to the name scope the first call opened (`rnn/while/lstm_cell/`),
+    # as with TF 1.x's layers; re-entering the variable scope would number a new one.
+    with _V1.variable_scope(self._scope, reuse=reuse, auxiliary_name_scope=False,
+                            custom_getter=self._track_variable), \
+         tf.name_scope(self._scope.original_name_scope):
       if not self.built:
         flat = tf.nest.flatten(inputs)
         if self._dtype is None and flat and hasattr(flat[0], "dtype"):
@@ -354,6 +359,13 @@ class RNNCell:
   non_trainable_weights = non_trainable_variables
 
 
+def as_tensors(inputs: Any) -> Any:
+  """`inputs` with its NumPy arrays and numbers made tensors, as TF 1.x's layers did."""
+  return tf.nest.map_structure(
+      lambda x: tf.convert_to_tensor(x) if isinstance(x, (np.ndarray, float, int))
+      else x, inputs)
+
+
 def _first_part(variable):
   """A PartitionedVariable's first part (it is what the collections hold)."""
   if isinstance(variable, tf.Variable):
@@ -372,7 +384,10 @@ LayerRNNCell = RNNCell
 
 
 def _input_depth(cell, inputs_shape):
-  """The known last dimension of a cell's 2-D inputs, or ValueError."""
+  """The known last dimension of a cell's 2-D float inputs, else ValueError/TypeError."""
+  if not (cell._dtype.is_floating or cell._dtype.is_complex):
+    raise TypeError(f"{type(cell).__name__}: RNN cells take floating point inputs and "
+                    f"states. Received: dtype={cell._dtype.name}")
   shape = tf.TensorShape(inputs_shape)
   if shape.rank != 2 or shape[-1] is None:
     raise ValueError(f"{type(cell).__name__}: expected 2-D `inputs` [batch_size, "

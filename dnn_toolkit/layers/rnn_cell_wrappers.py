@@ -32,6 +32,7 @@ from dnn_toolkit.layers.rnn_cell import (
   _Activation,
   _check_activation,
   _State,
+  as_tensors,
 )
 
 _V1 = tf.compat.v1
@@ -301,6 +302,7 @@ class DropoutWrapper(_Wrapper):
   def __call__(self, inputs: Any, state: _State, scope: Any = None
                ) -> tuple[Any, _State]:
     """Runs the wrapped cell (in its own scope) with the dropouts."""
+    inputs = as_tensors(inputs)
     if _should_drop(self._input_keep_prob):
       inputs = self._dropout(inputs, "input", self._input_keep_prob)
     output, new_state = self.cell(inputs, state, scope=scope)
@@ -326,6 +328,7 @@ class ResidualWrapper(_Wrapper):
 
   def __call__(self, inputs: Any, state: _State, scope: Any = None
                ) -> tuple[Any, _State]:
+    inputs = as_tensors(inputs)
     outputs, new_state = self.cell(inputs, state, scope=scope)
     if self._residual_fn is not None:
       return self._residual_fn(inputs, outputs), new_state

@@ -22,7 +22,9 @@ lacks or only offers through Keras 2:
   tf.examples.tutorials.mnist.input_data
                            read_data_sets(dir, one_hot=...), train.next_batch(n)
   tf.compat.v1             this module; tf.compat.v2 is TensorFlow 2's API
-  tf.nn                    tf.compat.v1.nn, with rnn_cell refused (it needs Keras 2)
+  tf.nn                    tf.compat.v1.nn; tf.nn.rnn_cell's cells, which need Keras 2
+                           there, are `dnn_toolkit.layers.rnn_cell`'s
+  tf.contrib.rnn           those cells, contrib's wrappers, static_rnn, ...
 
 IMPORTING IT SWITCHES THE WHOLE PROCESS TO TF 1.x BEHAVIOUR: it calls
 `tf.compat.v1.disable_v2_behavior()` (graph mode, reference variables, TF 1.x control

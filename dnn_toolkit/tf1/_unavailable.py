@@ -36,9 +36,12 @@ ADVICE: dict[str, str] = {
     "tf.contrib.slim": (f"{_CONTRIB_GONE}. Use tf.contrib.layers (fully_connected, "
                         "batch_norm, dropout) and tf.contrib.framework.arg_scope, which "
                         "dnn_toolkit.tf1 provides, or install tf-slim"),
-    "tf.contrib.rnn": (f"{_CONTRIB_GONE}, and TF 2's RNN cells are Keras layers that "
-                       "Keras 3 no longer builds in TF 1.x graphs; install tf_keras and "
-                       "set TF_USE_LEGACY_KERAS=1 for them"),
+    "tf.contrib.rnn.": (f"{_CONTRIB_GONE}. dnn_toolkit.tf1 provides its core cells "
+                        "and wrappers (BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, "
+                        "MultiRNNCell, DropoutWrapper, OutputProjectionWrapper, ...) "
+                        "and static_rnn, static_bidirectional_rnn; for another cell "
+                        "subclass tf.nn.rnn_cell.RNNCell and "
+                        f"{_BY_HAND}"),
     "tf.contrib.data": f"{_CONTRIB_GONE}. Use tf.data",
     "tf.contrib.metrics": f"{_CONTRIB_GONE}. Use tf.metrics",
     "tf.contrib.losses": f"{_CONTRIB_GONE}. Use tf.losses",
@@ -71,9 +74,6 @@ ADVICE: dict[str, str] = {
     "tf.keras.": _KERAS,
     "tf.estimator": ("tf.estimator was removed in TensorFlow 2.16. Write the training "
                      "loop with a tf.Session (see dnn_toolkit.training.loop)"),
-    "tf.nn.rnn_cell": ("TF 2's RNN cells are Keras layers that Keras 3 no longer builds "
-                       "in TF 1.x graphs; install tf_keras and set TF_USE_LEGACY_KERAS=1 "
-                       "for them"),
     "tf.examples.": ("dnn_toolkit.tf1 provides only "
                      "tf.examples.tutorials.mnist.input_data"),
 }

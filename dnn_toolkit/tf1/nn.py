@@ -1,24 +1,37 @@
-"""`tf.nn` of the stand-in: TensorFlow's `tf.compat.v1.nn`, except `tf.nn.rnn_cell`.
+"""`tf.nn` of the stand-in: TensorFlow's `tf.compat.v1.nn`, with our `tf.nn.rnn_cell`.
 
-TF 2's RNN cells are Keras layers that Keras 3 no longer builds in TF 1.x graphs, so
-`tf.nn.rnn_cell.<anything>` raises `UnavailableAPIError` saying what to use instead
-(TensorFlow's own answer is a ModuleNotFoundError about Keras internals). Every other
-name is TensorFlow's own object.
+TensorFlow's own `tf.compat.v1.nn.rnn_cell` holds Keras 2 layers that Keras 3 no longer
+provides ("not available with Keras 3"); here `tf.nn.rnn_cell` holds the cells of
+`dnn_toolkit.layers.rnn_cell` (and `rnn_cell_wrappers`) under TF 1.15's ten names.
+Every other name, `tf.nn.dynamic_rnn`, `static_rnn`, `bidirectional_dynamic_rnn` and
+`static_bidirectional_rnn` included, is TensorFlow's own object; those functions run
+these cells (see `dnn_toolkit.layers.rnn`). `import tensorflow.nn.rnn_cell` works too.
 """
 
+import sys as _sys
 import types as _types
 
 import tensorflow as _tf
 
-from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
+from dnn_toolkit.layers import rnn_cell as _cells
+from dnn_toolkit.layers import rnn_cell_wrappers as _wrappers
 
 for _name in dir(_tf.compat.v1.nn):
   if not _name.startswith("_") and _name != "rnn_cell":
     globals()[_name] = getattr(_tf.compat.v1.nn, _name)
 del _name
 
-rnn_cell = _types.ModuleType(f"{__name__}.rnn_cell", "TF 1.x's tf.nn.rnn_cell: not "
-                            "available (its cells need Keras 2).")
-# A module's own __getattr__ (PEP 562), which mypy takes for a method.
-rnn_cell.__getattr__ = _module_getattr(  # type: ignore[method-assign]
-    rnn_cell.__name__, "tf.nn.rnn_cell")
+rnn_cell = _types.ModuleType(
+    f"{__name__}.rnn_cell", "TF 1.x's tf.nn.rnn_cell: the cells of "
+    "dnn_toolkit.layers.rnn_cell and rnn_cell_wrappers, under TF 1.15's names.")
+for _module, _names in (
+    (_cells, ("RNNCell", "BasicRNNCell", "BasicLSTMCell", "LSTMCell", "GRUCell",
+              "LSTMStateTuple")),
+    (_wrappers, ("MultiRNNCell", "DropoutWrapper", "ResidualWrapper",
+                 "DeviceWrapper"))):
+  for _name in _names:
+    setattr(rnn_cell, _name, getattr(_module, _name))
+del _module, _names, _name
+rnn_cell.__all__ = sorted(n for n in vars(rnn_cell) if not n.startswith("_"))
+# Importable by name (`import tensorflow.nn.rnn_cell` once aliased), as a submodule.
+_sys.modules[rnn_cell.__name__] = rnn_cell
