@@ -11,7 +11,6 @@ end run unmodified through `dnn-toolkit run` and learn MNIST rows.
 """
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -93,7 +92,8 @@ def np_unroll(step, xs, state, lengths=None):
     if lengths is not None:
       live = (t < np.asarray(lengths))[:, None]
       output = np.where(live, output, 0.0)
-      new_state = _map(lambda new, old: np.where(live, new, old), new_state, state)
+      new_state = _map(lambda new, old, live=live: np.where(live, new, old), new_state,
+                       state)
     outputs.append(output)
     state = new_state
   return np.stack(outputs), state
@@ -196,7 +196,7 @@ def check_concatenated_state_and_tf115_numbers():
       multi = MultiRNNCell([BasicLSTMCell(2, state_is_tuple=False) for _ in range(2)],
                            state_is_tuple=False)
       lstm, lstm_state = multi(x, 0.1 * tf.ones([1, 8]))
-      gru_multi, gru_states = MultiRNNCell([GRUCell(2) for _ in range(2)])(x, (m, m))
+      _, gru_states = MultiRNNCell([GRUCell(2) for _ in range(2)])(x, (m, m))
       x3, m3 = tf.constant([[1.0, 1.0, 1.0]]), tf.constant([[0.1, 0.1, 0.1]])
       out_proj, _ = OutputProjectionWrapper(GRUCell(3), 2)(x3, m3)
       in_proj, _ = InputProjectionWrapper(GRUCell(3), num_proj=3)(x, m3)
@@ -216,6 +216,24 @@ def check_concatenated_state_and_tf115_numbers():
   _close(got[6], [[0.17139, 0.17139]])
 
 
+def check_shapes_of_unknown_sizes_are_handled():
+  """An unknown input depth is refused; an unknown batch size is taken from `inputs`
+  (TF 1.x's Dimension-valued shapes included, in the child)."""
+  with tf.Graph().as_default():
+    cell = BasicLSTMCell(3)
+    try:
+      cell(V1.placeholder(tf.float32, [None, None]), cell.zero_state(1, tf.float32))
+    except ValueError as e:
+      assert "known input_size" in str(e), e
+    else:
+      raise AssertionError("an unknown input depth was accepted")
+    inputs = V1.placeholder(tf.float32, [None, 2])
+    state = GRUCell(4).get_initial_state(inputs=inputs)
+    assert state.shape.as_list() == [None, 4] and state.dtype == tf.float32
+    fixed = GRUCell(4).get_initial_state(inputs=tf.zeros([5, 2]))
+    assert fixed.shape.as_list() == [5, 4]
+
+
 def test_cells_match_numpy():
   check_cells_match_numpy()
 
@@ -226,6 +244,10 @@ def test_lstm_peepholes_projection_and_clipping():
 
 def test_concatenated_state_and_tf115_numbers():
   check_concatenated_state_and_tf115_numbers()
+
+
+def test_shapes_of_unknown_sizes_are_handled():
+  check_shapes_of_unknown_sizes_are_handled()
 
 
 # --------------------------------------------------------- names, shapes, states
@@ -323,7 +345,8 @@ def test_scopes_and_reuse_follow_tf1_layers(graph):
       "basic_rnn_cell_1/bias", "mine/kernel", "mine/bias", "given/gates/kernel",
       "given/gates/bias", "given/candidate/kernel", "given/candidate/bias",
       "outer/basic_rnn_cell/kernel", "outer/basic_rnn_cell/bias"]
-  with pytest.raises(ValueError, match="already exists"):  # as TF 1.x: new cell, same scope
+  # As in TF 1.x: a new cell in a scope that already has its variables.
+  with pytest.raises(ValueError, match="already exists"):
     V1.nn.dynamic_rnn(BasicRNNCell(3), tf.zeros([1, 4, 2]), dtype=tf.float32)
     V1.nn.dynamic_rnn(BasicRNNCell(3), tf.zeros([1, 4, 2]), dtype=tf.float32)
 
@@ -377,8 +400,8 @@ def test_user_subclass_runs_in_its_scope_under_static_and_dynamic_rnn(sess):
   sess.run(V1.global_variables_initializer())
   got_dynamic, got_static = sess.run([dynamic, static])
   w = _values(sess, "rnn/minimal_rnn_cell")
-  expected, _ = np_unroll(lambda xt, h: (np.tanh(np.concatenate([xt, h], 1) @ w["W"]),) * 2,
-                          x.transpose(1, 0, 2), np.zeros((2, 5), np.float32))
+  step = lambda xt, h: (np.tanh(np.concatenate([xt, h], 1) @ w["W"]),) * 2
+  expected, _ = np_unroll(step, x.transpose(1, 0, 2), np.zeros((2, 5), np.float32))
   _close(got_dynamic, expected.transpose(1, 0, 2))
   _close(np.stack(got_static, 1), expected.transpose(1, 0, 2))
 
@@ -556,7 +579,7 @@ def check_bidirectional_outputs_are_tf115s():
     fw, bw = GRUCell(4), BasicLSTMCell(2)
     static, static_fw, static_bw = V1.nn.static_bidirectional_rnn(
         fw, bw, tf.unstack(xs, axis=1), dtype=tf.float32, sequence_length=lengths)
-    (dynamic_fw, dynamic_bw), (state_fw, state_bw) = V1.nn.bidirectional_dynamic_rnn(
+    (dynamic_fw, dynamic_bw), (_, state_bw) = V1.nn.bidirectional_dynamic_rnn(
         fw, bw, xs, dtype=tf.float32, sequence_length=lengths)
     assert _names() == [
         "bidirectional_rnn/fw/gru_cell/gates/kernel",
@@ -618,13 +641,12 @@ def test_stack_bidirectional_rnns_feed_each_layer_the_last_ones_outputs(sess):
 def test_a_tf1_checkpoint_restores_into_the_cells(tmp_path):
   """Variables named as TF 1.15 named them restore into the cells' graph."""
   rng = _rng(10)
-  values = {"rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel": rng.normal(size=(5, 8)),
-            "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias": rng.normal(size=8),
-            "rnn/multi_rnn_cell/cell_1/gru_cell/gates/kernel": rng.normal(size=(5, 6)),
-            "rnn/multi_rnn_cell/cell_1/gru_cell/gates/bias": rng.normal(size=6),
-            "rnn/multi_rnn_cell/cell_1/gru_cell/candidate/kernel": rng.normal(size=(5, 3)),
-            "rnn/multi_rnn_cell/cell_1/gru_cell/candidate/bias": rng.normal(size=3)}
-  values = {name: value.astype(np.float32) for name, value in values.items()}
+  shapes = {"cell_0/basic_lstm_cell/kernel": (5, 8), "cell_0/basic_lstm_cell/bias": 8,
+            "cell_1/gru_cell/gates/kernel": (5, 6), "cell_1/gru_cell/gates/bias": 6,
+            "cell_1/gru_cell/candidate/kernel": (5, 3),
+            "cell_1/gru_cell/candidate/bias": 3}
+  values = {f"rnn/multi_rnn_cell/{name}": rng.normal(size=shape).astype(np.float32)
+            for name, shape in shapes.items()}
   prefix = str(tmp_path / "tf1.ckpt")
   with tf.Graph().as_default(), V1.Session() as sess:
     variables = [V1.Variable(value, name=name) for name, value in values.items()]
@@ -945,7 +967,8 @@ def _run_program(text, out_dir, through_cli=True):
   script = out_dir / "program.py"
   script.write_text(text)
   proc = run_child(argv_head + [str(script), str(out_dir)], cwd=out_dir)
-  assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-6000:]}"
+  assert proc.returncode == 0, (f"exit {proc.returncode}\n{proc.stdout}\n"
+                                f"{proc.stderr[-6000:]}")
   return json.loads((out_dir / "results.json").read_text()), proc.stdout
 
 
@@ -967,7 +990,7 @@ def test_lstm_static_rnn_program_learns_through_dnn_toolkit_run(tmp_path):
                                   "rnn/basic_lstm_cell/kernel"]
   assert "Testing Accuracy:" in stdout
   w = np.load(tmp_path / "weights.npz")
-  lstm = {"kernel": w["rnn/basic_lstm_cell/kernel"], "bias": w["rnn/basic_lstm_cell/bias"]}
+  lstm = {k: w[f"rnn/basic_lstm_cell/{k}"] for k in ("kernel", "bias")}
   rows, labels = _test_rows()
   zeros = np.zeros((len(labels), 64))
   outputs, _ = np_unroll(lambda x, s: np_lstm(x, s, lstm), rows, (zeros, zeros))

@@ -84,7 +84,7 @@ def stack_bidirectional_rnn(
       list does not have one state per layer.
   """
   _check_layers(cells_fw, cells_bw, initial_states_fw, initial_states_bw)
-  states_fw, states_bw, layer_inputs = [], [], inputs
+  states_fw, states_bw, layer_inputs = [], [], list(inputs)
   with _V1.variable_scope(scope or "stack_bidirectional_rnn"):
     for i, (cell_fw, cell_bw) in enumerate(zip(cells_fw, cells_bw)):
       with _V1.variable_scope(f"cell_{i}") as cell_scope:

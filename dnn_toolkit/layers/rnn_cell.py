@@ -26,9 +26,7 @@ initializer, else Glorot uniform (`tf.compat.v1.get_variable`'s default); biases
 start at zero, the GRU's gate bias at 1.
 """
 
-import hashlib
 import re
-import warnings
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -167,7 +165,7 @@ class RNNCell:
     unknown = sorted(set(kwargs) - {"_reuse", "_scope"})
     if unknown:
       raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {unknown}")
-    self._trainable = _validation.check_bool("trainable", trainable)
+    self._trainable = bool(_validation.check_bool("trainable", trainable))
     if name is not None and not isinstance(name, str):
       raise TypeError(f"Expected `name` to be a str or None. Received: name={name!r}")
     self._base_name = name
@@ -231,13 +229,12 @@ class RNNCell:
   def _first_scope(self, scope):
     """Opens the cell's variable scope at its first call, as TF 1.x's layers did."""
     scope = scope if scope is not None else getattr(self, "_scope_arg", None)
-    base_name = self._base_name or _snake_case(type(self).__name__)
     if scope is not None:
       opened = _V1.variable_scope(scope)
     elif self._reuse:  # Reuse means the un-numbered name.
-      opened = _V1.variable_scope(base_name, reuse=self._reuse)
+      opened = _V1.variable_scope(self.name, reuse=self._reuse)
     else:
-      opened = _V1.variable_scope(None, default_name=base_name)
+      opened = _V1.variable_scope(None, default_name=self.name)
     with opened as captured:
       return captured
 
@@ -297,7 +294,8 @@ class RNNCell:
     """
     if inputs is not None:
       inputs = tf.convert_to_tensor(inputs, name="inputs")
-      static = inputs.shape[0] if inputs.shape.rank else None
+      static = (tf.compat.dimension_value(inputs.shape[0]) if inputs.shape.rank
+                else None)
       if batch_size is not None and not isinstance(batch_size, tf.Tensor) and (
           static is not None and static != batch_size):
         raise ValueError(f"batch_size {batch_size} disagrees with the batch size of "
@@ -389,12 +387,12 @@ def _input_depth(cell, inputs_shape):
     raise TypeError(f"{type(cell).__name__}: RNN cells take floating point inputs and "
                     f"states. Received: dtype={cell._dtype.name}")
   shape = tf.TensorShape(inputs_shape)
-  if shape.rank != 2 or shape[-1] is None:
+  if shape.rank != 2 or tf.compat.dimension_value(shape[-1]) is None:
     raise ValueError(f"{type(cell).__name__}: expected 2-D `inputs` [batch_size, "
                      "input_size] with a known input_size (one time step; use "
                      "tf.nn.dynamic_rnn for a sequence). "
                      f"Received: inputs.shape={shape}")
-  return int(shape[-1])
+  return int(tf.compat.dimension_value(shape[-1]))
 
 
 def _check_float(cell, inputs, state):

@@ -282,7 +282,7 @@ class DropoutWrapper(_Wrapper):
     """The op seed of one mask: TF 1.x's hash of `seed`, the mask's kind and index."""
     if self._seed is None:
       return None
-    text = f"{self._seed}{salt_prefix}_{index}".encode("utf-8")
+    text = f"{self._seed}{salt_prefix}_{index}".encode()
     return int(hashlib.md5(text).hexdigest()[:8], 16) & 0x7FFFFFFF
 
   def _dropout(self, values, kind, keep_prob, visit=lambda part: True):
@@ -366,7 +366,7 @@ def _linear(args, output_size, dtype=None):
   else Glorot uniform), bias `[output_size]` of zeros, never partitioned.
   """
   args = list(args) if isinstance(args, (list, tuple)) else [args]
-  depths = [a.shape[-1] for a in args]
+  depths = [tf.compat.dimension_value(a.shape[-1]) for a in args]
   if any(a.shape.rank != 2 or d is None for a, d in zip(args, depths)):
     raise ValueError("expected 2-D arguments with a known last dimension. Received "
                      f"shapes: {[a.shape for a in args]}")

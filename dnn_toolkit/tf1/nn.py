@@ -32,6 +32,7 @@ for _module, _names in (
   for _name in _names:
     setattr(rnn_cell, _name, getattr(_module, _name))
 del _module, _names, _name
-rnn_cell.__all__ = sorted(n for n in vars(rnn_cell) if not n.startswith("_"))
+rnn_cell.__all__ = sorted(  # type: ignore[attr-defined]  # a module's own __all__
+    n for n in vars(rnn_cell) if not n.startswith("_"))
 # Importable by name (`import tensorflow.nn.rnn_cell` once aliased), as a submodule.
 _sys.modules[rnn_cell.__name__] = rnn_cell
