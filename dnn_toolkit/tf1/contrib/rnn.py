@@ -49,3 +49,7 @@ for _module, _names in _SOURCES.items():
 del _module, _names, _name
 
 __getattr__ = _module_getattr(__name__, "tf.contrib.rnn", known=_TF1_NAMES)
+# A package with no files: `import tensorflow.contrib.rnn.python.ops.rnn_cell` (TF
+# 1.x's own modules) then reaches the stand-in's finder, which names what to use
+# instead, rather than failing with "'tensorflow.contrib.rnn' is not a package".
+__path__: list[str] = []
