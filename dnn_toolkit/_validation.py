@@ -200,25 +200,30 @@ def check_known_keys(name: str, mapping: Mapping[str, _T] | None,
   return dict(mapping)
 
 
-def check_is_training(is_training: Any) -> "bool | tf.Tensor":
+def check_is_training(is_training: Any, name: str = "is_training") -> "bool | tf.Tensor":
   """Returns the layers' training switch: a Python bool, or a scalar bool tensor.
 
   A bool tensor with a constant value (`tf.constant(True)`) comes back as that bool, so
   no `cond` is built for it, as contrib's `utils.constant_value` did.
 
+  Args:
+    is_training: the switch.
+    name: the argument's name for the message (contrib's `is_training`, tf.layers'
+      `training`).
+
   Raises:
     TypeError: if `is_training` is neither a bool nor a bool tensor or variable.
   """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  if isinstance(is_training, bool):
-    return is_training
+  if isinstance(is_training, (bool, np.bool_)):
+    return bool(is_training)
   if (isinstance(is_training, (tf.Tensor, tf.Variable))
       and is_training.dtype.base_dtype == tf.bool):
     static = tf.get_static_value(is_training)
     return bool(static) if static is not None else is_training
-  raise TypeError("Expected `is_training` to be a Python bool or a scalar bool tensor "
+  raise TypeError(f"Expected `{name}` to be a Python bool or a scalar bool tensor "
                   "(e.g. tf.placeholder_with_default(False, shape=())). "
-                  f"Received: is_training={is_training!r}")
+                  f"Received: {name}={is_training!r}")
 
 
 def check_int(name: str, value: Any) -> int:

@@ -127,13 +127,16 @@ def _train_ten_steps(**kwargs):
         moving["BatchNorm/moving_variance"])
 
 
-def test_fused_values_are_accepted_and_compute_the_same():
+def test_fused_kernel_stores_the_unbiased_variance_as_tf_1_15_did():
   x = _images((10, 2, 2, 3))
-  results = [_train_ten_steps(fused=fused) for fused in (None, True, False)]
-  for y, mean, variance in results:
+  n = 10 * 2 * 2
+  results = {fused: _train_ten_steps(fused=fused) for fused in (None, True, False)}
+  for fused, (y, mean, variance) in results.items():
     np.testing.assert_allclose(mean, x.mean((0, 1, 2)), rtol=1e-5)
-    np.testing.assert_allclose(variance, x.var((0, 1, 2)), rtol=1e-4)
-    np.testing.assert_array_equal(y, results[0][0])
+    correction = 1.0 if fused is False else n / (n - 1)  # Bessel's, the fused kernel's
+    np.testing.assert_allclose(variance, x.var((0, 1, 2)) * correction, rtol=1e-4)
+    # Training normalizes with the batch's biased variance either way.
+    np.testing.assert_allclose(y, results[False][0], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("fused", [1, "yes"])
@@ -223,7 +226,8 @@ def test_param_regularizers(graph, sess):
   batch_norm(_images((5, 3, 3, 3)), scale=True,
              param_regularizers={"beta": reg, "gamma": reg},
              param_initializers={"beta": _const([1.0, 2.0, 3.0])})
-  beta_loss, gamma_loss = V1.get_collection(GK.REGULARIZATION_LOSSES)
+  # TF 1.15's tf.layers class, which contrib used here, made gamma before beta.
+  gamma_loss, beta_loss = V1.get_collection(GK.REGULARIZATION_LOSSES)
   assert beta_loss.op.name == "BatchNorm/beta/Regularizer/mul"
   assert gamma_loss.op.name == "BatchNorm/gamma/Regularizer/mul"
   sess.run(V1.global_variables_initializer())
@@ -394,9 +398,10 @@ def test_fully_connected_penalty_names_and_reuse(graph):
   x = tf.constant(_images((5, 27)))
   fully_connected(x, 32, weights_regularizer=l2_regularizer(0.01),
                   biases_regularizer=l2_regularizer(0.01))
+  # Named by the Dense layer's weights, as TF 1.15's contrib (variables: weights, biases).
   assert _names_of_ops(V1.get_collection(GK.REGULARIZATION_LOSSES)) == [
-      "fully_connected/weights/Regularizer/l2_regularizer",
-      "fully_connected/biases/Regularizer/l2_regularizer"]
+      "fully_connected/kernel/Regularizer/l2_regularizer",
+      "fully_connected/bias/Regularizer/l2_regularizer"]
   regularizer = lambda w: tf.reduce_sum(w) * 1e-3
   fully_connected(x, 32, scope="fc1", weights_regularizer=regularizer)
   fully_connected(x, 32, scope="fc1", weights_regularizer=regularizer, reuse=True)

@@ -49,6 +49,13 @@ def _normalize(x, mean, var, beta=0.0, gamma=1.0):
   return (x - mean) / np.sqrt(var + EPSILON) * gamma + beta
 
 
+def _update_variance(x, fused):
+  """The batch variance the moving variance moves to: TF 1.15's fused kernel (the
+  default for rank 2 and 4) gave the unbiased one, n / (n - 1) times the biased."""
+  n = x.shape[0]
+  return x.var(0) * (n / (n - 1) if fused is not False else 1.0)
+
+
 # fully_connected -------------------------------------------------------------------
 
 
@@ -399,12 +406,13 @@ def test_batch_norm_inference_uses_moving_averages(graph, sess):
                              rtol=1e-4, atol=1e-4)
 
 
-def test_batch_norm_update_ops_move_the_averages(graph, sess):
+@pytest.mark.parametrize("fused", [None, False])
+def test_batch_norm_update_ops_move_the_averages(graph, sess, fused):
   decay = 0.9
   x = _data((32, 5), loc=3.0, std=2.0)
   mean0, var0 = _data(5, seed=1), 0.5 + np.abs(_data(5, seed=2))
   X = V1.placeholder(tf.float32, shape=(None, 5))
-  out = batch_norm(X, decay=decay, param_initializers={
+  out = batch_norm(X, decay=decay, fused=fused, param_initializers={
       "moving_mean": _const(mean0), "moving_variance": _const(var0)})
   update_ops = V1.get_collection(GK.UPDATE_OPS)
   assert len(update_ops) == 2
@@ -415,14 +423,16 @@ def test_batch_norm_update_ops_move_the_averages(graph, sess):
   sess.run(update_ops, {X: x})
   mean1, var1 = sess.run(moving)
   np.testing.assert_allclose(mean1, mean0 - (mean0 - x.mean(0)) * (1 - decay), rtol=1e-5)
-  np.testing.assert_allclose(var1, var0 - (var0 - x.var(0)) * (1 - decay), rtol=1e-5)
+  np.testing.assert_allclose(var1, var0 - (var0 - _update_variance(x, fused))
+                             * (1 - decay), rtol=1e-5)
 
 
-def test_batch_norm_updates_collections_none_updates_in_forward_pass(graph, sess):
+@pytest.mark.parametrize("fused", [None, False])
+def test_batch_norm_updates_collections_none_updates_in_forward_pass(graph, sess, fused):
   decay = 0.9
   x = _data((32, 5), loc=3.0, std=2.0)
   X = V1.placeholder(tf.float32, shape=(None, 5))
-  out = batch_norm(X, decay=decay, updates_collections=None)
+  out = batch_norm(X, decay=decay, updates_collections=None, fused=fused)
   assert V1.get_collection(GK.UPDATE_OPS) == []
   sess.run(V1.global_variables_initializer())
   y = sess.run(out, {X: x})
@@ -430,7 +440,8 @@ def test_batch_norm_updates_collections_none_updates_in_forward_pass(graph, sess
   mean1, var1 = sess.run([_variable("BatchNorm/moving_mean"),
                           _variable("BatchNorm/moving_variance")])
   np.testing.assert_allclose(mean1, x.mean(0) * (1 - decay), rtol=1e-5)
-  np.testing.assert_allclose(var1, 1.0 - (1.0 - x.var(0)) * (1 - decay), rtol=1e-5)
+  np.testing.assert_allclose(var1, 1.0 - (1.0 - _update_variance(x, fused)) * (1 - decay),
+                             rtol=1e-5)
 
 
 @pytest.mark.parametrize("scale, center, expected", [
@@ -580,23 +591,31 @@ def check_batch_norm_update_with_placeholder(reference_variables):
   mean0, var0 = _data(3, seed=1), 0.5 + np.abs(_data(3, seed=2))
   X = V1.placeholder(tf.float32, shape=(None, 3), name="X")
   is_training = V1.placeholder(tf.bool, shape=(), name="is_training")
-  out = batch_norm(X, decay=decay, is_training=is_training, param_initializers={
-      "moving_mean": _const(mean0), "moving_variance": _const(var0)})
+  outs = [batch_norm(X, decay=decay, is_training=is_training, fused=fused,
+                     scope=f"bn_{fused}", param_initializers={
+                         "moving_mean": _const(mean0), "moving_variance": _const(var0)})
+          for fused in (None, False)]
   _assert_cond_kind(reference_variables)
   update_ops = V1.get_collection(GK.UPDATE_OPS)
-  assert len(update_ops) == 2
-  moving = [_variable("BatchNorm/moving_mean"), _variable("BatchNorm/moving_variance")]
+  assert len(update_ops) == 4
+  moving = [_variable(f"bn_{fused}/{name}") for fused in (None, False)
+            for name in ("moving_mean", "moving_variance")]
   with V1.Session() as sess:
     sess.run(V1.global_variables_initializer())
-    y, _ = sess.run([out, update_ops], {X: x, is_training: False})
-    np.testing.assert_allclose(y, _normalize(x, mean0, var0), rtol=1e-4, atol=1e-4)
-    np.testing.assert_array_equal(sess.run(moving), [mean0, var0])  # Nothing changed.
-    y, _ = sess.run([out, update_ops], {X: x, is_training: True})
-    np.testing.assert_allclose(y, _normalize(x, x.mean(0), x.var(0)),
-                               rtol=1e-4, atol=1e-4)
-    mean1, var1 = sess.run(moving)
-  np.testing.assert_allclose(mean1, mean0 - (mean0 - x.mean(0)) * (1 - decay), rtol=1e-5)
-  np.testing.assert_allclose(var1, var0 - (var0 - x.var(0)) * (1 - decay), rtol=1e-5)
+    ys, _ = sess.run([outs, update_ops], {X: x, is_training: False})
+    for y in ys:
+      np.testing.assert_allclose(y, _normalize(x, mean0, var0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(sess.run(moving), [mean0, var0] * 2)  # Unchanged.
+    ys, _ = sess.run([outs, update_ops], {X: x, is_training: True})
+    for y in ys:
+      np.testing.assert_allclose(y, _normalize(x, x.mean(0), x.var(0)),
+                                 rtol=1e-4, atol=1e-4)
+    values = sess.run(moving)
+  for (mean1, var1), fused in zip([values[:2], values[2:]], (None, False)):
+    np.testing.assert_allclose(mean1, mean0 - (mean0 - x.mean(0)) * (1 - decay),
+                               rtol=1e-5)
+    np.testing.assert_allclose(var1, var0 - (var0 - _update_variance(x, fused))
+                               * (1 - decay), rtol=1e-5)
 
 
 def check_batch_norm_in_place_update_with_placeholder(reference_variables):
@@ -604,18 +623,23 @@ def check_batch_norm_in_place_update_with_placeholder(reference_variables):
   x = _data((32, 3), loc=3.0, std=2.0)
   X = V1.placeholder(tf.float32, shape=(None, 3), name="X")
   is_training = V1.placeholder_with_default(False, shape=(), name="is_training")
-  out = batch_norm(X, decay=decay, is_training=is_training, updates_collections=None)
+  outs = [batch_norm(X, decay=decay, is_training=is_training, updates_collections=None,
+                     fused=fused, scope=f"bn_{fused}") for fused in (None, False)]
   _assert_variable_kind(reference_variables)
   assert V1.get_collection(GK.UPDATE_OPS) == []
-  moving = [_variable("BatchNorm/moving_mean"), _variable("BatchNorm/moving_variance")]
+  moving = [_variable(f"bn_{fused}/{name}") for fused in (None, False)
+            for name in ("moving_mean", "moving_variance")]
   with V1.Session() as sess:
     sess.run(V1.global_variables_initializer())
-    np.testing.assert_allclose(sess.run(out, {X: x}), _normalize(x, 0.0, 1.0), rtol=1e-5)
-    np.testing.assert_array_equal(sess.run(moving), [np.zeros(3), np.ones(3)])
-    sess.run(out, {X: x, is_training: True})
-    mean1, var1 = sess.run(moving)
-  np.testing.assert_allclose(mean1, x.mean(0) * (1 - decay), rtol=1e-5)
-  np.testing.assert_allclose(var1, 1.0 - (1.0 - x.var(0)) * (1 - decay), rtol=1e-5)
+    for y in sess.run(outs, {X: x}):
+      np.testing.assert_allclose(y, _normalize(x, 0.0, 1.0), rtol=1e-5)
+    np.testing.assert_array_equal(sess.run(moving), [np.zeros(3), np.ones(3)] * 2)
+    sess.run(outs, {X: x, is_training: True})
+    values = sess.run(moving)
+  for (mean1, var1), fused in zip([values[:2], values[2:]], (None, False)):
+    np.testing.assert_allclose(mean1, x.mean(0) * (1 - decay), rtol=1e-5)
+    np.testing.assert_allclose(var1, 1.0 - (1.0 - _update_variance(x, fused))
+                               * (1 - decay), rtol=1e-5)
 
 
 def check_dropout_with_placeholder(reference_variables):

@@ -272,8 +272,9 @@ def test_layer_penalty_op_names_are_contribs(graph):
   fully_connected(X, 4, weights_regularizer=l2_regularizer(0.01))
   fully_connected(X, 4, weights_regularizer=l1_l2_regularizer(0.01, 0.01), scope="fc")
   first, second = V1.get_collection(REG_LOSSES)
-  assert first.op.name == "fully_connected/weights/Regularizer/l2_regularizer"
-  assert second.op.name == "fc/weights/Regularizer/l1_l2_regularizer"
+  # TF 1.15's contrib named the penalty by its Dense layer's weight, `kernel`.
+  assert first.op.name == "fully_connected/kernel/Regularizer/l2_regularizer"
+  assert second.op.name == "fc/kernel/Regularizer/l1_l2_regularizer"
 
 
 ONES = np.ones((5, 5, 5), np.float32)  # 125 elements

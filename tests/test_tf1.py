@@ -554,11 +554,10 @@ UNAVAILABLE = {
     "tf.contrib.slim": "tf.contrib.framework.arg_scope",
     "tf.contrib.learn": "read_data_sets",
     "tf.contrib.rnn.LayerNormBasicLSTMCell": "tf.nn.rnn_cell.RNNCell",
-    "tf.contrib.layers.conv2d": "tf.layers.conv2d(inputs, filters",
+    "tf.contrib.layers.separable_conv2d": "tf.layers (TF 1.15's functions and classes",
     "tf.contrib.layers.layer_norm": "tf.get_variable and tf.nn",
     "tf.contrib.framework.get_variables_to_restore": "tf.get_collection",
-    "tf.layers.conv1d": "tf.nn.conv1d",
-    "tf.layers.Dense": "reuse=True",
+    "tf.layers.experimental": "reuse=True",
     "tf.keras.layers": "tf.layers",
     "tf.keras.datasets.cifar10": "only tf.keras.datasets.mnist",
     "tf.estimator": "tf.Session",
@@ -585,9 +584,11 @@ CHECKS["unavailable_names_say_what_to_use_instead"] = f"""
               raise AssertionError(api + " did not raise")
       # `from ... import` keeps the message (Python rewrites an AttributeError's).
       try:
-          from dnn_toolkit.tf1.contrib.layers import conv2d
+          from dnn_toolkit.tf1.contrib.layers import separable_conv2d
       except tf.UnavailableAPIError as e:
-          assert "tf.contrib.layers.conv2d" in str(e)
+          assert "tf.contrib.layers.separable_conv2d" in str(e)
+      else:
+          raise AssertionError("separable_conv2d was imported")
       # Typos and private names stay plain AttributeErrors; hasattr works on them.
       assert not hasattr(tf.contrib.layers, "fuly_connected")
       assert not hasattr(tf.layers, "__wrapped__") and not hasattr(tf, "_secret")

@@ -254,7 +254,6 @@ def test_batch_normalization_fused_4d_updates_with_bessel_correction(sess):
 @pytest.mark.parametrize("kwargs, named", [
     ({"renorm": True}, "renorm=True"),
     ({"virtual_batch_size": 2}, "virtual_batch_size=2"),
-    ({"adjustment": lambda shape: (1.0, 0.0)}, "adjustment="),
 ])
 def test_batch_normalization_refuses_what_it_does_not_implement(graph, kwargs, named):
   with pytest.raises(NotImplementedError, match=named):

@@ -1,71 +1,56 @@
 """Layer builders with tf.contrib.layers' signatures, semantics and variable names.
 
-Owns `fully_connected` (and its `relu`, `relu6`, `linear` shortcuts), `dropout`,
-`batch_norm` and `flatten`, and the helpers they share (input checks, variable
-collections, the moving-average update), which `dnn_toolkit.layers.tf_layers` reuses.
+Owns contrib's names and defaults for `fully_connected` (and its `relu`, `relu6`,
+`linear` shortcuts), `dropout`, `batch_norm` and `flatten`; what they compute comes
+from the layer core (`dnn_toolkit.layers.core`). As in TF 1.15 (and tf-slim),
+`fully_connected` is a face over the tf.layers `Dense` class whose variable getter
+renames `kernel` to `weights` and `bias` to `biases` and makes them model variables;
+so names match what TF 1.x contrib code wrote (`hidden1/weights`, `hidden1/biases`,
+`hidden1/BatchNorm/moving_mean`), penalties are named as TF 1.15 named them
+(`hidden1/kernel/Regularizer/l2_regularizer`), and checkpoints written by such code
+restore into graphs built here.
 
-Each builder creates its variables with `tf.compat.v1.get_variable` inside a
-`tf.compat.v1.variable_scope`, so names match what TF 1.x contrib code wrote
-(`hidden1/weights`, `hidden1/biases`, `hidden1/BatchNorm/moving_mean`) and checkpoints
-written by such code restore into graphs built here. They are built on `tf.nn` ops, not on
-Keras layers, and work both with `tf.compat.v1.disable_v2_behavior()` (reference
-variables) and with only eager execution disabled (resource variables). A tensor added
-to `outputs_collections` carries contrib's `.aliases` (the layer's scope), which
+They are built on `tf.compat.v1.get_variable` and `tf.nn` ops, not on Keras layers, and
+work both with `tf.compat.v1.disable_v2_behavior()` (reference variables) and with
+only eager execution disabled (resource variables). A tensor added to
+`outputs_collections` carries contrib's `.aliases` (the layer's scope), which
 tf-slim's `convert_collection_to_dict` reads.
 """
 
 import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from dnn_toolkit import _validation
+from dnn_toolkit.layers import core
 from dnn_toolkit.layers.arg_scope import add_arg_scope
 from dnn_toolkit.layers.initializers import xavier_initializer
+from dnn_toolkit.layers.tf_convolutional import (
+  Conv1D,
+  Conv2D,
+  Conv2DTranspose,
+  Conv3D,
+  normalize_tuple,
+)
+from dnn_toolkit.layers.tf_core import Dense
 
 _V1 = tf.compat.v1
 UPDATE_OPS = _V1.GraphKeys.UPDATE_OPS
+_Collections = Sequence[str] | dict[str, Sequence[str]] | None
 
 
-def _inputs_with_known_depth(inputs, fn_name, min_rank=2):
-  """Converts `inputs` to a float tensor and returns it with its last dimension."""
-  return _inputs_with_known_channels(inputs, fn_name, min_rank, channel_axis=-1)
+def variable_collections(variables_collections: _Collections,
+                         name: str) -> list[str]:
+  """The collections of model variable `name`: global, model and the caller's extra.
 
-
-def _inputs_with_known_channels(inputs, fn_name, min_rank=2, channel_axis=-1):
-  """Converts `inputs` to a float tensor; returns it and its `channel_axis` dimension."""
-  inputs = tf.convert_to_tensor(inputs)
-  if not inputs.dtype.is_floating:
-    raise TypeError(f"{fn_name}: expected `inputs` to be a floating point tensor. "
-                    f"Received: inputs.dtype={inputs.dtype.name}")
-  rank = inputs.shape.rank
-  if rank is None:
-    raise ValueError(f"{fn_name}: expected `inputs` of rank >= {min_rank} "
-                     f"([batch_size, ..., depth]), but {inputs.name} has undefined rank; "
-                     "give the placeholder a shape. Received: inputs.shape=<unknown>")
-  if rank < min_rank:
-    raise ValueError(f"{fn_name}: expected `inputs` of rank >= {min_rank} "
-                     f"([batch_size, ..., depth]). Received: inputs.shape={inputs.shape}")
-  depth = inputs.shape[channel_axis]
-  if depth is None:
-    which = "last" if channel_axis == -1 else f"channel (axis {channel_axis})"
-    raise ValueError(f"{fn_name}: the {which} dimension of `inputs` must be known to "
-                     "create the variables, but it is undefined; give the placeholder a "
-                     "full shape such as [None, 784]. "
-                     f"Received: inputs.shape={inputs.shape}")
-  return inputs, int(depth)
-
-
-def _smart_cond(pred, true_fn, false_fn):
-  """Calls one branch when `pred` is a Python bool, else builds a `tf.cond`."""
-  if isinstance(pred, bool):
-    return true_fn() if pred else false_fn()
-  return _V1.cond(pred, true_fn, false_fn)
-
-
-def _variable_collections(variables_collections, name):
-  """Returns the extra collections of variable `name` (a list, or a dict by name)."""
+  Args:
+    variables_collections: extra collections: a list (every variable), a dict by
+      variable name ('weights', 'biases', 'beta', ...), or None.
+    name: the variable's short name.
+  """
   if isinstance(variables_collections, dict):
     extra = variables_collections.get(name)
   else:
@@ -77,20 +62,43 @@ def _variable_collections(variables_collections, name):
   return [_V1.GraphKeys.GLOBAL_VARIABLES, _V1.GraphKeys.MODEL_VARIABLES] + list(extra)
 
 
-def _model_variable(name, shape, dtype, initializer, regularizer, trainable,
-                    variables_collections):
-  return _V1.get_variable(name, shape=shape, dtype=dtype, initializer=initializer,
-                          regularizer=regularizer, trainable=trainable,
-                          collections=_variable_collections(variables_collections, name))
+def model_variable_getter(rename: dict[str, str] | None = None) -> Callable[..., Any]:
+  """A custom getter that makes a layer's weights model variables, renamed.
+
+  `rename` maps the tf.layers weight names to contrib's (`{'kernel': 'weights'}`), as
+  tf-slim's getter did. The collections a caller asked for are kept (a `batch_norm`
+  normalizer inside the scope keeps its own), plus `GLOBAL_VARIABLES` and
+  `MODEL_VARIABLES`.
+  """
+
+  def model_getter(getter, name, *args, **kwargs):  # TF passes `getter` by name.
+    scope, _, short = name.rpartition("/")
+    if rename and short in rename:
+      name = f"{scope}/{rename[short]}" if scope else rename[short]
+    collections = list(kwargs.get("collections") or [_V1.GraphKeys.GLOBAL_VARIABLES])
+    kwargs["collections"] = collections + [_V1.GraphKeys.MODEL_VARIABLES]
+    return getter(name, *args, **kwargs)
+
+  return model_getter
 
 
-def _collect_outputs(outputs_collections, outputs, alias=None):
+def add_to_variable_collections(variable: tf.Variable,
+                                variables_collections: _Collections,
+                                name: str) -> None:
+  """Adds `variable` to its extra `variables_collections` (once; it may be reused)."""
+  for collection in variable_collections(variables_collections, name)[2:]:
+    if not any(v is variable for v in _V1.get_collection(collection)):
+      _V1.add_to_collection(collection, variable)
+
+
+def collect_named_outputs(outputs_collections: str | Sequence[str] | None,
+                          alias: str | None, outputs: tf.Tensor) -> tf.Tensor:
   """Adds `outputs` to the collections, appending `alias` to its `.aliases` (contrib).
 
   Args:
     outputs_collections: a collection name, a list of them, or None (nothing done).
-    outputs: the tensor.
     alias: the layer's scope name; a trailing '/' is dropped, as contrib did.
+    outputs: the tensor.
 
   Returns:
     `outputs`.
@@ -103,6 +111,15 @@ def _collect_outputs(outputs_collections, outputs, alias=None):
       outputs.aliases = list(getattr(outputs, "aliases", [])) + [alias]
     _V1.add_to_collections(outputs_collections, outputs)
   return outputs
+
+
+def check_kernel_face(fn_name: str, *, reuse: Any, scope: Any, **functions: Any) -> None:
+  """The checks contrib's kernel layers share: callables, and reuse with a scope."""
+  for name, fn in functions.items():
+    _validation.check_callable(name, fn)
+  if reuse is True and scope is None:
+    raise ValueError(f"{fn_name}: `reuse=True` needs the `scope` to reuse. "
+                     "Received: scope=None")
 
 
 @add_arg_scope
@@ -157,33 +174,30 @@ def fully_connected(
       unknown, or `reuse=True` comes without a `scope`.
   """
   num_outputs = _validation.check_positive_int("num_outputs", num_outputs)
-  for name, fn in (("activation_fn", activation_fn), ("normalizer_fn", normalizer_fn),
-                   ("weights_regularizer", weights_regularizer),
-                   ("biases_regularizer", biases_regularizer)):
-    _validation.check_callable(name, fn)
-  if reuse is True and scope is None:
-    raise ValueError("fully_connected: `reuse=True` needs the `scope` to reuse. "
-                     "Received: scope=None")
-  inputs, depth = _inputs_with_known_depth(inputs, "fully_connected")
-  dtype = inputs.dtype.base_dtype
+  check_kernel_face("fully_connected", reuse=reuse, scope=scope,
+                    activation_fn=activation_fn, normalizer_fn=normalizer_fn,
+                    weights_regularizer=weights_regularizer,
+                    biases_regularizer=biases_regularizer)
+  inputs, _ = core.inputs_with_known_channels(inputs, "fully_connected")
+  getter = model_variable_getter({"kernel": "weights", "bias": "biases"})
   with _V1.variable_scope(scope, default_name="fully_connected", values=[inputs],
-                          reuse=reuse) as sc:
-    weights = _model_variable("weights", [depth, num_outputs], dtype,
-                              weights_initializer, weights_regularizer, trainable,
-                              variables_collections)
-    if inputs.shape.rank == 2:
-      outputs = tf.matmul(inputs, weights)  # [batch_size, num_outputs]
-    else:
-      outputs = tf.tensordot(inputs, weights, [[inputs.shape.rank - 1], [0]])
+                          reuse=reuse, custom_getter=getter) as sc:
+    layer = Dense(num_outputs, use_bias=normalizer_fn is None
+                  and biases_initializer is not None,
+                  kernel_initializer=weights_initializer,
+                  bias_initializer=biases_initializer,
+                  kernel_regularizer=weights_regularizer,
+                  bias_regularizer=biases_regularizer, trainable=trainable,
+                  name=sc.name, dtype=inputs.dtype.base_dtype, _scope=sc, _reuse=reuse)
+    outputs = layer.apply(inputs)  # [batch_size, ..., num_outputs]
+    add_to_variable_collections(layer.kernel, variables_collections, "weights")
+    if layer.bias is not None:
+      add_to_variable_collections(layer.bias, variables_collections, "biases")
     if normalizer_fn is not None:
       outputs = normalizer_fn(outputs, **(normalizer_params or {}))
-    elif biases_initializer is not None:
-      biases = _model_variable("biases", [num_outputs], dtype, biases_initializer,
-                               biases_regularizer, trainable, variables_collections)
-      outputs = tf.nn.bias_add(outputs, biases)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
-    return _collect_outputs(outputs_collections, outputs, sc.original_name_scope)
+    return collect_named_outputs(outputs_collections, sc.original_name_scope, outputs)
 
 
 def _shortcut(activation_fn, name, doc):
@@ -229,10 +243,7 @@ def flatten(inputs: tf.Tensor, outputs_collections: str | Sequence[str] | None =
                      f"inputs must have at least 2 dimensions. Received: inputs.shape="
                      f"{shown}")
   with tf.name_scope(scope or "Flatten") as sc:
-    flat = inputs.shape[1:].num_elements()  # None unless every dimension is known
-    outputs = tf.reshape(inputs, [tf.shape(inputs)[0], -1 if flat is None else flat])
-    outputs.set_shape([inputs.shape[0], flat])  # [batch_size, d1 * ... * dk]
-    return _collect_outputs(outputs_collections, outputs, sc)
+    return collect_named_outputs(outputs_collections, sc, core.flatten(inputs))
 
 
 @add_arg_scope
@@ -283,98 +294,26 @@ def dropout(inputs: tf.Tensor, keep_prob: float | tf.Tensor = 0.5,
     if isinstance(keep_prob, float) and keep_prob == 1.0:
       outputs = tf.identity(inputs)
     else:
-      outputs = _smart_cond(
-          is_training,
-          lambda: _dropout_mask(inputs, 1.0 - keep_prob, noise_shape, seed),
-          lambda: tf.identity(inputs))
-    return _collect_outputs(outputs_collections, outputs, sc.name)
-
-
-def _dropout_mask(inputs, rate, noise_shape, seed):
-  if callable(seed):
-    seed = seed()  # Built here, in the training branch: inference never reads it.
-  if isinstance(seed, (tf.Tensor, tf.Variable)):
-    return tf.nn.experimental.stateless_dropout(inputs, rate, seed,
-                                                noise_shape=noise_shape)
-  return tf.nn.dropout(inputs, rate=rate, noise_shape=noise_shape, seed=seed)
-
-
-def _assign_moving_average(variable, value, decay):
-  """`variable -= (variable - value) * (1 - decay)`, as contrib did (no zero-debias).
-
-  The op is named `AssignMovingAvg` (then `AssignMovingAvg_1`, ...), as contrib's.
-  """
-  with tf.name_scope("AssignMovingAvg") as name:
-    delta = (variable - value) * (1.0 - decay)
-    return _V1.assign_sub(variable, delta, name=name)
-
-
-def _assign_zero_debiased_average(variable, value, decay, biased, local_step):
-  """The zero-debiased moving average of contrib's `zero_debias_moving_mean=True`.
-
-  `biased` is the plain moving average started at 0; `variable` gets
-  `biased / (1 - decay ** local_step)` after `local_step` updates, so early values are
-  not pulled towards the zero start.
-  """
-  with tf.name_scope("AssignMovingAvg") as name:
-    update_biased = _V1.assign_sub(biased, (biased - value) * (1.0 - decay))
-    update_step = _V1.assign_add(local_step, 1.0)
-    bias_factor = 1.0 - tf.pow(tf.constant(decay, variable.dtype.base_dtype),
-                               update_step)
-    return _V1.assign(variable, update_biased / bias_factor, name=name)
+      outputs = core.dropout(inputs, rate=1.0 - keep_prob, noise_shape=noise_shape,
+                             seed=seed, training=is_training)
+    return collect_named_outputs(outputs_collections, outputs=outputs, alias=sc.name)
 
 
 _BATCH_NORM_PARAMS = ("beta", "gamma", "moving_mean", "moving_variance")
 _REGULARIZED_PARAMS = ("beta", "gamma")
-_DATA_FORMATS = ("NHWC", "NCHW")
 
 
-def _batch_norm_variables(depth, dtype, center, scale, param_initializers, trainable,
-                          variables_collections, param_regularizers=None):
-  """Creates beta, gamma, moving_mean and moving_variance in the current scope.
-
-  The moving statistics are made with the scope's partitioner turned off, as contrib
-  did: their moving-average updates need whole variables.
-  """
-  inits = _validation.check_known_keys("param_initializers", param_initializers,
-                                       _BATCH_NORM_PARAMS)
-  regs = _validation.check_known_keys("param_regularizers", param_regularizers,
-                                      _REGULARIZED_PARAMS)
-  make = lambda name, default, train: _model_variable(
-      name, [depth], dtype, inits.get(name, default), regs.get(name), train,
-      variables_collections)
-  beta = make("beta", _V1.zeros_initializer(), trainable) if center else None
-  gamma = make("gamma", _V1.ones_initializer(), trainable) if scale else None
-  with _V1.variable_scope(_V1.get_variable_scope()) as unpartitioned:
-    unpartitioned.set_partitioner(None)
-    moving_mean = make("moving_mean", _V1.zeros_initializer(), False)
-    moving_variance = make("moving_variance", _V1.ones_initializer(), False)
-  return beta, gamma, moving_mean, moving_variance
-
-
-def _zero_debias_variables(moving_mean, variables_collections):
-  """Creates contrib's `<moving_mean>/biased` and `<moving_mean>/local_step`.
-
-  Named as contrib named them: under a variable scope spelled like the moving mean's
-  full name, so `BatchNorm/moving_mean` gets `BatchNorm/BatchNorm/moving_mean/biased`.
-  """
-  with _V1.variable_scope(_V1.get_variable_scope()) as unpartitioned:
-    unpartitioned.set_partitioner(None)
-    with _V1.variable_scope(moving_mean.op.name):
-      biased = _model_variable("biased", moving_mean.shape, moving_mean.dtype.base_dtype,
-                               _V1.zeros_initializer(), None, False,
-                               variables_collections)
-      local_step = _model_variable("local_step", [], moving_mean.dtype.base_dtype,
-                                   _V1.zeros_initializer(), None, False,
-                                   variables_collections)
-  return biased, local_step
+def _check_nhwc_or_nchw(data_format):
+  if data_format not in ("NHWC", "NCHW"):  # contrib's words, which its tests match
+    raise ValueError("Received an invalid value for `data_format`: data_format has to "
+                     f"be either NCHW or NHWC. Received: data_format={data_format!r}")
 
 
 def _check_batch_norm_options(fused, data_format, zero_debias_moving_mean, renorm,
                               adjustment, batch_weights):
   """Validates batch_norm's contrib options before any op is created."""
   _validation.check_bool("fused", fused, allow_none=True)
-  _validation.check_choice("data_format", data_format, _DATA_FORMATS)
+  _check_nhwc_or_nchw(data_format)
   _validation.check_bool("zero_debias_moving_mean", zero_debias_moving_mean)
   if _validation.check_bool("renorm", renorm):
     raise NotImplementedError(
@@ -384,6 +323,49 @@ def _check_batch_norm_options(fused, data_format, zero_debias_moving_mean, renor
   if batch_weights is not None:
     batch_weights = tf.convert_to_tensor(batch_weights)
   return batch_weights
+
+
+def _batch_norm_variables(depth, dtype, *, center, scale, initializers, regularizers,
+                          trainable, variables_collections, gamma_first):
+  """Creates beta, gamma, moving_mean and moving_variance in the current scope.
+
+  TF 1.15 made gamma before beta where contrib handed over to the tf.layers class
+  (`gamma_first`). The moving statistics are never partitioned: their updates need
+  whole variables.
+  """
+  make = lambda name, default, train: core.add_variable(
+      name, [depth], dtype, initializer=initializers.get(name, default),
+      regularizer=regularizers.get(name), trainable=train,
+      collections=variable_collections(variables_collections, name),
+      unpartitioned=name.startswith("moving"))
+  made = {}
+  for name in ("gamma", "beta") if gamma_first else ("beta", "gamma"):
+    if name == "beta" and center:
+      made[name] = make(name, _V1.zeros_initializer(), trainable)
+    if name == "gamma" and scale:
+      made[name] = make(name, _V1.ones_initializer(), trainable)
+  return core.BatchNormParams(
+      made.get("beta"), made.get("gamma"),
+      make("moving_mean", _V1.zeros_initializer(), False),
+      make("moving_variance", _V1.ones_initializer(), False))
+
+
+def _zero_debias_variables(moving_mean, *, fused):
+  """Creates contrib's `<moving_mean>/biased` and `<moving_mean>/local_step`.
+
+  Named as contrib named them: under a variable scope spelled like the moving mean's
+  full name, so `BatchNorm/moving_mean` gets `BatchNorm/BatchNorm/moving_mean/biased`.
+  Model variables, except on the fused path, where TF 1.15 made plain ones.
+  """
+  collections = [_V1.GraphKeys.GLOBAL_VARIABLES]
+  if not fused:
+    collections.append(_V1.GraphKeys.MODEL_VARIABLES)
+  dtype = moving_mean.dtype.base_dtype
+  with _V1.variable_scope(moving_mean.op.name):
+    make = lambda name, shape: core.add_variable(
+        name, shape, dtype, initializer=_V1.zeros_initializer(), trainable=False,
+        collections=collections, unpartitioned=True)
+    return make("biased", moving_mean.shape), make("local_step", [])
 
 
 @add_arg_scope
@@ -405,9 +387,11 @@ def batch_norm(
 ) -> tf.Tensor:
   """Adds batch normalization (Ioffe and Szegedy, 2015) over all axes but the channels.
 
-  When training it normalizes with the batch's mean and (biased) variance and updates
+  When training it normalizes with the batch's mean and variance and updates
   `moving_mean` and `moving_variance` as `m -= (m - batch_stat) * (1 - decay)`; at
-  inference it normalizes with the moving averages. By default the update ops go to
+  inference it normalizes with the moving averages. As in TF 1.15, rank-2 and rank-4
+  inputs use TF's fused kernel by default (see `fused`), whose moving variance is
+  updated with the unbiased batch variance, `n / (n - 1)` times the biased one. By default the update ops go to
   `tf.GraphKeys.UPDATE_OPS` and must run with each training step:
 
       bn = {"is_training": is_training, "decay": 0.9}
@@ -445,11 +429,15 @@ def batch_norm(
     trainable: False keeps beta and gamma out of `TRAINABLE_VARIABLES`.
     batch_weights: optional `[batch_size]` frequency weights of the examples; the batch
       statistics are then weighted means and variances.
-    fused: None, True or False. Accepted for contrib code; all three compute the same
-      maths here (contrib's choice of kernel).
+    fused: None (default) or True: TF's fused kernel where TF 1.15 used it (rank-2
+      and rank-4 float16/bfloat16/float32 inputs without `batch_weights` or
+      `adjustment`); its moving variance gets the batch variance times `n / (n - 1)`
+      and an `epsilon` below 1.001e-5 counts as 1.001e-5. False: the plain moments
+      (`tf.nn.moments`, biased variance) for every input.
     data_format: 'NHWC' (channels last, default) or 'NCHW' (channels on axis 1).
     zero_debias_moving_mean: debias the moving mean from its zero start; creates
-      `<scope>/<scope>/moving_mean/biased` and `.../local_step`, as contrib.
+      `<scope>/<scope>/moving_mean/biased` and `.../local_step`, as contrib (model
+      variables unless fused).
     scope: optional variable scope. Default 'BatchNorm'.
     renorm: must be False: batch renormalization is not implemented.
     renorm_clipping: ignored unless `renorm` (as contrib).
@@ -462,8 +450,8 @@ def batch_norm(
 
   Raises:
     ValueError: if `decay` is outside [0, 1), `epsilon` is negative, `data_format` is
-      unknown, the rank or channels of `inputs` are unknown, or a parameter dict has
-      unknown keys.
+      unknown ("data_format has to be either NCHW or NHWC."), the rank or channels of
+      `inputs` are unknown, or a parameter dict has unknown keys.
     TypeError: if `is_training` is neither a bool nor a bool tensor, or `fused`,
       `zero_debias_moving_mean`, `renorm`, `activation_fn` or `adjustment` has the
       wrong type.
@@ -477,138 +465,297 @@ def batch_norm(
   batch_weights = _check_batch_norm_options(fused, data_format, zero_debias_moving_mean,
                                             renorm, adjustment, batch_weights)
   channel_axis = 1 if data_format == "NCHW" else -1
-  inputs, depth = _inputs_with_known_channels(inputs, "batch_norm",
-                                              channel_axis=channel_axis)
-  _validation.check_known_keys("param_initializers", param_initializers,
-                               _BATCH_NORM_PARAMS)
-  _validation.check_known_keys("param_regularizers", param_regularizers,
-                               _REGULARIZED_PARAMS)
+  inputs, depth = core.inputs_with_known_channels(inputs, "batch_norm",
+                                                  channel_axis=channel_axis)
+  initializers = _validation.check_known_keys("param_initializers", param_initializers,
+                                              _BATCH_NORM_PARAMS)
+  regularizers = _validation.check_known_keys("param_regularizers", param_regularizers,
+                                              _REGULARIZED_PARAMS)
   if batch_weights is not None and not (
       batch_weights.shape.rank in (None, 1)
       and batch_weights.shape[:1].is_compatible_with(inputs.shape[:1])):
     raise ValueError("batch_norm: expected `batch_weights` of shape [batch_size] = "
                      f"{inputs.shape[:1]}. Received: batch_weights.shape="
                      f"{batch_weights.shape}")
+  rank = inputs.shape.rank
+  # TF 1.15's three paths: its own fused function, the tf.layers class (fused for
+  # rank 4), and the plain one; `fuse` says which kernel, `gamma_first` the class.
+  fuse = (fused is not False and batch_weights is None and adjustment is None
+          and rank in (2, 4) and inputs.dtype.base_dtype in core.FUSED_DTYPES)
+  default_updates = isinstance(updates_collections, str) and (
+      updates_collections == UPDATE_OPS)
+  contrib_fused = fuse and (zero_debias_moving_mean or rank == 2 or not default_updates)
+  gamma_first = (not contrib_fused and default_updates and batch_weights is None
+                 and not zero_debias_moving_mean)
   if isinstance(updates_collections, str):
     updates_collections = [updates_collections]
   with _V1.variable_scope(scope, default_name="BatchNorm", values=[inputs],
                           reuse=reuse) as sc:
-    outputs = _batch_norm_in_scope(
-        inputs, channel_axis=channel_axis, depth=depth, decay=decay, center=center,
-        scale=scale, epsilon=epsilon, param_initializers=param_initializers,
-        param_regularizers=param_regularizers, updates_collections=updates_collections,
-        is_training=is_training, trainable=trainable,
-        variables_collections=variables_collections, batch_weights=batch_weights,
-        zero_debias=zero_debias_moving_mean, adjustment=adjustment)
+    params = _batch_norm_variables(
+        depth, core.param_dtype(inputs.dtype), center=center, scale=scale,
+        initializers=initializers, regularizers=regularizers, trainable=trainable,
+        variables_collections=variables_collections, gamma_first=gamma_first)
+    # As contrib, the debiasing variables exist only where the mean can be updated.
+    debias = (_zero_debias_variables(params.moving_mean, fused=fuse)
+              if zero_debias_moving_mean and is_training is not False else None)
+    outputs, updates = core.batch_normalization(
+        inputs, params, channel_axes=[channel_axis % rank], training=is_training,
+        momentum=decay, epsilon=epsilon, fused=fuse,
+        in_place=updates_collections is None, batch_weights=batch_weights,
+        zero_debias=debias, adjustment=adjustment)
+    for update in updates:
+      _V1.add_to_collections(updates_collections, update)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
-    return _collect_outputs(outputs_collections, outputs, sc.name)
+    return collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
-def _batch_norm_in_scope(inputs, *, channel_axis, depth, decay, center, scale, epsilon,
-                         param_initializers, param_regularizers, updates_collections,
-                         is_training, trainable, variables_collections, batch_weights,
-                         zero_debias, adjustment):
-  """batch_norm's variables, statistics and normalization, in its variable scope."""
-  low_precision = inputs.dtype.base_dtype in (tf.float16, tf.bfloat16)
-  param_dtype = tf.float32 if low_precision else inputs.dtype.base_dtype
-  beta, gamma, moving_mean, moving_variance = _batch_norm_variables(
-      depth, param_dtype, center, scale, param_initializers, trainable,
-      variables_collections, param_regularizers=param_regularizers)
-  # As contrib, the debiasing variables exist only where the mean can be updated.
-  debias = (_zero_debias_variables(moving_mean, variables_collections)
-            if zero_debias and is_training is not False else None)
-  x = tf.cast(inputs, tf.float32) if low_precision else inputs
-  rank = inputs.shape.rank
-  axes = [a for a in range(rank) if a != channel_axis % rank]
-  mean, variance = _batch_norm_statistics(
-      x, is_training, decay, moving_mean, moving_variance, updates_collections,
-      axes=axes, batch_weights=batch_weights, zero_debias=debias)
-  offset, multiplier = beta, gamma
-  if adjustment is not None and is_training is not False:
-    offset, multiplier = _adjusted_transform(x, adjustment, is_training, beta, gamma)
-  if channel_axis == 1:  # Parameters [C] broadcast as [1, C, 1, ...].
-    shape = [1, depth] + [1] * (rank - 2)
-    mean, variance = tf.reshape(mean, shape), tf.reshape(variance, shape)
-    offset = None if offset is None else tf.reshape(offset, shape)
-    multiplier = None if multiplier is None else tf.reshape(multiplier, shape)
-  outputs = tf.nn.batch_normalization(x, mean, variance, offset, multiplier, epsilon)
-  if low_precision:
-    outputs = tf.cast(outputs, inputs.dtype.base_dtype)
-  outputs.set_shape(inputs.shape)
-  return outputs
+# Convolution and pooling --------------------------------------------------------------
+
+_CONV_FORMATS = (None, "NWC", "NCW", "NHWC", "NCHW", "NDHWC", "NCDHW")
+_CONV_CLASSES = {3: Conv1D, 4: Conv2D, 5: Conv3D}
 
 
-def _adjusted_transform(x, adjustment, is_training, beta, gamma):
-  """Composes contrib's training-only `adjustment` with gamma and beta.
+def _convolution(
+    inputs: tf.Tensor, num_outputs: int, kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] = 1, padding: str = "SAME", data_format: str | None = None,
+    rate: int | Sequence[int] = 1,
+    activation_fn: Callable[..., tf.Tensor] | None = tf.nn.relu,
+    normalizer_fn: Callable[..., tf.Tensor] | None = None,
+    normalizer_params: dict[str, Any] | None = None,
+    weights_initializer: Callable[..., tf.Tensor] = xavier_initializer(),
+    weights_regularizer: Callable[[tf.Tensor], tf.Tensor | None] | None = None,
+    biases_initializer: Callable[..., tf.Tensor] | None = _V1.zeros_initializer(),
+    biases_regularizer: Callable[[tf.Tensor], tf.Tensor | None] | None = None,
+    reuse: bool | None = None, variables_collections: _Collections = None,
+    outputs_collections: str | Sequence[str] | None = None, trainable: bool = True,
+    scope: str | None = None, conv_dims: int | None = None) -> tf.Tensor:
+  """Adds an N-D convolution (N = 1, 2, 3 by the input's rank), contrib style.
 
-  Returns (offset, multiplier) with `normalized * adj_scale + adj_bias` followed by
-  `* gamma + beta` folded into one affine map; at inference the adjustment is 1 and 0.
-  """
-  adj_scale, adj_bias = adjustment(tf.shape(x))
-  adj_scale = tf.cast(adj_scale, x.dtype)
-  adj_bias = tf.cast(adj_bias, x.dtype)
-  adj_scale = _smart_cond(is_training, lambda: adj_scale,
-                          lambda: tf.ones_like(adj_scale))
-  adj_bias = _smart_cond(is_training, lambda: adj_bias, lambda: tf.zeros_like(adj_bias))
-  multiplier = adj_scale if gamma is None else adj_scale * gamma
-  offset = adj_bias if gamma is None else adj_bias * gamma
-  if beta is not None:
-    offset = offset + beta
-  return offset, multiplier
+  Creates `<scope>/weights` `[*kernel_size, in_channels, num_outputs]` and, unless a
+  `normalizer_fn` is given, `<scope>/biases` `[num_outputs]`; then applies
+  `activation_fn(normalizer_fn(conv))`. The default scope is `Conv`, then `Conv_1`.
+  It is a face over the tf.layers `Conv1D`/`Conv2D`/`Conv3D` classes, as in TF 1.15.
 
-
-def _batch_norm_statistics(inputs, is_training, decay, moving_mean, moving_variance,
-                           updates_collections, axes=None, batch_weights=None,
-                           zero_debias=None):
-  """Returns the (mean, variance) to normalize with, adding the moving-average updates.
-
-  With `is_training` a tensor, both branches exist in the graph: the update ops in
-  `updates_collections` then only update when it is True, so running UPDATE_OPS at
-  evaluation changes nothing.
+      net = conv2d(images, 32, [3, 3], scope="conv1")         # SAME, ReLU, stride 1
+      net = max_pool2d(net, [2, 2], scope="pool1")             # VALID, stride 2
 
   Args:
-    inputs: float tensor; its statistics are taken over `axes` (default: all but the
-      last).
-    is_training: Python bool or scalar bool tensor.
-    decay: the moving averages' decay.
-    moving_mean, moving_variance: the `[depth]` variables.
-    updates_collections: list of collections of the update ops, or None to update in
-      the forward pass.
-    axes: the axes to reduce. Default all but the last.
-    batch_weights: optional `[batch_size]` example weights (weighted moments).
-    zero_debias: optional (biased, local_step) variables: the mean update is then
-      zero-debiased.
+    inputs: float tensor `[batch, *spatial, channels]` ('N...C' formats) or
+      `[batch, channels, *spatial]` ('NC...' formats), of rank 3 to 5.
+    num_outputs: positive int, the number of filters.
+    kernel_size: an int or N ints (or a TensorShape).
+    stride: an int or N ints. Default 1.
+    padding: 'SAME' (default) or 'VALID'.
+    data_format: None (channels last), 'NWC', 'NCW', 'NHWC', 'NCHW', 'NDHWC' or
+      'NCDHW'.
+    rate: dilation rate, an int or N ints; with a stride > 1 it must be 1.
+    activation_fn, normalizer_fn, normalizer_params, weights_initializer,
+    weights_regularizer, biases_initializer, biases_regularizer, reuse,
+    variables_collections, outputs_collections, trainable, scope: as for
+      `fully_connected` (penalties named `<scope>/kernel/Regularizer/...`).
+    conv_dims: optional N the input must have (`conv2d` passes 2).
 
   Returns:
-    (mean, variance), each `[depth]`.
+    The output tensor, in the layout of `inputs`.
+
+  Raises:
+    TypeError / ValueError: for a bad argument, naming it, or inputs that are not
+      floating point, of an unsupported rank or without known channels.
   """
-  moving_stats = lambda: (tf.identity(moving_mean), tf.identity(moving_variance))
-  if is_training is False:
-    return moving_stats()
-  if axes is None:
-    axes = list(range(inputs.shape.rank - 1))
-  if batch_weights is None:
-    mean, variance = tf.nn.moments(inputs, axes)  # [depth] each
-  else:
-    weights = tf.reshape(tf.cast(batch_weights, inputs.dtype),
-                         [-1] + [1] * (inputs.shape.rank - 1))
-    mean, variance = tf.nn.weighted_moments(inputs, axes, weights)
+  if data_format not in _CONV_FORMATS:
+    raise ValueError(f"Received an invalid value for `data_format`, expected one of "
+                     f"{', '.join(map(repr, _CONV_FORMATS))}. "
+                     f"Received: data_format={data_format!r}")
+  num_outputs = _validation.check_positive_int("num_outputs", num_outputs)
+  check_kernel_face("convolution", reuse=reuse, scope=scope,
+                    activation_fn=activation_fn, normalizer_fn=normalizer_fn,
+                    weights_regularizer=weights_regularizer,
+                    biases_regularizer=biases_regularizer)
+  inputs = core.float_inputs(inputs, "convolution")
+  rank = inputs.shape.rank
+  if rank not in _CONV_CLASSES or (conv_dims is not None and rank != conv_dims + 2):
+    expected = "3, 4 or 5" if conv_dims is None else conv_dims + 2
+    raise ValueError(f"convolution: expected `inputs` of rank {expected}. "
+                     f"Received: inputs.shape={inputs.shape}")
+  channels_first = bool(data_format) and data_format.startswith("NC")
+  return _kernel_layer(
+      _CONV_CLASSES[rank], inputs, "Conv", dict(
+          filters=num_outputs, kernel_size=kernel_size, strides=stride,
+          padding=padding, dilation_rate=rate,
+          data_format="channels_first" if channels_first else "channels_last"),
+      activation_fn=activation_fn, normalizer_fn=normalizer_fn,
+      normalizer_params=normalizer_params, weights_initializer=weights_initializer,
+      weights_regularizer=weights_regularizer, biases_initializer=biases_initializer,
+      biases_regularizer=biases_regularizer, reuse=reuse,
+      variables_collections=variables_collections,
+      outputs_collections=outputs_collections, trainable=trainable, scope=scope)
 
-  def updates():
-    if zero_debias is None:
-      update_mean = _assign_moving_average(moving_mean, mean, decay)
-    else:
-      update_mean = _assign_zero_debiased_average(moving_mean, mean, decay,
-                                                  *zero_debias)
-    return update_mean, _assign_moving_average(moving_variance, variance, decay)
 
-  if updates_collections is None:
-    def forced_updates():
-      with tf.control_dependencies(updates()):
-        return tf.identity(mean), tf.identity(variance)
-    return _smart_cond(is_training, forced_updates, moving_stats)
-  update_mean, update_variance = _smart_cond(is_training, updates, moving_stats)
-  _V1.add_to_collections(updates_collections, update_mean)
-  _V1.add_to_collections(updates_collections, update_variance)
-  return _smart_cond(is_training, lambda: (mean, variance), moving_stats)
+def _kernel_layer(cls, inputs, default_scope, layer_arguments, *, activation_fn,
+                  normalizer_fn, normalizer_params, weights_initializer,
+                  weights_regularizer, biases_initializer, biases_regularizer, reuse,
+                  variables_collections, outputs_collections, trainable, scope):
+  """A tf.layers kernel class as a contrib layer: weights, biases, normalizer, outputs."""
+  getter = model_variable_getter({"kernel": "weights", "bias": "biases"})
+  with _V1.variable_scope(scope, default_name=default_scope, values=[inputs],
+                          reuse=reuse, custom_getter=getter) as sc:
+    layer = cls(**layer_arguments,
+                use_bias=normalizer_fn is None and biases_initializer is not None,
+                kernel_initializer=weights_initializer,
+                bias_initializer=biases_initializer,
+                kernel_regularizer=weights_regularizer,
+                bias_regularizer=biases_regularizer, trainable=trainable, name=sc.name,
+                dtype=inputs.dtype.base_dtype, _scope=sc, _reuse=reuse)
+    outputs = layer.apply(inputs)
+    add_to_variable_collections(layer.kernel, variables_collections, "weights")
+    if layer.bias is not None:
+      add_to_variable_collections(layer.bias, variables_collections, "biases")
+    if normalizer_fn is not None:
+      outputs = normalizer_fn(outputs, **(normalizer_params or {}))
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return collect_named_outputs(outputs_collections, sc.original_name_scope, outputs)
+
+
+def _fixed_rank(conv_dims, name):
+  """`_convolution` with `conv_dims` set, decorated for arg_scope under its own key."""
+  def convolve(*args, **kwargs):
+    return _convolution(*args, conv_dims=conv_dims, **kwargs)
+
+  signature = inspect.signature(_convolution)
+  convolve.__signature__ = signature.replace(parameters=[
+      p for p in signature.parameters.values()
+      if conv_dims is None or p.name != "conv_dims"])
+  convolve.__name__ = convolve.__qualname__ = name
+  convolve.__doc__ = _convolution.__doc__ if conv_dims is None else (
+      f"`convolution` of inputs of rank {conv_dims + 2} ({conv_dims}-D), contrib's "
+      f"`{name}`; see `convolution` for the arguments.")
+  return add_arg_scope(convolve)
+
+
+convolution = _fixed_rank(None, "convolution")
+convolution1d = conv1d = _fixed_rank(1, "convolution1d")
+convolution2d = conv2d = _fixed_rank(2, "convolution2d")
+convolution3d = conv3d = _fixed_rank(3, "convolution3d")
+
+
+@add_arg_scope
+def convolution2d_transpose(
+    inputs: tf.Tensor, num_outputs: int, kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] = 1, padding: str = "SAME", data_format: str = "NHWC",
+    activation_fn: Callable[..., tf.Tensor] | None = tf.nn.relu,
+    normalizer_fn: Callable[..., tf.Tensor] | None = None,
+    normalizer_params: dict[str, Any] | None = None,
+    weights_initializer: Callable[..., tf.Tensor] = xavier_initializer(),
+    weights_regularizer: Callable[[tf.Tensor], tf.Tensor | None] | None = None,
+    biases_initializer: Callable[..., tf.Tensor] | None = _V1.zeros_initializer(),
+    biases_regularizer: Callable[[tf.Tensor], tf.Tensor | None] | None = None,
+    reuse: bool | None = None, variables_collections: _Collections = None,
+    outputs_collections: str | Sequence[str] | None = None, trainable: bool = True,
+    scope: str | None = None) -> tf.Tensor:
+  """Adds a transposed 2-D convolution ("deconvolution"), contrib style.
+
+  Creates `<scope>/weights` `[kh, kw, num_outputs, in_channels]` and, unless a
+  `normalizer_fn` is given, `<scope>/biases`. The default scope is
+  `Conv2d_transpose`. Each spatial length becomes `length * stride` ('SAME') or
+  `length * stride + max(kernel - stride, 0)` ('VALID').
+
+  Args:
+    inputs: float tensor `[batch, height, width, channels]` (NHWC) or NCHW.
+    num_outputs, kernel_size, stride, padding: as for `convolution` (2-D).
+    data_format: 'NHWC' (default) or 'NCHW'.
+    activation_fn, ..., scope: as for `convolution`.
+
+  Returns:
+    The output tensor, in the layout of `inputs`.
+
+  Raises:
+    ValueError: if `data_format` is neither ("data_format has to be either NCHW or
+      NHWC."), or for another bad argument, naming it.
+    TypeError: for a bad type, naming the argument.
+  """
+  _check_nhwc_or_nchw(data_format)
+  num_outputs = _validation.check_positive_int("num_outputs", num_outputs)
+  check_kernel_face("convolution2d_transpose", reuse=reuse, scope=scope,
+                    activation_fn=activation_fn, normalizer_fn=normalizer_fn,
+                    weights_regularizer=weights_regularizer,
+                    biases_regularizer=biases_regularizer)
+  inputs = core.float_inputs(inputs, "convolution2d_transpose")
+  return _kernel_layer(
+      Conv2DTranspose, inputs, "Conv2d_transpose", dict(
+          filters=num_outputs, kernel_size=kernel_size, strides=stride,
+          padding=padding,
+          data_format="channels_first" if data_format == "NCHW" else "channels_last"),
+      activation_fn=activation_fn, normalizer_fn=normalizer_fn,
+      normalizer_params=normalizer_params, weights_initializer=weights_initializer,
+      weights_regularizer=weights_regularizer, biases_initializer=biases_initializer,
+      biases_regularizer=biases_regularizer, reuse=reuse,
+      variables_collections=variables_collections,
+      outputs_collections=outputs_collections, trainable=trainable, scope=scope)
+
+
+conv2d_transpose = convolution2d_transpose
+
+
+def _pool2d(kind, default_scope, inputs, kernel_size, stride, padding, data_format,
+            outputs_collections, scope):
+  """contrib's 2-D pooling: a name scope, the pooling op, the collected output."""
+  _check_nhwc_or_nchw(data_format)
+  pool_size = normalize_tuple("kernel_size", kernel_size, 2)
+  strides = normalize_tuple("stride", stride, 2)
+  padding = _validation.check_choice("padding", str(padding).upper(), ("VALID", "SAME"))
+  inputs = tf.convert_to_tensor(inputs)
+  if inputs.shape.rank != 4:
+    raise ValueError(f"{default_scope}: expected `inputs` of rank 4. "
+                     f"Received: inputs.shape={inputs.shape}")
+  with tf.name_scope(scope or default_scope) as sc:
+    outputs = core.pool(inputs, kind, pool_size=pool_size, strides=strides,
+                        padding=padding, channels_first=data_format == "NCHW")
+    return collect_named_outputs(outputs_collections, sc, outputs)
+
+
+_POOL_ARGS = """
+  Args:
+    inputs: tensor `[batch, height, width, channels]` (NHWC) or NCHW.
+    kernel_size: an int or 2 ints (or a TensorShape), the window.
+    stride: an int or 2 ints. Default 2.
+    padding: 'VALID' (default) or 'SAME'.
+    data_format: 'NHWC' (default) or 'NCHW'.
+    outputs_collections: collections the output is added to.
+    scope: optional name scope. Default '{scope}'.
+
+  Returns:
+    The pooled tensor, in the layout of `inputs`.
+
+  Raises:
+    ValueError: if `data_format` is neither NHWC nor NCHW (contrib's words), or for
+      another bad value, naming the argument.
+  """
+
+
+@add_arg_scope
+def max_pool2d(inputs: tf.Tensor, kernel_size: int | Sequence[int],
+               stride: int | Sequence[int] = 2, padding: str = "VALID",
+               data_format: str = "NHWC",
+               outputs_collections: str | Sequence[str] | None = None,
+               scope: str | None = None) -> tf.Tensor:
+  return _pool2d("max", "MaxPool2D", inputs, kernel_size, stride, padding, data_format,
+                 outputs_collections, scope)
+
+
+@add_arg_scope
+def avg_pool2d(inputs: tf.Tensor, kernel_size: int | Sequence[int],
+               stride: int | Sequence[int] = 2, padding: str = "VALID",
+               data_format: str = "NHWC",
+               outputs_collections: str | Sequence[str] | None = None,
+               scope: str | None = None) -> tf.Tensor:
+  return _pool2d("avg", "AvgPool2D", inputs, kernel_size, stride, padding, data_format,
+                 outputs_collections, scope)
+
+
+max_pool2d.__doc__ = "Adds 2-D max pooling, contrib style.\n" + _POOL_ARGS.format(
+    scope="MaxPool2D")
+avg_pool2d.__doc__ = ("Adds 2-D average pooling, contrib style; 'SAME' windows at the "
+                      "border average only the values inside.\n"
+                      + _POOL_ARGS.format(scope="AvgPool2D"))

@@ -2,8 +2,8 @@
 
 Each factory validates its arguments at once and returns a closure `fn(weights)`, as
 tf.contrib.layers' regularizers do, with their op names (a penalty is the op named by
-its scope: `hidden1/weights/Regularizer/l2_regularizer`). Pass it as
-`weights_regularizer=` to a layer: `tf.compat.v1.get_variable` then adds the penalty to
+its scope: `hidden1/kernel/Regularizer/l2_regularizer`). Pass it as
+`weights_regularizer=` to a layer: the layer then adds the penalty of a new variable to
 `tf.GraphKeys.REGULARIZATION_LOSSES`, so the lesson's
 
     reg_losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)

@@ -13,7 +13,8 @@
 It holds every name of `tf.compat.v1`, plus what TF 1.x had and today's TensorFlow
 lacks or only offers through Keras 2:
 
-  tf.layers                dense, batch_normalization, dropout, flatten
+  tf.layers                dense, batch_normalization, dropout, flatten, conv2d,
+                           conv2d_transpose, ..., and the classes (Dense, Conv2D, ...)
                            (`dnn_toolkit.layers.tf_layers`: TF 1.15 signatures and names)
   tf.contrib.layers        fully_connected, batch_norm, dropout, ..., the contrib
                            initializers and regularizers (`dnn_toolkit.layers.contrib`)
@@ -32,8 +33,9 @@ flow), which cannot be undone; do not import it in a process that also runs eage
 TensorFlow 2 or Keras 3 code. The installed TensorFlow is not modified.
 
 A TF 1.x name that cannot be honoured (removed with no equivalent, such as
-`tf.contrib.slim` or `tf.estimator`, or not provided, such as `tf.layers.conv2d`)
-raises `UnavailableAPIError`, naming the TF 1.x API and what to use instead.
+`tf.contrib.slim` or `tf.estimator`, or not provided, such as
+`tf.contrib.layers.layer_norm`) raises `UnavailableAPIError`, naming the TF 1.x API
+and what to use instead.
 
 To run an unmodified script (`import tensorflow as tf`), use the runner,
 `dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.runner SCRIPT ARGS...`;

@@ -8,8 +8,8 @@ here) gets one error that names the TF 1.x API and the replacement, rather than 
     UnavailableAPIError: tf.contrib.slim is not available in dnn_toolkit.tf1: ...
 
 Attribute access raises `UnavailableAPIError` (a `NotImplementedError`, so that
-`from tensorflow.contrib.layers import conv2d` shows this message, which Python would
-replace for an `AttributeError`); an import of a removed module raises
+`from tensorflow.contrib.layers import layer_norm` shows this message, which Python
+would replace for an `AttributeError`); an import of a removed module raises
 `UnavailableModuleError` (a `ModuleNotFoundError`, which `except ImportError` catches).
 """
 
@@ -18,9 +18,11 @@ from collections.abc import Callable, Collection
 from dnn_toolkit.errors import DnnToolkitError
 
 _CONTRIB_GONE = "tf.contrib was removed in TensorFlow 2.0"
-_PROVIDED = ("dnn_toolkit.tf1 provides tf.layers (dense, batch_normalization, dropout, "
-             "flatten, conv2d, max_pooling2d), tf.contrib.layers (fully_connected, "
-             "batch_norm, dropout, the initializers and regularizers) and "
+_PROVIDED = ("dnn_toolkit.tf1 provides tf.layers (TF 1.15's functions and classes: "
+             "dense, batch_normalization, dropout, flatten, conv1d/2d/3d, "
+             "conv2d_transpose, separable_conv2d, pooling, Dense, Conv2D, ...), "
+             "tf.contrib.layers (fully_connected, conv2d, conv2d_transpose, max_pool2d, "
+             "avg_pool2d, batch_norm, dropout, the initializers and regularizers) and "
              "tf.contrib.framework.arg_scope")
 _KERAS = ("Keras 3, today's tf.keras, does not build TF 1.x graphs: use tf.layers "
           "(dense, batch_normalization, dropout, flatten) or tf.contrib.layers, which "
@@ -56,19 +58,11 @@ ADVICE: dict[str, str] = {
                               "tf.GraphKeys.GLOBAL_VARIABLES, scope=...)"),
     "tf.contrib.layers.": (f"{_CONTRIB_GONE}. {_PROVIDED}; for anything else "
                            f"{_BY_HAND}"),
-    "tf.contrib.layers.conv2d": (f"{_CONTRIB_GONE}. Use tf.layers.conv2d(inputs, "
-                                 "filters, kernel_size, activation=tf.nn.relu), whose "
-                                 "variables are named kernel and bias, not weights "
-                                 "and biases"),
-    "tf.contrib.layers.max_pool2d": (f"{_CONTRIB_GONE}. Use tf.layers.max_pooling2d("
-                                     "inputs, pool_size, strides), whose padding "
-                                     "defaults to 'valid' as contrib's did"),
     "tf.contrib.": f"{_CONTRIB_GONE}. {_PROVIDED}",
-    "tf.layers.": ("dnn_toolkit.tf1 provides only tf.layers.dense, "
-                   "batch_normalization, dropout, flatten, conv2d, max_pooling2d and "
-                   "average_pooling2d (TensorFlow's own tf.layers needs Keras 2); "
-                   f"{_BY_HAND} (e.g. tf.nn.conv1d, tf.nn.conv2d_transpose), and share "
-                   "variables with name= and reuse=True instead of the layer classes"),
+    "tf.layers.": ("dnn_toolkit.tf1 provides TF 1.15's tf.layers functions and classes "
+                   "but not tf.layers.experimental (Keras-style variable management); "
+                   "share variables with name= and reuse=True, or call one layer "
+                   "object twice"),
     "tf.keras.datasets.": ("dnn_toolkit.tf1 provides only tf.keras.datasets.mnist "
                            "(offline)"),
     "tf.keras.": _KERAS,

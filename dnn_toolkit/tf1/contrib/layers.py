@@ -13,7 +13,9 @@ from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 # The tf.contrib.layers names of TF 1.15 that the toolkit may provide, by module.
 _SOURCES = {
     _layers: ("fully_connected", "batch_norm", "dropout", "flatten", "linear", "relu",
-              "relu6", "softmax"),
+              "relu6", "softmax", "convolution", "convolution1d", "convolution2d",
+              "convolution3d", "conv1d", "conv2d", "conv3d", "convolution2d_transpose",
+              "conv2d_transpose", "max_pool2d", "avg_pool2d"),
     _initializers: ("xavier_initializer", "variance_scaling_initializer"),
     _regularizers: ("l1_regularizer", "l2_regularizer", "l1_l2_regularizer",
                     "sum_regularizer", "apply_regularization"),
