@@ -163,7 +163,7 @@ def test_convolutions_match_numpy(sess, fn, shape, kernel_size, strides, padding
 TRANSPOSES = [
     (tf_layers.conv2d_transpose, (2, 3, 4, 3), (3, 3), (2, 2), "valid"),
     (tf_layers.conv2d_transpose, (2, 3, 4, 3), (3, 2), (2, 1), "same"),
-    (tf_layers.conv2d_transpose, (1, 3, 3, 2), (1, 1), (2, 2), "valid"),  # kernel < stride
+    (tf_layers.conv2d_transpose, (1, 3, 3, 2), (1, 1), (2, 2), "valid"),  # k < stride
     (tf_layers.conv2d_transpose, (1, 2, 2, 2), (4, 4), (2, 2), "same"),
     (tf_layers.conv3d_transpose, (1, 2, 3, 2, 2), (2, 3, 2), (2, 1, 2), "same"),
     (tf_layers.conv3d_transpose, (1, 2, 2, 2, 2), (3, 3, 3), (2, 2, 2), "valid"),

@@ -391,8 +391,9 @@ def batch_norm(
   `moving_mean` and `moving_variance` as `m -= (m - batch_stat) * (1 - decay)`; at
   inference it normalizes with the moving averages. As in TF 1.15, rank-2 and rank-4
   inputs use TF's fused kernel by default (see `fused`), whose moving variance is
-  updated with the unbiased batch variance, `n / (n - 1)` times the biased one. By default the update ops go to
-  `tf.GraphKeys.UPDATE_OPS` and must run with each training step:
+  updated with the unbiased batch variance, `n / (n - 1)` times the biased one.
+  By default the update ops go to `tf.GraphKeys.UPDATE_OPS` and must run with each
+  training step:
 
       bn = {"is_training": is_training, "decay": 0.9}
       hidden1 = fully_connected(X, 300, normalizer_fn=batch_norm, normalizer_params=bn)
@@ -518,7 +519,8 @@ _CONV_CLASSES = {3: Conv1D, 4: Conv2D, 5: Conv3D}
 
 def _convolution(
     inputs: tf.Tensor, num_outputs: int, kernel_size: int | Sequence[int],
-    stride: int | Sequence[int] = 1, padding: str = "SAME", data_format: str | None = None,
+    stride: int | Sequence[int] = 1, padding: str = "SAME",
+    data_format: str | None = None,
     rate: int | Sequence[int] = 1,
     activation_fn: Callable[..., tf.Tensor] | None = tf.nn.relu,
     normalizer_fn: Callable[..., tf.Tensor] | None = None,
@@ -578,7 +580,7 @@ def _convolution(
     expected = "3, 4 or 5" if conv_dims is None else conv_dims + 2
     raise ValueError(f"convolution: expected `inputs` of rank {expected}. "
                      f"Received: inputs.shape={inputs.shape}")
-  channels_first = bool(data_format) and data_format.startswith("NC")
+  channels_first = data_format is not None and data_format.startswith("NC")
   return _kernel_layer(
       _CONV_CLASSES[rank], inputs, "Conv", dict(
           filters=num_outputs, kernel_size=kernel_size, strides=stride,

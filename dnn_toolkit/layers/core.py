@@ -424,7 +424,7 @@ def flatten(inputs: tf.Tensor) -> tf.Tensor:
 
 
 def to_channels_last(inputs: tf.Tensor, channels_first: bool) -> tf.Tensor:
-  """`[batch, channels, *spatial]` -> `[batch, *spatial, channels]` if `channels_first`."""
+  """`[batch, channels, *spatial]` -> `[batch, *spatial, channels]` if channels first."""
   if not channels_first:
     return inputs
   rank = inputs.shape.rank

@@ -151,11 +151,11 @@ class Layer:
     else:
       self._base_name = to_snake_case(type(self).__name__)
       self._name = _unique_object_name(self._base_name)
-    self._scope = None
+    self._scope: Any = None  # A VariableScope, chosen by the first call.
     if scope:
       with _V1.variable_scope(scope) as captured:
         self._scope = captured
-    self._current_scope = None
+    self._current_scope: Any = None
 
   # Properties -------------------------------------------------------------------------
 
@@ -287,10 +287,13 @@ class Layer:
     del input_shape
     self.built = True
 
-  def call(self, inputs: tf.Tensor, **kwargs: Any) -> tf.Tensor:
-    """The layer's computation. Default: the identity."""
+  def _identity(self, inputs: tf.Tensor, **kwargs: Any) -> tf.Tensor:
     del kwargs
     return inputs
+
+  # `call(inputs, ...)`: the layer's computation (default: the identity). Subclasses
+  # define their own arguments, e.g. BatchNormalization's `training`.
+  call: Callable[..., tf.Tensor] = _identity
 
   def compute_output_shape(self, input_shape: Any) -> tf.TensorShape:
     """The output shape for `input_shape` (default: unchanged)."""

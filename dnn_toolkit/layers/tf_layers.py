@@ -232,6 +232,11 @@ _CONV_ARGS = """
 """
 
 
+def _add_conv_args(fn, **fields):
+  """Appends the shared Args/Returns/Raises sections to a convolution's docstring."""
+  fn.__doc__ = (fn.__doc__ or "") + _CONV_ARGS.format(**fields)
+
+
 def _convolution(cls, inputs, name, reuse, **kwargs):
   layer = cls(name=name, dtype=_dtype(inputs), _scope=name, _reuse=reuse, **kwargs)
   return layer.apply(inputs)
@@ -260,8 +265,7 @@ def conv1d(inputs: tf.Tensor, filters: int, kernel_size: _Size, strides: _Size =
       bias_constraint=bias_constraint, trainable=trainable)
 
 
-conv1d.__doc__ += _CONV_ARGS.format(extra="dilation_rate, ", cls="Conv1D",
-                                    default="conv1d")
+_add_conv_args(conv1d, extra="dilation_rate, ", cls="Conv1D", default="conv1d")
 
 
 def conv2d(inputs: tf.Tensor, filters: int, kernel_size: _Size,
@@ -291,8 +295,7 @@ def conv2d(inputs: tf.Tensor, filters: int, kernel_size: _Size,
       bias_constraint=bias_constraint, trainable=trainable)
 
 
-conv2d.__doc__ += _CONV_ARGS.format(extra="dilation_rate, ", cls="Conv2D",
-                                    default="conv2d")
+_add_conv_args(conv2d, extra="dilation_rate, ", cls="Conv2D", default="conv2d")
 
 
 def conv3d(inputs: tf.Tensor, filters: int, kernel_size: _Size,
@@ -318,8 +321,7 @@ def conv3d(inputs: tf.Tensor, filters: int, kernel_size: _Size,
       bias_constraint=bias_constraint, trainable=trainable)
 
 
-conv3d.__doc__ += _CONV_ARGS.format(extra="dilation_rate, ", cls="Conv3D",
-                                    default="conv3d")
+_add_conv_args(conv3d, extra="dilation_rate, ", cls="Conv3D", default="conv3d")
 
 
 def conv2d_transpose(
@@ -351,8 +353,8 @@ def conv2d_transpose(
       bias_constraint=bias_constraint, trainable=trainable)
 
 
-conv2d_transpose.__doc__ += _CONV_ARGS.format(extra="", cls="Conv2DTranspose",
-                                              default="conv2d_transpose")
+_add_conv_args(conv2d_transpose, extra="", cls="Conv2DTranspose",
+               default="conv2d_transpose")
 
 
 def conv3d_transpose(
@@ -378,8 +380,8 @@ def conv3d_transpose(
       bias_constraint=bias_constraint, trainable=trainable)
 
 
-conv3d_transpose.__doc__ += _CONV_ARGS.format(extra="", cls="Conv3DTranspose",
-                                              default="conv3d_transpose")
+_add_conv_args(conv3d_transpose, extra="", cls="Conv3DTranspose",
+               default="conv3d_transpose")
 
 
 def separable_conv1d(
@@ -398,7 +400,7 @@ def separable_conv1d(
     pointwise_constraint: _Constraint | None = None,
     bias_constraint: _Constraint | None = None, trainable: bool = True,
     name: str | None = None, reuse: bool | None = None) -> tf.Tensor:
-  """Adds a depthwise-separable 1-D convolution (`depthwise_kernel`, `pointwise_kernel`)."""
+  """Adds a depthwise-separable 1-D convolution (depthwise, then pointwise kernel)."""
   return _convolution(
       _conv.SeparableConv1D, inputs, name, reuse, filters=filters,
       kernel_size=kernel_size, strides=strides, padding=padding,
@@ -414,9 +416,8 @@ def separable_conv1d(
       trainable=trainable)
 
 
-separable_conv1d.__doc__ += _CONV_ARGS.format(
-    extra="dilation_rate, depth_multiplier, ", cls="SeparableConv1D",
-    default="separable_conv1d")
+_add_conv_args(separable_conv1d, extra="dilation_rate, depth_multiplier, ",
+               cls="SeparableConv1D", default="separable_conv1d")
 
 
 def separable_conv2d(
@@ -455,9 +456,8 @@ def separable_conv2d(
       trainable=trainable)
 
 
-separable_conv2d.__doc__ += _CONV_ARGS.format(
-    extra="dilation_rate, depth_multiplier, ", cls="SeparableConv2D",
-    default="separable_conv2d")
+_add_conv_args(separable_conv2d, extra="dilation_rate, depth_multiplier, ",
+               cls="SeparableConv2D", default="separable_conv2d")
 
 
 _POOL_ARGS = """
