@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dnn_toolkit.layers import tf_core, tf_layers
 from dnn_toolkit.layers.contrib import batch_norm, dropout, fully_connected
 from dnn_toolkit.layers.regularizers import l1_regularizer, l2_regularizer
 
@@ -673,10 +674,38 @@ def check_is_training_bool_variable(reference_variables):
     np.testing.assert_allclose(sess.run(bn), _normalize(x, 0.0, 1.0), rtol=1e-5)
 
 
+def check_tf_layers_classes(reference_variables):
+  # The tf.layers classes and functions on the same core: a shared Dense, a fused
+  # batch normalization switched by a placeholder, a transposed convolution.
+  x = _data((6, 4, 4, 3))
+  X = V1.placeholder(tf.float32, shape=(None, 4, 4, 3), name="X")
+  training = V1.placeholder_with_default(False, shape=(), name="training")
+  bn = tf_core.BatchNormalization(momentum=0.0, name="bn")
+  normalized = bn(X, training=training)
+  up = tf_layers.conv2d_transpose(normalized, 2, 3, strides=2, padding="same")
+  dense = tf_core.Dense(2, name="shared")
+  a, b = dense(tf_layers.flatten(up)), dense.apply(tf_layers.flatten(up) * 2.0)
+  _assert_variable_kind(reference_variables)
+  _assert_cond_kind(reference_variables)
+  assert _names(dense.variables) == ["shared/kernel", "shared/bias"]
+  assert up.shape.as_list() == [None, 8, 8, 2]
+  with V1.Session() as sess:
+    sess.run(V1.global_variables_initializer())
+    sess.run(bn.updates, {X: x})  # Not training: nothing moves.
+    np.testing.assert_array_equal(sess.run(bn.moving_variance), np.ones(3))
+    sess.run(bn.updates, {X: x, training: True})
+    n = 6 * 4 * 4
+    np.testing.assert_allclose(sess.run(bn.moving_variance),
+                               x.var((0, 1, 2)) * n / (n - 1), rtol=1e-4)
+    got_a, got_b, bias = sess.run([a, b, dense.bias], {X: x})
+  np.testing.assert_allclose(got_b - bias, 2.0 * (got_a - bias), rtol=1e-4, atol=1e-4)
+
+
 KEY_CHECKS = [check_layer_names, check_get_tensor_by_name,
               check_batch_norm_update_with_placeholder,
               check_batch_norm_in_place_update_with_placeholder,
-              check_dropout_with_placeholder, check_is_training_bool_variable]
+              check_dropout_with_placeholder, check_is_training_bool_variable,
+              check_tf_layers_classes]
 
 
 @pytest.mark.parametrize("check", KEY_CHECKS, ids=lambda check: check.__name__)
