@@ -16,7 +16,7 @@ from dnn_toolkit import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
-from dnn_toolkit import experiment  # pylint: disable=g-import-not-at-top
+from dnn_toolkit.runs import lifecycle  # pylint: disable=g-import-not-at-top
 from dnn_toolkit.data import mnist
 from dnn_toolkit.model import LESSON_DEFAULT  # pylint: disable=g-import-not-at-top
 
@@ -32,7 +32,7 @@ def main():
   datasets = mnist.load_mnist()
   config = dataclasses.replace(LESSON_DEFAULT, seed=args.seed)
   with tempfile.TemporaryDirectory() as run_dir:
-    result = experiment.train(config, datasets.train, datasets.validation,
+    result = lifecycle.train(config, datasets.train, datasets.validation,
                               test=datasets.test, run_dir=f"{run_dir}/run",
                               epochs=args.epochs, batch_size=args.batch_size, patience=5)
   state = result.state

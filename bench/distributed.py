@@ -4,7 +4,7 @@
     python bench/distributed.py --examples 5500 --epochs 2   # quicker
 
 The model is 784-300-100-10 (ReLU, He initialization, Adam, no batch norm or dropout)
-on MNIST at batch 50 per worker. The single-process run is `experiment.train`; each
+on MNIST at batch 50 per worker. The single-process run is `runs.lifecycle.train`; each
 cluster is `dnn-toolkit cluster --ps 1 --workers N [--sync]` of real TensorFlow
 processes on 127.0.0.1. Samples/s is the training set divided by the median epoch time
 after the first epoch (so start-up is not counted), from each run's own record; the
@@ -52,13 +52,13 @@ def samples_per_second(history, n_train):
 
 def single_process(data_path, run_dir, epochs):
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import experiment
+  from dnn_toolkit.runs import lifecycle
   from dnn_toolkit.config import DNNConfig
   from dnn_toolkit.data import mnist
   config = DNNConfig(hidden_layers=(300, 100), activation="relu", initializer="he",
                      batch_norm=False, dropout_rate=0.0, optimizer="adam")
   data = mnist.load_mnist(validation_size=VALIDATION, path=data_path, verify=False)
-  result = experiment.train(config, data.train, data.validation, run_dir=run_dir,
+  result = lifecycle.train(config, data.train, data.validation, run_dir=run_dir,
                             epochs=epochs, batch_size=50, patience=None, verbose=0)
   return result.history
 

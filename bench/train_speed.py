@@ -44,6 +44,7 @@ from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import mnist  # pylint: disable=g-import-not-at-top
 from dnn_toolkit.model import build_dnn  # pylint: disable=g-import-not-at-top
 from dnn_toolkit.training import loop as training
+from dnn_toolkit.training import hooks as training_hooks
 
 try:
   import torch  # pylint: disable=g-import-not-at-top
@@ -68,7 +69,7 @@ class ToolkitTrainer:
     self.graph = tf.Graph()
     with self.graph.as_default():
       self.dnn = build_dnn(CONFIG, X.shape[1])
-      self.snapshot = training.ParamSnapshot()
+      self.best_weights = training_hooks.BestWeights()
       init = _V1.global_variables_initializer()
     self.sess = _V1.Session(graph=self.graph)
     self.sess.run(init)
@@ -82,7 +83,7 @@ class ToolkitTrainer:
     self.state = training.fit(
         self.sess, self.dnn, (self.X, self.y), (self.X[:500], self.y[:500]),
         epochs=epochs, batch_size=self.batch_size, state=self.state,
-        snapshot=self.snapshot, verbose=0, steps_per_call=self.steps_per_call)
+        best_weights=self.best_weights, verbose=0, steps_per_call=self.steps_per_call)
     self.state.best_val_loss = float("inf")  # Keeps the last weights, as peers do.
 
   def accuracy(self, X, y):

@@ -48,7 +48,8 @@ from dnn_toolkit import import_tensorflow_quietly
 tf = import_tensorflow_quietly()
 
 # pylint: disable=g-import-not-at-top
-from dnn_toolkit import experiment, pretraining, transfer
+from dnn_toolkit import pretraining, transfer
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.data import mnist
@@ -209,7 +210,7 @@ def main():
   workdir = args.workdir or tempfile.mkdtemp(prefix="bench-transfer-")
   if args.quick:  # A subset of 0-4 is enough for a quick base model.
     source = data.DataSet(source.images[:8000], source.labels[:8000])
-  base_run = experiment.train(
+  base_run = lifecycle.train(
       BASE, source, source_valid, test=data.filter_digits(datasets.test),
       run_dir=os.path.join(workdir, "digits-0-4"), epochs=budget["base_epochs"],
       batch_size=budget["base_batch_size"], patience=budget["base_patience"], verbose=0)

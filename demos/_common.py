@@ -10,7 +10,7 @@ A demo reads, top to bottom:
 
     from dnn_toolkit import import_tensorflow_quietly
     tf = import_tensorflow_quietly()            # then TensorFlow, its notices hidden
-    from dnn_toolkit import experiment, ...     # and the modules built on it
+    from dnn_toolkit.runs import lifecycle, ... # and the modules built on it
 
     ...the lesson's graph-mode code...
 
@@ -129,7 +129,7 @@ def load_mnist_or_exit(demo_name, **kwargs):
 def run_dir(out, name):
   """Returns `<out>/runs/<name>` for one training run, emptied of a previous run.
 
-  `experiment.train` refuses to overwrite a run directory; a demo run again replaces
+  `runs.lifecycle.train` refuses to overwrite a run directory; a demo run again replaces
   its own earlier results instead. Only a directory holding a training run is removed.
   """
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel

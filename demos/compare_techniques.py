@@ -16,7 +16,7 @@ trains on the same examples for the same epochs, once per seed. The table report
 mean and standard deviation over the seeds, so a difference smaller than the
 seed-to-seed spread reads as noise, not as a ranking (--quick has one seed: no spread).
 
-Every variant is an ordinary `experiment.train` run: a fresh `tf.Graph`, a `Session`,
+Every variant is an ordinary `runs.lifecycle.train` run: a fresh `tf.Graph`, a `Session`,
 checkpoints in its own run directory. Only the `DNNConfig` differs, which is the point
 of building the graph from a config: the comparison changes data, not code.
 
@@ -42,7 +42,8 @@ import matplotlib
 from dnn_toolkit import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import experiment, lr_finder, plots
+from dnn_toolkit import lr_finder, plots
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.errors import TrainingDivergedError
@@ -120,10 +121,9 @@ def train_one(config, seed, run_dir, budget, sets):
   try:
     # The config's seed fixes the initial weights, the dropout masks and the
     # shuffling: two runs differ only by what the table compares.
-    run = experiment.train(dataclasses.replace(config, seed=seed), train, validation,
+    run = lifecycle.train(dataclasses.replace(config, seed=seed), train, validation,
                            test=test, run_dir=run_dir, epochs=budget["epochs"],
-                           batch_size=BATCH_SIZE, patience=None, verbose=0,
-                           hook_factories=experiment.default_hook_factories())
+                           batch_size=BATCH_SIZE, patience=None, verbose=0)
   except TrainingDivergedError:
     return {"val": math.nan, "test": math.nan, "seconds": math.nan}
   # training.fit put back the weights of the lowest validation loss: report them.

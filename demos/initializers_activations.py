@@ -36,7 +36,8 @@ if __name__ == "__main__":
 from dnn_toolkit import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import experiment, summaries
+from dnn_toolkit import summaries
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 
@@ -74,10 +75,9 @@ def train_variant(choice, seed, train, datasets, run_dir, epochs):
   # Same seed, same shuffles: the initializer draws from the same random stream, and
   # only the config differs between variants.
   config = DNNConfig(**BASE, **choice, seed=seed)
-  run = experiment.train(config, train, datasets.validation, test=datasets.test,
+  run = lifecycle.train(config, train, datasets.validation, test=datasets.test,
                          run_dir=run_dir, epochs=epochs, batch_size=BATCH_SIZE,
-                         patience=None, verbose=0,
-                         hook_factories=experiment.default_hook_factories())
+                         patience=None, verbose=0)
   return {"curve": [h["val_accuracy"] for h in run.history],  # one per epoch
           "test": run.test["accuracy"], "dead": dead_percent(run.run_dir),
           "seconds": run.seconds}

@@ -45,11 +45,13 @@ import numpy as np
 from dnn_toolkit import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import checkpoints, experiment, scopes, summaries, transfer
+from dnn_toolkit import checkpoints, scopes, summaries, transfer
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.model import hidden_scope
 from dnn_toolkit.training import loop as training
+from dnn_toolkit.training import hooks as training_hooks
 
 # pylint: enable=wrong-import-position
 
@@ -84,7 +86,6 @@ VARIANTS = (
 )
 PRETRAINED_RUN = "pretrained"
 DIAGNOSTICS_EVERY = 10  # steps between TensorBoard's layer diagnostics
-HOOKS = experiment.default_hook_factories(every_n_steps=DIAGNOSTICS_EVERY)
 
 # ------------------------------------------------------------ part 1: pretraining
 
@@ -100,13 +101,12 @@ def pretrain(budget, datasets, run_dir):
   train, validation, test = digit_task(datasets, OLD_DIGITS)
   if budget["examples_per_class"] is not None:
     train = data.sample_per_class(train, budget["examples_per_class"], seed=0)
-  # experiment.train saves the weights of the lowest validation loss under best/:
+  # lifecycle.train saves the weights of the lowest validation loss under best/:
   # that checkpoint is what the new net reuses. Its variables are named by scope,
   # hidden1/weights ... hidden5/biases, outputs/weights: the names a Saver restores by.
-  run = experiment.train(DNNConfig(**PRETRAINED), train, validation, test=test,
+  run = lifecycle.train(DNNConfig(**PRETRAINED), train, validation, test=test,
                          run_dir=run_dir, epochs=budget["epochs"], batch_size=BATCH_SIZE,
-                         patience=None, verbose=0,
-                         hook_factories=experiment.default_hook_factories())
+                         patience=None, verbose=0)
   line = (f"digits 0-4, {train.num_examples} images, {budget['epochs']} epochs  test "
           f"acc {run.test['accuracy']:.4f}")
   print(f"[pretrain] {line}  {run.seconds:5.1f}s", flush=True)
@@ -168,7 +168,7 @@ def train_transferred(pretrained, config, frozen, run_dir, sets, epochs,
                  model.dnn, summaries.logdir_of(run_dir), every_n_steps=DIAGNOSTICS_EVERY,
                  restored={hidden_scope(i): pretrained.checkpoint for i in REUSED},
                  frozen=[hidden_scope(i) for i in range(1, frozen + 1)])]
-    snapshot = training.ParamSnapshot()
+    best_weights = training_hooks.BestWeights()
     layers = v1.model_variables()  # weights and biases of hidden1-5 and outputs
     init = v1.global_variables_initializer()
   with v1.Session(graph=graph) as sess:
@@ -190,7 +190,7 @@ def train_transferred(pretrained, config, frozen, run_dir, sets, epochs,
     started = time.perf_counter()
     state = training.fit(sess, model.dnn, train, validation, epochs=epochs,
                          batch_size=BATCH_SIZE, patience=None, hooks=hooks,
-                         snapshot=snapshot, verbose=0)
+                         best_weights=best_weights, verbose=0)
     seconds = time.perf_counter() - started
     accuracy = training.evaluate(sess, model.dnn, *test)["accuracy"]
   # CheckpointHook saved the whole new net (the lesson's new_saver.save), reused
@@ -215,9 +215,10 @@ def run_part2(pretrained, budget, datasets, out):
         pretrained.config, n_outputs=len(NEW_DIGITS), seed=seed,
         hidden_layers=pretrained.config.hidden_layers[:max(REUSED)])
     if frozen is None:  # the baseline: the same net from random weights
-      run = experiment.train(config, *sets[:2], test=sets[2], run_dir=run_dir,
+      run = lifecycle.train(config, *sets[:2], test=sets[2], run_dir=run_dir,
                              epochs=budget["epochs"], batch_size=BATCH_SIZE,
-                             patience=None, verbose=0, hook_factories=HOOKS)
+                             patience=None, verbose=0,
+                             log_every_steps=DIAGNOSTICS_EVERY)
       return {"curve": [h["val_accuracy"] for h in run.history],
               "test": run.test["accuracy"], "seconds": run.seconds}
     return train_transferred(pretrained, config, frozen, run_dir, sets,

@@ -17,7 +17,7 @@ ways: without regularization, with l1, with dropout at rate 50%, with both; once
 seed. It prints the accuracy on the training subset and on the test set (overfitting is
 the gap between them), and the validation loss at its lowest and at the last epoch: an
 overfitting net's validation loss climbs back up while its training accuracy nears 100%.
-`experiment.train` keeps the weights of the lowest validation loss: that is early
+`runs.lifecycle.train` keeps the weights of the lowest validation loss: that is early
 stopping, the lesson's first regularizer, so even "none" is early-stopped. A regularizer
 shows as a flatter validation loss, a later best epoch, and (sometimes) a higher test
 accuracy; the seeds tell whether a difference is more than noise.
@@ -44,7 +44,8 @@ import numpy as np
 from dnn_toolkit import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()  # before any module that imports TensorFlow
-from dnn_toolkit import experiment, plots, scopes
+from dnn_toolkit import plots, scopes
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.layers.contrib import fully_connected
@@ -139,10 +140,9 @@ def train_variant(config, train, datasets, run_dir, epochs):
   """Trains one variant; returns its metrics (accuracies of the best weights)."""
   # The penalty joins the loss through REGULARIZATION_LOSSES (way 2 above); the
   # dropout layers are switched on by feeding is_training=True to training steps.
-  run = experiment.train(config, train, datasets.validation, test=datasets.test,
+  run = lifecycle.train(config, train, datasets.validation, test=datasets.test,
                          run_dir=run_dir, epochs=epochs, batch_size=BATCH_SIZE,
-                         patience=None, verbose=0,
-                         hook_factories=experiment.default_hook_factories())
+                         patience=None, verbose=0)
   return {"train": accuracy_of_checkpoint(config, run.best_checkpoint, train),
           "test": run.test["accuracy"], "best_epoch": run.state.best_epoch,
           "small": small_weight_fraction(run.best_checkpoint),

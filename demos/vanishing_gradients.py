@@ -48,6 +48,7 @@ from dnn_toolkit import diagnostics, plots, summaries
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.model import build_dnn
 from dnn_toolkit.training import loop as training
+from dnn_toolkit.training import hooks as training_hooks
 
 # pylint: enable=wrong-import-position
 
@@ -101,7 +102,7 @@ def probe_variant(fields, datasets, budget, logdir, seed=42):
     dnn = build_dnn(config, n_inputs=784)
     diagnostics.probes_for_dnn(dnn)
     logs = summaries.SummaryHook(dnn, logdir, every_n_steps=20)
-    snapshot = training.ParamSnapshot()
+    best_weights = training_hooks.BestWeights()
     init = tf.compat.v1.global_variables_initializer()
   # The Session runs it: probes, then training steps, then probes again.
   with tf.compat.v1.Session(graph=graph) as sess:
@@ -113,7 +114,7 @@ def probe_variant(fields, datasets, budget, logdir, seed=42):
     n = budget["train_examples"]
     training.fit(sess, dnn, (datasets.train.images[:n], datasets.train.labels[:n]),
                  datasets.validation, epochs=budget["epochs"], batch_size=50,
-                 hooks=[logs], snapshot=snapshot, verbose=0)
+                 hooks=[logs], best_weights=best_weights, verbose=0)
     after = diagnostics.gradient_report(sess, dnn, X_probe, y_probe, is_training=bn)
     accuracy = training.evaluate(sess, dnn, datasets.validation.images,
                                  datasets.validation.labels)["accuracy"]

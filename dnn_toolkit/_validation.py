@@ -11,35 +11,41 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from dnn_toolkit.errors import ArgumentError, ArgumentTypeError
+
 if TYPE_CHECKING:
   import tensorflow as tf
 
 _T = TypeVar("_T")
 
 
-def _received(name, value):
-  return f"Received: {name}={value!r}"
-
-
 def check_positive_int(name: str, value: Any) -> int:
   """Returns `value` as an int, or raises if it is not a positive integer (bools rejected)."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-    raise TypeError(f"Expected `{name}` to be a positive integer, got type "
-                    f"{type(value).__name__}. {_received(name, value)}")
+    raise ArgumentTypeError(
+        name, f"Expected {{name}} to be a positive integer, got type "
+              f"{type(value).__name__}. Received: {{received}}",
+        value)
   if value <= 0:
-    raise ValueError(f"Received an invalid value for `{name}`, expected a positive "
-                     f"integer. {_received(name, value)}")
+    raise ArgumentError(
+        name, "Received an invalid value for {name}, expected a positive "
+              "integer. Received: {received}",
+        value)
   return int(value)
 
 
 def check_non_negative_int(name: str, value: Any) -> int:
   """Returns `value` as an int, or raises if it is not an integer >= 0 (bools rejected)."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-    raise TypeError(f"Expected `{name}` to be a non-negative integer, got type "
-                    f"{type(value).__name__}. {_received(name, value)}")
+    raise ArgumentTypeError(
+        name, f"Expected {{name}} to be a non-negative integer, got type "
+              f"{type(value).__name__}. Received: {{received}}",
+        value)
   if value < 0:
-    raise ValueError(f"Received an invalid value for `{name}`, expected a non-negative "
-                     f"integer. {_received(name, value)}")
+    raise ArgumentError(
+        name, "Received an invalid value for {name}, expected a non-negative "
+              "integer. Received: {received}",
+        value)
   return int(value)
 
 
@@ -47,12 +53,16 @@ def check_number(name: str, value: Any) -> float:
   """Returns `value` as a float, or raises TypeError if it is not a real number."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating,
                                                        np.integer)):
-    raise TypeError(f"Expected `{name}` to be a number, got type "
-                    f"{type(value).__name__}. {_received(name, value)}")
+    raise ArgumentTypeError(
+        name, f"Expected {{name}} to be a number, got type "
+              f"{type(value).__name__}. Received: {{received}}",
+        value)
   value = float(value)
   if not np.isfinite(value):
-    raise ValueError(f"Received an invalid value for `{name}`, expected a finite "
-                     f"number. {_received(name, value)}")
+    raise ArgumentError(
+        name, "Received an invalid value for {name}, expected a finite "
+              "number. Received: {received}",
+        value)
   return value
 
 
@@ -76,8 +86,10 @@ def check_in_range(name: str, value: Any, low: float | None, high: float | None,
     right = ")" if high_open or high is None else "]"
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
-    raise ValueError(f"Received an invalid value for `{name}`, expected a number in "
-                     f"{left}{lo}, {hi}{right}. {_received(name, given)}")
+    raise ArgumentError(
+        name, f"Received an invalid value for {{name}}, expected a number in "
+              f"{left}{lo}, {hi}{right}. Received: {{received}}",
+        given)
   return value
 
 
@@ -85,8 +97,10 @@ def check_choice(name: str, value: _T, choices: Collection[Any]) -> _T:
   """Returns `value` if it is one of `choices`, else raises ValueError listing them."""
   if value not in choices:
     listed = ", ".join(repr(c) for c in choices)
-    raise ValueError(f"Received an invalid value for `{name}`, expected one of "
-                     f"{listed}. {_received(name, value)}")
+    raise ArgumentError(
+        name, f"Received an invalid value for {{name}}, expected one of "
+              f"{listed}. Received: {{received}}",
+        value)
   return value
 
 
@@ -95,7 +109,9 @@ def check_callable(name: str, value: _T, allow_none: bool = True) -> _T:
   if (value is None and allow_none) or callable(value):
     return value
   expected = "callable or None" if allow_none else "callable"
-  raise TypeError(f"Expected `{name}` to be {expected}. {_received(name, value)}")
+  raise ArgumentTypeError(
+      name, f"Expected {{name}} to be {expected}. Received: {{received}}",
+      value)
 
 
 def check_optional_seed(name: str, value: Any) -> int | None:
@@ -118,8 +134,10 @@ def check_float_dtype(name: str, dtype: Any) -> "tf.DType":
     as_dtype = None
   if as_dtype is None or not as_dtype.is_floating:
     shown = getattr(as_dtype, "name", None) or repr(dtype)
-    raise TypeError(f"Cannot create initializer for non-floating point type: expected "
-                    f"`{name}` to be a floating point type. Received: {name}={shown}")
+    raise ArgumentTypeError(
+        name, f"Cannot create initializer for non-floating point type: expected "
+              f"{{name}} to be a floating point type. Received: {name}={shown}",
+        None)
   return as_dtype
 
 
@@ -137,8 +155,10 @@ def check_axes(name: str, value: Any) -> int | tuple[int, ...] | None:
   if (isinstance(value, (list, tuple)) and value
       and all(is_int(v) for v in value)):
     return tuple(int(v) for v in value)
-  raise TypeError(f"Expected `{name}` to be an int, a non-empty list of ints or None. "
-                  f"{_received(name, value)}")
+  raise ArgumentTypeError(
+      name, "Expected {name} to be an int, a non-empty list of ints or None. "
+            "Received: {received}",
+      value)
 
 
 def check_values_in_range(name: str, values: Any, low: float,
@@ -150,10 +170,12 @@ def check_values_in_range(name: str, values: Any, low: float,
   """
   values = np.asarray(values)
   if values.size and not np.all((values >= low) & (values <= high)):
-    raise ValueError(f"Received an invalid value for `{name}`, expected every element "
-                     f"in [{low:g}, {high:g}]. Received: {name} with values from "
-                     f"{np.nanmin(values):g} to {np.nanmax(values):g}"
-                     + (" and NaN" if np.isnan(values).any() else ""))
+    raise ArgumentError(
+        name, f"Received an invalid value for {{name}}, expected every element "
+              f"in [{low:g}, {high:g}]. Received: {name} with values from "
+              f"{np.nanmin(values):g} to {np.nanmax(values):g}"
+        + (" and NaN" if np.isnan(values).any() else ""),
+        None)
   return values
 
 
@@ -167,9 +189,11 @@ def check_bounds(low_name: str, low: Any, high_name: str,
   low = check_in_range(low_name, low, 0.0, None, low_open=True)
   high = check_in_range(high_name, high, 0.0, None, low_open=True)
   if high <= low:
-    raise ValueError(f"Received an invalid value for `{high_name}`, expected a number "
-                     f"greater than `{low_name}`={low:g} (the bounds are reversed?). "
-                     f"Received: {high_name}={high:g}")
+    raise ArgumentError(
+        high_name, f"Received an invalid value for {{name}}, expected a number "
+                   f"greater than `{low_name}`={low:g} (the bounds are reversed?). "
+                   "Received: {received}",
+        high)
   return low, high
 
 
@@ -178,7 +202,9 @@ def check_bool(name: str, value: Any, allow_none: bool = False) -> bool | None:
   if isinstance(value, bool) or (value is None and allow_none):
     return value
   expected = "None, True or False" if allow_none else "a bool"
-  raise TypeError(f"Expected `{name}` to be {expected}. {_received(name, value)}")
+  raise ArgumentTypeError(
+      name, f"Expected {{name}} to be {expected}. Received: {{received}}",
+      value)
 
 
 def check_known_keys(name: str, mapping: Mapping[str, _T] | None,
@@ -192,11 +218,15 @@ def check_known_keys(name: str, mapping: Mapping[str, _T] | None,
   if mapping is None:
     return {}
   if not isinstance(mapping, dict):
-    raise TypeError(f"Expected `{name}` to be a dict or None. {_received(name, mapping)}")
+    raise ArgumentTypeError(
+        name, "Expected {name} to be a dict or None. Received: {received}",
+        mapping)
   unknown = sorted(set(mapping) - set(allowed))
   if unknown:
-    raise ValueError(f"Received unknown keys in `{name}`: {unknown}; expected "
-                     f"{', '.join(allowed)}.")
+    raise ArgumentError(
+        name, f"Received unknown keys in {{name}}: {unknown}; expected "
+              f"{', '.join(allowed)}.",
+        None)
   return dict(mapping)
 
 
@@ -229,8 +259,10 @@ def check_is_training(is_training: Any, name: str = "is_training") -> "bool | tf
 def check_int(name: str, value: Any) -> int:
   """Returns `value` as an int, or raises TypeError if it is not an integer (bools too)."""
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-    raise TypeError(f"Expected `{name}` to be an integer, got type "
-                    f"{type(value).__name__}. {_received(name, value)}")
+    raise ArgumentTypeError(
+        name, f"Expected {{name}} to be an integer, got type "
+              f"{type(value).__name__}. Received: {{received}}",
+        value)
   return int(value)
 
 
@@ -238,8 +270,10 @@ def check_path(name: str, value: Any) -> str:
   """Returns `value` (a str or os.PathLike) as a str with `~` expanded, else TypeError."""
   import os  # pylint: disable=import-outside-toplevel
   if not isinstance(value, (str, os.PathLike)):
-    raise TypeError(f"Expected `{name}` to be a str or os.PathLike, got type "
-                    f"{type(value).__name__}. {_received(name, value)}")
+    raise ArgumentTypeError(
+        name, f"Expected {{name}} to be a str or os.PathLike, got type "
+              f"{type(value).__name__}. Received: {{received}}",
+        value)
   return os.path.expanduser(os.fspath(value))
 
 
@@ -252,13 +286,17 @@ def check_count_or_fraction(name: str, value: Any, allow_none: bool = True
   if value is None and allow_none:
     return None
   if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.number)):
-    raise TypeError(f"Expected `{name}` to be a count or a fraction in [0, 1), got "
-                    f"type {type(value).__name__}. {_received(name, value)}")
+    raise ArgumentTypeError(
+        name, f"Expected {{name}} to be a count or a fraction in [0, 1), got "
+              f"type {type(value).__name__}. Received: {{received}}",
+        value)
   if isinstance(value, (numbers.Integral, np.integer)):
     return check_non_negative_int(name, value)
   if not 0 <= value < 1:  # type: ignore[operator]  # Real: no comparisons in typeshed.
-    raise ValueError(f"Received an invalid value for `{name}`, expected a count or a "
-                     f"fraction in [0, 1). {_received(name, value)}")
+    raise ArgumentError(
+        name, "Received an invalid value for {name}, expected a count or a "
+              "fraction in [0, 1). Received: {received}",
+        value)
   return float(value)
 
 
@@ -267,6 +305,8 @@ def check_column(name: str, value: Any, allow_none: bool = True) -> str | int | 
   if (value is None and allow_none) or isinstance(value, str):
     return value
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-    raise TypeError(f"Expected `{name}` to be a column name or index, got type "
-                    f"{type(value).__name__}. {_received(name, value)}")
+    raise ArgumentTypeError(
+        name, f"Expected {{name}} to be a column name or index, got type "
+              f"{type(value).__name__}. Received: {{received}}",
+        value)
   return int(value)

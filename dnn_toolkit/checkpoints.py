@@ -16,11 +16,12 @@ or by scope) live in `dnn_toolkit.scopes`.
 """
 
 import collections
+import contextlib
 import dataclasses
+import glob
 import json
 import os
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,9 +40,11 @@ from dnn_toolkit.scopes import (
   READ_ERRORS,
   checkpoint_contents,
   checkpoint_exists,
+  load_values,
   scope_prefixes,
 )
-from dnn_toolkit.training.loop import Hook, TrainState
+from dnn_toolkit.training.hooks import Hook
+from dnn_toolkit.training.state import TrainState
 
 if TYPE_CHECKING:
   from dnn_toolkit.model import DNN
@@ -51,7 +54,7 @@ _V1 = tf.compat.v1
 Pretrained = collections.namedtuple("Pretrained", ["config", "checkpoint"])
 Pretrained.__doc__ = """A saved model to reuse: its `DNNConfig` and a checkpoint prefix.
 
-Written by `experiment.train` (see `transfer.load_pretrained`) and by layer-wise
+Written by `runs.lifecycle.train` (see `transfer.load_pretrained`) and by layer-wise
 pretraining; read by `transfer.build_transfer_dnn`.
 """
 
@@ -207,12 +210,26 @@ def has_run(run_dir: str) -> bool:
   return RunRecord.exists(run_dir)
 
 
-def lock_run(run_dir: str) -> _files.ExclusiveLock:
+#: Set by a launcher that took a run's lock for the tasks it starts: its own pid.
+LOCK_HOLDER_ENV = "DNN_TOOLKIT_RUN_LOCK_HOLDER"
+
+
+class _LauncherLock:
+  """The lock a launching parent process holds for this one; releasing it is a no-op."""
+
+  def release(self) -> None:
+    pass
+
+
+def lock_run(run_dir: str) -> "_files.ExclusiveLock | _LauncherLock":
   """Takes the run directory's exclusive lock for this process; returns the lock.
 
   Training holds it from before anything is written until the process ends or
   releases it (`lock.release()`); a SIGKILLed process leaves no stale lock. Readers
-  (inspect, tensorboard, evaluate, transfer from a finished run) need none.
+  (inspect, tensorboard, evaluate, transfer from a finished run) need none. A process
+  started by a launcher that holds the lock for it (its parent, named by
+  `LOCK_HOLDER_ENV`, as `dnn-toolkit cluster` does for its chief) trains under that
+  lock.
 
   Raises:
     RunLockedError: if another process trains there, naming its pid. Nothing in the
@@ -221,6 +238,9 @@ def lock_run(run_dir: str) -> _files.ExclusiveLock:
   try:
     return _files.ExclusiveLock(os.path.join(run_dir, LOCK_FILE)).acquire()
   except _files.LockHeld as held:
+    launcher = os.environ.get(LOCK_HOLDER_ENV, "")
+    if held.pid is not None and launcher == str(held.pid) == str(os.getppid()):
+      return _LauncherLock()
     who = f"process {held.pid}" if held.pid else "another process"
     raise RunLockedError(f"{run_dir!r} is in use: {who} is training there. Nothing was "
                          "changed; wait for it to finish or choose another run "
@@ -246,17 +266,24 @@ def check_same_config(run_dir: str, saved_config: DNNConfig, config: DNNConfig) 
 
 
 class CheckpointHook(Hook):
-  """A `training.fit` hook that keeps a run directory resumable.
+  """A training-loop hook that keeps a run directory resumable.
 
   Build it after the model and before the Session is finalized: it creates its Savers
   and a finiteness check in the default graph.
+
+  Every latest checkpoint carries its position: beside `model.ckpt-N.index` a
+  `model.ckpt-N.json` holds the `TrainState` at step N and the best checkpoint then, so
+  a run can continue from any intact checkpoint, not only the newest
+  (`verify_resume(..., from_checkpoint=...)`). A resumed run deletes nothing until it
+  has written a newer checkpoint of its own: only then are the files no record names
+  removed.
 
   Args:
     run_dir: the run directory, or a `RunRecord` to keep (its config, data identity,
       settings); the hook updates and writes it.
     config: the run's `DNNConfig` (ignored when a record is given).
-    save_every_steps: optional positive int; also save `latest` every that many steps,
-      bounding what a killed process loses.
+    save_every_steps: optional positive int; also save `latest` whenever the global
+      step crosses a multiple of it, bounding what a killed process loses.
     extra: optional JSON-ready dict stored in `state.json` (e.g. batch size, epochs).
   """
 
@@ -274,9 +301,10 @@ class CheckpointHook(Hook):
     self.run_dir = self.record.run_dir
     self.config = self.record.config
     self.save_every_steps = save_every_steps
-    # Hook declares the attribute None; a checkpoint hook sets it to a prefix.
-    self.last_checkpoint: str | None = None  # type: ignore[assignment]
+    self.last_checkpoint: str | None = None
     self.best_checkpoint: str | None = None
+    self._saved_step: int | None = None  # The global step of the last `latest` save.
+    self._stale = False  # A resumed run's leftovers wait for its first new checkpoint.
     # Two of each: a save deletes the oldest file only after the new one is complete,
     # and state.json still names the previous one until it is rewritten; keeping one
     # would delete what state.json names, and a kill right then breaks resuming.
@@ -292,28 +320,20 @@ class CheckpointHook(Hook):
     for sub in (LATEST, BEST):
       os.makedirs(os.path.join(self.run_dir, sub), exist_ok=True)
 
-  def resume_from(self, saved: RunRecord | Mapping[str, Any]) -> None:
-    """Continues the checkpoint bookkeeping of a resumed run (a `RunRecord` or dict).
+  def resume_from(self, latest: str, best: str | None) -> None:
+    """Continues the checkpoint bookkeeping of a resumed run; deletes nothing.
 
-    Files a killed process left behind (a half-written record, checkpoints no longer
-    named) are removed, so `latest/` holds what the Savers track and nothing else.
+    Args:
+      latest: the checkpoint prefix the run continues from (verified).
+      best: the best checkpoint of that position, or None.
     """
-    if not isinstance(saved, RunRecord):
-      saved = dict(saved)
-      for key in ("latest_checkpoint", "best_checkpoint"):
-        saved[key] = os.path.join(self.run_dir, saved[key]) if saved.get(key) else None
-    else:
-      saved = saved.__dict__
-    self.last_checkpoint = saved.get("latest_checkpoint")
-    self.best_checkpoint = saved.get("best_checkpoint")
+    self.last_checkpoint, self.best_checkpoint = latest, best
     # Let the Savers delete the run's earlier checkpoints in turn, as if never stopped.
-    for saver, path, sub in ((self._latest, self.last_checkpoint, LATEST),
-                             (self._best, self.best_checkpoint, BEST)):
+    for saver, path in ((self._latest, latest), (self._best, best)):
       if path:
         with compat.silenced_tf_deprecations():
           saver.recover_last_checkpoints([path])
-        _remove_stale_checkpoints(os.path.join(self.run_dir, sub), keep=path)
-    _files.remove_partial_files(self.run_dir)
+    self._stale = True
 
   def next_step_needed(self, global_step: int) -> int | None:
     """The next multiple of `save_every_steps` (None without it): where it saves."""
@@ -323,7 +343,11 @@ class CheckpointHook(Hook):
 
   def after_step(self, sess: tf.compat.v1.Session, state: TrainState, loss: float,
                  X_batch: np.ndarray, y_batch: np.ndarray) -> None:
-    if self.save_every_steps and state.global_step % self.save_every_steps == 0:
+    every, step = self.save_every_steps, state.global_step
+    # A multiple of `every` reached (the loop stops there) or passed since the last
+    # save (a cluster chief's global step also counts the other workers' steps).
+    last = self._saved_step if self._saved_step is not None else step - 1
+    if every and step // every > last // every:
       self._save_latest(sess, state)
 
   def after_epoch(self, sess: tf.compat.v1.Session, state: TrainState,
@@ -343,12 +367,30 @@ class CheckpointHook(Hook):
   def _save_latest(self, sess, state, checked=False):
     if not checked:
       self._check_finite(sess, state)
-    self.last_checkpoint = _save(self._latest, sess, LATEST, self.run_dir, state,
-                                 self.last_checkpoint)
+    prefix = _save(self._latest, sess, LATEST, self.run_dir, state,
+                   self.last_checkpoint)
+    # The position beside the checkpoint first, then the record that names both.
+    position = json.dumps({"state": state.to_dict(), "best_checkpoint": _relative(
+        self.best_checkpoint, self.run_dir)}, default=_json_default)
+    try:
+      _files.atomic_write_text(position_path(prefix), position)
+    except OSError as error:
+      good = (f"the last good checkpoint {self.last_checkpoint} is intact"
+              if self.last_checkpoint else "no earlier checkpoint exists")
+      raise CheckpointError(f"Cannot write {position_path(prefix)}: "
+                            f"{error.strerror or error}. Nothing was recorded for it and "
+                            f"{good}; free space or fix permissions, then resume."
+                            ) from None
+    self.last_checkpoint, self._saved_step = prefix, state.global_step
     self._write_state(state)
+    _remove_orphan_positions(os.path.dirname(prefix))
+    if self._stale:  # A newer good checkpoint exists now: the leftovers can go.
+      self._stale = False
+      _remove_stale_checkpoints(self.run_dir, self.last_checkpoint,
+                                self.best_checkpoint)
 
   def _check_finite(self, sess, state):
-    # `fit` appends the last good checkpoint to the message.
+    # The loop appends the last good checkpoint to the message.
     if not sess.run(self._finite):
       epoch = state.epoch + 1 if state.batch else state.epoch  # 1-based, as fit counts
       raise TrainingDivergedError(
@@ -361,6 +403,10 @@ class CheckpointHook(Hook):
     self.record.best_checkpoint = self.best_checkpoint
     self.record.finished = finished
     self.record.write()
+
+
+def _relative(path, run_dir):
+  return os.path.relpath(path, run_dir) if path else None
 
 
 def _save(saver, sess, subdir, run_dir, state, last_good):
@@ -384,19 +430,192 @@ def _save(saver, sess, subdir, run_dir, state, last_good):
                           " free space or fix permissions, then resume.") from None
 
 
-def _remove_stale_checkpoints(directory, keep):
-  """Removes the checkpoints of `directory` other than `keep`, the one the record names.
+_CHECKPOINT_FILE = re.compile(re.escape(CKPT_NAME)
+                              + r"-(\d+)\.(index|data-\d+-of-\d+|json)$")
 
-  A process killed between writing a checkpoint and the record leaves a checkpoint no
-  record names, and the Savers of a resumed run track only the named one: without this,
-  such files would stay forever.
-  """
-  keep_name = os.path.basename(keep)
-  pattern = re.compile(re.escape(CKPT_NAME) + r"-\d+\.(index|data-\d+-of-\d+)$")
+
+def position_path(prefix: str) -> str:
+  """The file beside a latest checkpoint that holds its position: `<prefix>.json`."""
+  return prefix + ".json"
+
+
+def _remove_orphan_positions(directory):
+  """Removes the positions of checkpoints the Saver has deleted (`max_to_keep`)."""
   for name in os.listdir(directory):
-    if pattern.match(name) and not name.startswith(keep_name + "."):
-      os.remove(os.path.join(directory, name))
-  _V1.train.update_checkpoint_state(directory, keep_name, [keep_name])
+    if name.endswith(".json") and _CHECKPOINT_FILE.match(name) and not os.path.isfile(
+        os.path.join(directory, name[:-len(".json")] + ".index")):
+      with contextlib.suppress(OSError):
+        os.remove(os.path.join(directory, name))
+
+
+def _remove_stale_checkpoints(run_dir, latest, best):
+  """Removes the checkpoint files of `run_dir` that neither Saver keeps any more.
+
+  Called once a resumed run has written a newer checkpoint: what a killed process left
+  behind (a checkpoint no record named, a damaged one the run did not continue from)
+  would otherwise stay forever. The previous latest and best checkpoints stay: the
+  Savers delete those in turn.
+  """
+  for sub, named in ((LATEST, latest), (BEST, best)):
+    directory = os.path.join(run_dir, sub)
+    state = _V1.train.get_checkpoint_state(directory)
+    keep = {os.path.basename(p) for p in
+            (list(state.all_model_checkpoint_paths) if state else []) + [named or ""]}
+    for name in os.listdir(directory):
+      match = _CHECKPOINT_FILE.match(name)
+      if match and f"{CKPT_NAME}-{match.group(1)}" not in keep:
+        os.remove(os.path.join(directory, name))
+  _files.remove_partial_files(run_dir)
+
+
+# ------------------------------------------------------------- resuming: verify first
+
+
+@dataclasses.dataclass
+class Resumption:
+  """Where an accepted resume continues: a verified checkpoint and its position.
+
+  Attributes:
+    latest: the latest checkpoint prefix to restore (every variable).
+    best: the best checkpoint of that position (the best weights so far), or None.
+    state: the `TrainState` at `latest`.
+  """
+  latest: str
+  best: str | None
+  state: TrainState
+
+
+def damage(prefix: str) -> str | None:
+  """What is wrong with the checkpoint `prefix`, or None if every variable reads back.
+
+  Reads every tensor, so a truncated or missing data file is found before anything
+  restores from it.
+  """
+  if not os.path.isfile(prefix + ".index"):
+    return f"its index file {os.path.basename(prefix)}.index is missing"
+  if not glob.glob(glob.escape(prefix) + ".data-*-of-*"):
+    return f"its data file {os.path.basename(prefix)}.data-00000-of-00001 is missing"
+  try:
+    load_values(prefix)
+  except CheckpointError as error:
+    cause = str(error).split(": ", 1)[-1]
+    return f"it is corrupt or truncated ({cause})"
+  return None
+
+
+def _position(run_dir, prefix):
+  """(TrainState, best prefix) stored beside a latest checkpoint, or None."""
+  try:
+    with open(position_path(prefix)) as f:
+      fields = json.load(f)
+    state = TrainState.from_dict(fields["state"])
+    best = fields.get("best_checkpoint")
+    return state, os.path.join(run_dir, best) if best else None
+  except (OSError, ValueError, KeyError, TypeError):
+    return None
+
+
+def _intact_positions(run_dir, exclude=()):
+  """[(prefix, state, best)] of the intact latest checkpoints with a position, newest
+  first: those a run can continue from."""
+  directory = os.path.join(run_dir, LATEST)
+  found = []
+  for index in glob.glob(os.path.join(glob.escape(directory), CKPT_NAME + "-*.index")):
+    prefix = index[:-len(".index")]
+    position = _position(run_dir, prefix)
+    if prefix in exclude or position is None or damage(prefix):
+      continue
+    state, best = position
+    if best is None or not damage(best):
+      found.append((prefix, state, best))
+  return sorted(found, key=lambda f: f[1].global_step, reverse=True)
+
+
+def verify_resume(record: RunRecord, from_checkpoint: str | None = None) -> Resumption:
+  """Checks that the run of `record` can continue, and from where; changes nothing.
+
+  The latest checkpoint (or `from_checkpoint`) and the best one of its position are
+  read back in full. When one is missing or damaged and an older intact checkpoint
+  exists, the error names it: continuing from it is the caller's explicit choice
+  (`from_checkpoint`), since the run then goes back to that step.
+
+  Args:
+    record: the run's `RunRecord`.
+    from_checkpoint: a latest checkpoint of the run to continue from instead of the
+      record's (a prefix under `<run_dir>/latest`, or its file name), e.g. an older
+      intact one when the newest is damaged.
+
+  Returns:
+    A `Resumption`.
+
+  Raises:
+    CheckpointError: one line naming the missing or damaged file and, where one
+      exists, the intact checkpoint to continue from.
+  """
+  run_dir = record.run_dir
+  latest_dir = os.path.join(run_dir, LATEST)
+  if from_checkpoint is not None:
+    return _from_chosen(record, from_checkpoint)
+  if not os.path.isdir(latest_dir):
+    raise CheckpointError(f"Cannot resume {run_dir!r}: its checkpoint directory "
+                          f"{latest_dir} is missing. Nothing was changed; start a new "
+                          "run directory.")
+  latest, best = record.latest_checkpoint, record.best_checkpoint
+  problem = None
+  if latest is None:
+    problem = "its record names no latest checkpoint"
+  elif damage(latest):
+    problem = f"its latest checkpoint {latest} is damaged: {damage(latest)}"
+  elif best and damage(best):
+    problem = f"its best checkpoint {best} is damaged: {damage(best)}"
+  if problem is None:
+    return Resumption(latest, best, record.state)
+  others = _intact_positions(run_dir, exclude=(latest,))
+  if latest is None and not others:
+    raise CheckpointError(f"{run_dir!r} holds no checkpoint yet; nothing was changed. "
+                          "Start it anew.")
+  if others:
+    prefix, state, _ = others[0]
+    hint = (f"an older intact checkpoint exists: {prefix} (epoch {state.epoch}, step "
+            f"{state.global_step}); continue from it with {{from_checkpoint}} (the run "
+            "goes back to that step)")
+  else:
+    hint = "no intact checkpoint is left to continue from; start a new run directory"
+  raise CheckpointError(f"Cannot resume {run_dir!r}: {problem}. Nothing was changed; "
+                        f"{hint}.", arguments={"from_checkpoint": os.path.basename(
+                            others[0][0])} if others else None)
+
+
+def _from_chosen(record, from_checkpoint):
+  """The `Resumption` of an explicitly chosen latest checkpoint."""
+  run_dir = record.run_dir
+  prefix = from_checkpoint
+  if not os.path.dirname(prefix):  # A file name: under latest/.
+    prefix = os.path.join(run_dir, LATEST, prefix)
+  for suffix in (".index", ".json"):
+    if prefix.endswith(suffix):
+      prefix = prefix[:-len(suffix)]
+  if os.path.realpath(os.path.dirname(prefix)) != os.path.realpath(
+      os.path.join(run_dir, LATEST)):
+    raise CheckpointError(f"Cannot resume {run_dir!r} from {from_checkpoint!r}: expected "
+                          f"a checkpoint of the run's {LATEST}/ directory.")
+  problem = damage(prefix)
+  if problem:
+    raise CheckpointError(f"Cannot resume {run_dir!r} from {prefix}: {problem}. Nothing "
+                          "was changed.")
+  if prefix == record.latest_checkpoint:
+    position = (record.state, record.best_checkpoint)
+  else:
+    position = _position(run_dir, prefix)
+  if position is None:
+    raise CheckpointError(f"Cannot resume {run_dir!r} from {prefix}: its position "
+                          f"({os.path.basename(position_path(prefix))}) is missing, so "
+                          "where the run stood there is unknown. Nothing was changed.")
+  state, best = position
+  if best and damage(best):
+    raise CheckpointError(f"Cannot resume {run_dir!r} from {prefix}: its best checkpoint "
+                          f"{best} is damaged: {damage(best)}. Nothing was changed.")
+  return Resumption(prefix, best, state)
 
 
 def _json_default(value):

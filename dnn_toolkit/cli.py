@@ -18,7 +18,6 @@ import argparse
 import difflib
 import importlib
 import os
-import re
 import signal
 import sys
 from typing import Optional, Sequence
@@ -26,7 +25,8 @@ from typing import Optional, Sequence
 import dnn_toolkit
 from dnn_toolkit import compat
 from dnn_toolkit.commands import EXIT_ERROR, EXIT_INTERRUPTED
-from dnn_toolkit.errors import DnnToolkitError
+from dnn_toolkit.errors import (ArgumentError, ArgumentTypeError, ConfigMismatchError,
+                                DnnToolkitError)
 
 # The commands in the order `--help` lists them: module names in dnn_toolkit.commands.
 # Adding a command is one line here.
@@ -204,50 +204,71 @@ def _reported_errors():
   return errors
 
 
-# Python argument names in the package's messages whose command-line argument (the
-# parser's destination) has another name: `load_mnist(path=...)` is `--data`.
+# Python argument names whose command-line argument (the parser's destination) has
+# another name: `load_arrays(path=...)` is `--data`.
 _ALIASES = {"path": "data"}
-_BOOL_ARGUMENT = re.compile(r"\b([a-z_][a-z0-9_]*)=(True|False)\b")
-_NAMED_ARGUMENT = re.compile(r"`([a-z_][a-z0-9_]*)`|Received: ([a-z_][a-z0-9_]*)=")
 
 
 def error_line(error: BaseException, command_parser: argparse.ArgumentParser) -> str:
   """Returns the error's message as one line that names flags, not Python arguments.
 
-  The package's messages speak of Python arguments (`resume=True`, `batch_size`); on
-  the command line `--resume` and `--batch-size` are meant. This is the one place that
-  translates them: `name=True/False` of a boolean flag becomes its spelling
-  (`--resume`, `--no-verify`), and a message about one argument starts with
-  `argument --flag:`, as argparse's own errors do.
+  The package's errors carry what they are about: an `ArgumentError` (or
+  `ArgumentTypeError`) its `argument`, a `ConfigMismatchError` its `fields` and
+  `values`. This is the one place that maps them to the command's flags; the message
+  text is never parsed. An error about an argument starts with `argument --flag:`, as
+  argparse's own errors do.
 
   Args:
     error: the exception.
     command_parser: the parser of the command that raised it.
   """
   tf = sys.modules.get("tensorflow")
-  is_op_error = tf is not None and isinstance(error, tf.errors.OpError)
-  # An OpError's first line is its message; node definitions and a traceback follow.
-  lines = [line.strip() for line in (error.message if is_op_error else str(error))
-           .splitlines() if line.strip()]
-  if not lines:
-    text = type(error).__name__
-  else:
-    text = lines[0] if is_op_error else " ".join(lines)
+  if tf is not None and isinstance(error, tf.errors.OpError):
+    # An OpError's first line is its message; node definitions and a traceback follow.
+    lines = [line.strip() for line in error.message.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+  if isinstance(error, (ArgumentError, ArgumentTypeError)):
+    flag = _flag(command_parser, error.argument)
+    if flag is not None:
+      shown = _spelled(command_parser, error.argument, error.value)
+      return f"argument {flag}: {_one_line(error.render(flag, shown))}"
+  if isinstance(error, ConfigMismatchError) and error.values:
+    flags = {field: _flag(command_parser, field) for field in error.values}
+    if all(flags.values()):
+      details = "; ".join(f"{flags[k]}: run has {_shown(a)}, given {_shown(b)}"
+                          for k, (a, b) in error.values.items())
+      where = f" {error.run_dir!r}" if error.run_dir else ""
+      return (f"Cannot resume{where} with other settings ({details}). Nothing was "
+              "changed; leave those flags out (the run's own are used) or start a new "
+              "--run-dir.")
+  if isinstance(error, DnnToolkitError) and error.arguments:
+    return _one_line(error.render(lambda name, value: _spelled(command_parser, name,
+                                                                value)))
+  return _one_line(str(error)) or type(error).__name__
 
-  def flag(name, value=None):
-    return (command_parser.flag_of(name, value)
-            or command_parser.flag_of(_ALIASES.get(name, ""), value))
 
-  def spell(match):
-    return flag(match.group(1), match.group(2) == "True") or match.group(0)
+def _spelled(parser, name, value):
+  """`--flag value` (`--flag` / `--no-flag` for a bool), or None without a flag."""
+  if isinstance(value, bool):
+    return _flag(parser, name, value)
+  flag = _flag(parser, name)
+  return f"{flag} {_shown(value)}" if flag else None
 
-  text = _BOOL_ARGUMENT.sub(spell, text)
-  text = re.sub(r"(--[a-z][\w-]*) \(\1\)", r"\1", text)  # "--resume (--resume)"
-  for match in _NAMED_ARGUMENT.finditer(text):
-    named = flag(match.group(1) or match.group(2))
-    if named:
-      return f"argument {named}: {text}"
-  return text
+
+def _flag(parser, name, value=None):
+  """The flag that sets argument `name` (to bool `value`), or None if it has none."""
+  return parser.flag_of(name, value) or parser.flag_of(_ALIASES.get(name, ""), value)
+
+
+def _shown(value):
+  """A value as a command line spells it: lists space-separated."""
+  if isinstance(value, (list, tuple)):
+    return " ".join(map(str, value)) or "none"
+  return str(value)
+
+
+def _one_line(text):
+  return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _discard_stdout():

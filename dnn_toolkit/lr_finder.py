@@ -30,6 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from dnn_toolkit import _validation, model
+from dnn_toolkit.errors import ArgumentError
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.training import loop as training
@@ -86,8 +87,9 @@ def check_range(low: float, high: float, steps: int) -> tuple[float, float, int]
   low, high = _validation.check_bounds("low", low, "high", high)
   steps = _validation.check_positive_int("steps", steps)
   if steps < 2:
-    raise ValueError("Received an invalid value for `steps`, expected an integer >= 2 "
-                     f"(a first and a last rate). Received: steps={steps}")
+    raise ArgumentError("steps", "Received an invalid value for {name}, expected an "
+                        "integer >= 2 (a first and a last rate). Received: {received}",
+                        steps)
   return low, high, steps
 
 
@@ -145,7 +147,7 @@ def find_learning_rate(config: DNNConfig,
   """
   low, high, steps = check_range(low, high, steps)
   test_config = range_test_config(config, low, high, steps).validate()
-  images, labels = training.as_arrays("train", train)
+  images, labels = data.as_arrays("train", train)
   batch_size = _validation.check_positive_int("batch_size", batch_size)
   if batch_size > len(images):
     raise ValueError("Received an invalid value for `batch_size`, expected at most the "

@@ -473,7 +473,7 @@ def restore(sess: tf.compat.v1.Session, prefix: str,
     only_model = model and set(contents) >= model
     hint = ("It holds the model variables only (a best checkpoint): restore it with "
             "var_list=tf.compat.v1.model_variables(), or load the run for inference "
-            "with experiment.load_run(run_dir)." if only_model else
+            "with loading.load_run(run_dir)." if only_model else
             "Restore the variables it holds (var_list=...) or build the graph as its "
             "model was.")
     raise CheckpointError(f"Checkpoint {prefix!r} lacks {len(missing)} variable(s) of "

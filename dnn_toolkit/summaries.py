@@ -1,7 +1,7 @@
 """TensorBoard logs of a training run: the graph, learning curves, layer diagnostics.
 
     factories = [summaries.SummaryHook.factory(every_n_steps=100)]
-    experiment.train(config, train, valid, run_dir="checkpoints/run1",
+    lifecycle.train(config, train, valid, run_dir="checkpoints/run1",
                      hook_factories=factories)
     # then: dnn-toolkit tensorboard checkpoints/run1
 
@@ -103,7 +103,7 @@ def logdir_of(run_dir: str | os.PathLike[str]) -> str:
 class SummaryHook(training.Hook):
   """A `training.fit` hook that writes TensorBoard logs and, at the end, PNG plots.
 
-  Build it before the Session starts (as `experiment.train` does with
+  Build it before the Session starts (as `runs.lifecycle.train` does with
   `SummaryHook.factory()`): it adds its diagnostic ops to the model's graph. It is a
   `training.Hook`.
 
@@ -178,7 +178,7 @@ class SummaryHook(training.Hook):
               frozen: Iterable[str] = ()) -> Callable[["DNN", str], "SummaryHook"]:
     """Returns `(dnn, run_dir) -> SummaryHook` logging to `<run_dir>/logs`.
 
-    For `experiment.train(..., hook_factories=[SummaryHook.factory()])`. The arguments
+    For `lifecycle.train(..., hook_factories=[SummaryHook.factory()])`. The arguments
     are the constructor's, checked now (the layer names once the net is built).
     """
     _check_options(every_n_steps, histograms, is_training, saturation_threshold,

@@ -35,7 +35,7 @@ import tensorflow as tf
 from dnn_toolkit import _validation, checkpoints, optimizers, scopes
 from dnn_toolkit.checkpoints import Pretrained
 from dnn_toolkit.config import DNNConfig
-from dnn_toolkit.data.arrays import DataSet
+from dnn_toolkit.data.arrays import DataSet, as_arrays
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import DNN, build_dnn, hidden_scope, hidden_scope_pattern
 from dnn_toolkit.scopes import scope_variables
@@ -46,7 +46,7 @@ _V1 = tf.compat.v1
 
 
 def load_pretrained(run_dir: str | os.PathLike[str], which: str = "best") -> Pretrained:
-  """Returns the `Pretrained` (config, checkpoint) of a run written by `experiment.train`.
+  """Returns the `Pretrained` (config, checkpoint) of a run written by `runs.lifecycle.train`.
 
   Args:
     run_dir: the run directory (with state.json).
@@ -353,8 +353,8 @@ def fit_cached(sess: tf.compat.v1.Session, model: TransferDNN,
     ValueError: if `model` has no frozen layers; as `training.fit` otherwise.
   """
   view = cached_view(model)
-  (X_train, y_train) = training.as_arrays("train", train)
-  (X_valid, y_valid) = training.as_arrays("validation", validation)
+  (X_train, y_train) = as_arrays("train", train)
+  (X_valid, y_valid) = as_arrays("validation", validation)
   cached_train = (cache_frozen(sess, model, X_train), y_train)
   cached_valid = (cache_frozen(sess, model, X_valid), y_valid)
   return training.fit(sess, view, cached_train, cached_valid, **fit_kwargs)

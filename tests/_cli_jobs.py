@@ -12,7 +12,7 @@ import sys
 import numpy as np
 from _helpers import files_of
 
-from dnn_toolkit import experiment
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import files as datasets
 
@@ -53,10 +53,9 @@ def write_csv(path, n=300, seed=0, with_labels=True, n_features=N_FEATURES):
 def train_run(run_dir, data_path, *, standardize=False, epochs=3, **load_kwargs):
   """Trains CONFIG on a data file in-process as `train --data` does; returns Datasets."""
   loaded = datasets.load_arrays(data_path, standardize=standardize, **load_kwargs)
-  experiment.train(CONFIG, loaded.train, loaded.validation, test=loaded.test,
+  lifecycle.train(CONFIG, loaded.train, loaded.validation, test=loaded.test,
                    run_dir=str(run_dir), epochs=epochs, batch_size=20, verbose=0,
-                   data=loaded.identity,
-                   hook_factories=experiment.default_hook_factories())
+                   data=loaded.identity)
   return loaded
 
 

@@ -12,10 +12,14 @@ from dnn_toolkit.model import build_dnn
 from dnn_toolkit.training import loop as training
 
 
-def files_of(directory):
-  """{relative path: (mtime_ns, bytes)} of every file under `directory`."""
+def files_of(directory, skip=()):
+  """{relative path: (mtime_ns, bytes)} of every file under `directory`.
+
+  `skip`: names of subdirectories left out (e.g. ("logs",)).
+  """
   found = {}
-  for root, _, names in os.walk(directory):
+  for root, dirs, names in os.walk(directory):
+    dirs[:] = [d for d in dirs if not (root == directory and d in skip)]
     for name in names:
       path = os.path.join(root, name)
       with open(path, "rb") as f:
@@ -83,11 +87,11 @@ def mount_tmpfs(path, size):
 
 def fill_disk(path):
   """Writes zeros to the file `path` until its file system is full."""
-  with open(path, "wb") as f:
+  # Unbuffered: a buffered file would try the refused bytes again when it closes.
+  with open(path, "wb", buffering=0) as f:
     try:
       while True:
         f.write(b"\0" * 65536)
-        f.flush()
     except OSError:
       pass
 

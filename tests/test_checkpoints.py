@@ -164,7 +164,8 @@ def test_resume_from_continues_the_bookkeeping(hooked, toy_data):
   dnn, sess, hook = hooked
   training.fit(sess, dnn, *toy_data, epochs=1, batch_size=32, verbose=0, hooks=[hook])
   other = checkpoints.CheckpointHook(hook.run_dir, PLAIN)
-  other.resume_from(checkpoints.read_run_state(hook.run_dir))
+  record = checkpoints.RunRecord.read(hook.run_dir)
+  other.resume_from(record.latest_checkpoint, record.best_checkpoint)
   assert other.last_checkpoint == hook.last_checkpoint
   assert other.best_checkpoint == hook.best_checkpoint
   scopes.restore(sess, other.last_checkpoint)

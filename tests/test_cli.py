@@ -104,11 +104,13 @@ def test_train_refuses_data_that_is_not_mnist_unless_told(small_mnist, tmp_path,
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--dropout-rate", "1.5"], "Received: dropout_rate=1.5"),
-    (["--learning-rate", "0"], "Received: learning_rate=0.0"),
-    (["--hidden-layers", "20", "0"], "Received: hidden_layers=0"),
+    (["--dropout-rate", "1.5"], "argument --dropout-rate: Received an invalid value for "
+                                "--dropout-rate, expected a number in [0, 1). "
+                                "Received: --dropout-rate 1.5"),
+    (["--learning-rate", "0"], "Received: --learning-rate 0.0"),
+    (["--hidden-layers", "20", "0"], "Received: --hidden-layers 0"),
     (["--batch-size", "251"], "at most the 250 training examples"),
-    (["--patience", "-2"], "Received: patience=-2"),
+    (["--patience", "-2"], "Received: --patience -2"),
     (["--validation-size", "400"], "Received: validation_size=400"),
     (["--validation-size", "0"], "`validation` to hold at least one example"),
     (["--log-every-steps", "0"], "Received: --log-every-steps 0"),
@@ -147,12 +149,12 @@ def test_train_help_lists_the_flags(capsys):
 
 
 def test_train_ctrl_c_tells_how_to_resume(small_mnist, tmp_path, capsys, monkeypatch):
-  from dnn_toolkit import experiment  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.runs import lifecycle  # pylint: disable=import-outside-toplevel
 
   def interrupted(*args, **kwargs):
     raise KeyboardInterrupt
 
-  monkeypatch.setattr(experiment, "train", interrupted)
+  monkeypatch.setattr(lifecycle, "train", interrupted)
   run_dir = str(tmp_path / "run")
   assert cli.main(_train_args(small_mnist, run_dir)) == cli.EXIT_INTERRUPTED
   err = capsys.readouterr().err

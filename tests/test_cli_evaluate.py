@@ -21,7 +21,9 @@ from _cli_jobs import (
   write_npz,
 )
 
-from dnn_toolkit import checkpoints, experiment, scopes
+from dnn_toolkit import checkpoints, scopes
+
+from dnn_toolkit.runs import lifecycle, loading
 from dnn_toolkit.errors import CheckpointError
 from dnn_toolkit.model import build_dnn
 
@@ -95,7 +97,7 @@ def test_evaluate_on_a_csv_with_latest_weights_of_a_locked_run(tmp_path):
   assert report == _saved(run_dir)
   assert report["n"] == 90 and report["which"] == "latest"
   assert report["data"] == os.path.abspath(other)
-  with experiment.load_run(run_dir, which="latest") as run:
+  with loading.load_run(run_dir, which="latest") as run:
     features = np.loadtxt(other, delimiter=",", skiprows=1, dtype=np.float32)
     expected = run.evaluate(features[:, :-1], features[:, -1].astype(np.int64))
   assert report["accuracy"] == pytest.approx(expected["accuracy"])
@@ -134,7 +136,7 @@ def test_restoring_a_best_checkpoint_into_a_training_graph_names_load_run(npz_ru
     init = _V1.global_variables_initializer()
     with _V1.Session(graph=graph) as sess:
       sess.run(init)
-      with pytest.raises(CheckpointError, match=r"experiment\.load_run\(run_dir\)"):
+      with pytest.raises(CheckpointError, match=r"loading\.load_run\(run_dir\)"):
         scopes.restore(sess, record.best_checkpoint)
 
 

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints, cli, experiment
+from dnn_toolkit import checkpoints, cli
+
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit import scopes as scopes_lib
 from dnn_toolkit.config import DNNConfig
 
@@ -29,9 +31,8 @@ def run_dir(tmp_path_factory):
   rng = np.random.RandomState(0)
   data = (rng.rand(60, 8).astype(np.float32), rng.randint(0, 10, 60))
   path = str(tmp_path_factory.mktemp("cli") / "run")
-  experiment.train(DNNConfig(hidden_layers=(6, 4)), data, data, run_dir=path, epochs=1,
-                   batch_size=20, verbose=0,
-                   hook_factories=experiment.default_hook_factories())
+  lifecycle.train(DNNConfig(hidden_layers=(6, 4)), data, data, run_dir=path, epochs=1,
+                   batch_size=20, verbose=0)
   return path
 
 

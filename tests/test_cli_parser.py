@@ -18,6 +18,8 @@ import tensorflow as tf
 
 import dnn_toolkit
 from dnn_toolkit import checkpoints, cli
+from dnn_toolkit.errors import (ArgumentError, ArgumentTypeError, CheckpointError,
+                                ConfigMismatchError, DataError)
 
 DEADLINE_S = 60
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "dnn-toolkit")
@@ -105,30 +107,50 @@ def test_flags_are_never_abbreviated():
 # ---------------------------------------------------------------- errors name flags
 
 
-@pytest.mark.parametrize("message, line", [
-    ("Received an invalid value for `batch_size`, expected a positive integer. "
-     "Received: batch_size=0",
-     "argument --batch-size: Received an invalid value for `batch_size`, expected a "
-     "positive integer. Received: batch_size=0"),
-    ("'run' already holds a training run. Pass resume=True (--resume) to continue it.",
+def _train_parser():
+  return cli.build_parser().commands["train"][1]
+
+
+@pytest.mark.parametrize("error, line", [
+    (ArgumentError("batch_size", "Received an invalid value for {name}, expected a "
+                   "positive integer. Received: {received}", 0),
+     "argument --batch-size: Received an invalid value for --batch-size, expected a "
+     "positive integer. Received: --batch-size 0"),
+    (ArgumentTypeError("hidden_layers", "Expected {name} to be a list. Received: "
+                       "{received}", [3, 4]),
+     "argument --hidden-layers: Expected --hidden-layers to be a list. Received: "
+     "--hidden-layers 3 4"),
+    (CheckpointError("'run' already holds a training run. Pass {resume} to continue it.",
+                     arguments={"resume": True}),
      "'run' already holds a training run. Pass --resume to continue it."),
-    ("Another data set can be loaded from `path` with verify=False.",
-     "argument --data: Another data set can be loaded from `path` with --no-verify."),
-    ("`units` is not a flag here.\n  A second line.", "`units` is not a flag here. "
-     "A second line."),
-    ("", "ValueError"),
+    (DataError("Another data set loads with {verify}.", arguments={"verify": False}),
+     "Another data set loads with --no-verify."),
+    (ConfigMismatchError("unused", fields=("hidden_layers", "batch_size"),
+                         values={"hidden_layers": ((300, 100), (20,)),
+                                 "batch_size": (50, 64)}, run_dir="run"),
+     "Cannot resume 'run' with other settings (--hidden-layers: run has 300 100, given "
+     "20; --batch-size: run has 50, given 64). Nothing was changed; leave those flags "
+     "out (the run's own are used) or start a new --run-dir."),
+    (ValueError("`units` is not a flag here.\n  A second line."),
+     "`units` is not a flag here. A second line."),
+    (ValueError(""), "ValueError"),
 ])
-def test_error_line_names_the_flags(message, line):
-  train_parser = cli.build_parser().commands["train"][1]
-  assert cli.error_line(ValueError(message), train_parser) == line
+def test_error_line_names_the_flags_from_the_errors_fields(error, line):
+  assert cli.error_line(error, _train_parser()) == line
+
+
+def test_error_line_never_reads_the_message_text():
+  """A plain error keeps its text: flag names come from the error's fields only."""
+  text = "Received an invalid value for `batch_size` with verify=False."
+  assert cli.error_line(ValueError(text), _train_parser()) == text
 
 
 def test_error_line_maps_only_the_commands_own_flags():
   inspect_parser = cli.build_parser().commands["inspect"][1]
-  message = "Received an invalid value for `path` with verify=False. Received: path=''"
-  assert cli.error_line(ValueError(message), inspect_parser) == message  # No --data.
-  assert cli.error_line(OSError("`json` is fine"), inspect_parser) == (
-      "argument --json: `json` is fine")
+  error = ArgumentError("path", "Bad {name}. Received: {received}", "")
+  assert cli.error_line(error, inspect_parser) == "Bad `path`. Received: path=''"
+  error = DataError("Load it with {verify}.", arguments={"verify": False})
+  assert cli.error_line(error, inspect_parser) == "Load it with verify=False."
 
 
 def test_an_existing_run_names_the_resume_flag(tmp_path, capsys):

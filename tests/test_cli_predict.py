@@ -1,6 +1,6 @@
 """Tests of `dnn-toolkit predict` as a child process on a user's .npz and CSV.
 
-The reference is the run loaded in this process (`experiment.load_run`) on features
+The reference is the run loaded in this process (`runs.loading.load_run`) on features
 standardized with the `Datasets.standardization` the run trained with.
 """
 
@@ -19,7 +19,9 @@ from _cli_jobs import (
   write_npz,
 )
 
-from dnn_toolkit import checkpoints, experiment
+from dnn_toolkit import checkpoints
+
+from dnn_toolkit.runs import lifecycle, loading
 from dnn_toolkit.data import arrays as data
 
 
@@ -32,7 +34,7 @@ def run(tmp_path_factory):
 
 
 def _reference(run_dir, features, standardization):
-  with experiment.load_run(run_dir) as loaded:
+  with loading.load_run(run_dir) as loaded:
     logits = loaded.sess.run(loaded.dnn.logits,
                              {loaded.dnn.X: data.standardize(features, *standardization)})
   exp = np.exp(logits - logits.max(axis=1, keepdims=True))

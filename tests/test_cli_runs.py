@@ -8,7 +8,7 @@ import pytest
 from _cli_jobs import assert_refused, cli, train_run, write_csv, write_npz
 
 from dnn_toolkit import checkpoints
-from dnn_toolkit.commands import evaluate
+from dnn_toolkit.runs import evaluation
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_a_run_without_test_metrics_shows_its_last_evaluation(runs_root, tmp_pat
   assert (code, err) == (0, ""), err
   (row,) = json.loads(out)
   assert row["test_from"] == "evaluate"
-  assert row["test_accuracy"] == evaluate.read_evaluation(run_dir)["accuracy"]
-  lines = evaluate.evaluation_lines(run_dir)
+  assert row["test_accuracy"] == evaluation.read_evaluation(run_dir)["accuracy"]
+  lines = evaluation.evaluation_lines(run_dir)
   assert lines[0].startswith(f"evaluation: accuracy {row['test_accuracy']:.4f}")
   assert lines[1] == f"confusion matrix: {os.path.join(run_dir, 'confusion_matrix.png')}"

@@ -17,15 +17,8 @@ import numpy as np
 import pytest
 from _cli_jobs import assert_refused, cli, files_under, train_run, write_csv
 
-from dnn_toolkit import (
-  checkpoints,
-  experiment,
-  scopes,
-  summaries,
-  transfer,
-  transfer_run,
-)
-from dnn_toolkit.commands import _run_data
+from dnn_toolkit import checkpoints, scopes, summaries, transfer
+from dnn_toolkit.runs import lifecycle, loading, nets, run_data
 from dnn_toolkit.commands import transfer as transfer_command
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
@@ -49,7 +42,7 @@ def base(tmp_path_factory, mnist):
   run_dir = str(tmp_path_factory.mktemp("transfer") / "base")
   train = data.sample_per_class(data.filter_digits(mnist.train, range(5)), 200, seed=0)
   validation = data.filter_digits(mnist.validation, range(5))
-  experiment.train(BASE, train, validation, run_dir=run_dir, epochs=1, verbose=0,
+  lifecycle.train(BASE, train, validation, run_dir=run_dir, epochs=1, verbose=0,
                    data=dict(mnist.identity, digits=[0, 1, 2, 3, 4], per_class=200,
                              per_class_seed=0))
   return run_dir
@@ -102,13 +95,14 @@ def test_evaluate_inspect_tensorboard_and_transfer_accept_the_run(transferred, m
   assert checkpoints.inspect_checkpoint(run_dir)["checkpoint"] == record.best_checkpoint
   assert summaries.find_logdir(run_dir) == summaries.logdir_of(run_dir)
   # A transfer from the transfer run, through the Python API.
-  train, validation = (_run_data.select_digits(s, [5, 6, 7, 8, 9]) for s in mnist[:2])
-  again = transfer_run.train_transfer(
-      transfer.load_pretrained(run_dir), record.config,
+  train, validation = (run_data.select_digits(s, [5, 6, 7, 8, 9]) for s in mnist[:2])
+  again = lifecycle.train(
+      nets.TransferNet(transfer.load_pretrained(run_dir), record.config,
+                       reuse=(1, 2, 3, 4)),
       (train.images[:200], train.labels[:200]),
       (validation.images[:200], validation.labels[:200]),
-      run_dir=os.path.join(os.path.dirname(run_dir), "again"), reuse=(1, 2, 3, 4),
-      epochs=1, batch_size=50, verbose=0)
+      run_dir=os.path.join(os.path.dirname(run_dir), "again"), epochs=1, batch_size=50,
+      verbose=0)
   assert again.record.transfer["restored"] == ["hidden1", "hidden2", "hidden3",
                                                "hidden4"]
   assert again.record.transfer["new"] == ["outputs"]
@@ -198,7 +192,7 @@ def test_transfer_on_a_users_standardized_csv_then_predict(tmp_path):
   code, _, err = cli("predict", run_dir, "--data", path, "--out", out_path)
   assert (code, err) == (0, ""), err
   features = data.standardize(datasets.load_features(path)[0], *loaded.standardization)
-  with experiment.load_run(run_dir) as run:
+  with loading.load_run(run_dir) as run:
     np.testing.assert_array_equal(np.load(out_path)["class"], run.predict(features))
 
 

@@ -410,7 +410,9 @@ def _env_without_mnist(tmp_path):
   (fake_hub / "__init__.py").write_text("")
   env = dict(os.environ, HOME=str(tmp_path / "home"), KERAS_HOME=str(empty),
              XDG_CACHE_HOME=str(empty), DNN_TOOLKIT_CACHE=str(empty),
-             PYTHONPATH=str(tmp_path / "site"), NO_PROXY="", no_proxy="")
+             PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path / "site"),
+                                                      os.environ.get("PYTHONPATH")])),
+             NO_PROXY="", no_proxy="")
   for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     env[proxy] = "http://127.0.0.1:9"
   env.pop("DNN_TOOLKIT_MNIST", None)

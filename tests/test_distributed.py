@@ -88,12 +88,12 @@ class _Lines:
 
 
 def _single_process_loss(small_mnist, tmp_path, batch_size):
-  """Best validation loss of `experiment.train` on the same data and epochs."""
+  """Best validation loss of `runs.lifecycle.train` on the same data and epochs."""
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import experiment
+  from dnn_toolkit.runs import lifecycle
   from dnn_toolkit.data import mnist
   data = mnist.load_mnist(validation_size=N_VALID, path=small_mnist, verify=False)
-  result = experiment.train(CONFIG, data.train, data.validation,
+  result = lifecycle.train(CONFIG, data.train, data.validation,
                             run_dir=str(tmp_path / f"single-{batch_size}"),
                             epochs=EPOCHS, batch_size=batch_size, patience=None,
                             verbose=0)
@@ -259,7 +259,8 @@ def test_async_cluster_matches_single_process_and_checkpoints_restore(
   # The chief's best checkpoint restores into a fresh build_dnn graph ...
   metrics = distributed.evaluate_checkpoint(CONFIG, 784, record.best_checkpoint,
                                             *_test_set(small_mnist))
-  assert metrics == pytest.approx(record.test)
+  assert metrics == pytest.approx({k: record.test[k] for k in metrics})
+  assert record.test["n_test"] == N_TEST
   assert metrics["accuracy"] > 0.6  # 3 epochs of 1,200 images; chance is 0.1
   # ... and `dnn-toolkit inspect` reads the run.
   from dnn_toolkit import cli  # pylint: disable=import-outside-toplevel

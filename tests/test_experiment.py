@@ -19,7 +19,9 @@ import pytest
 import tensorflow as tf
 from _helpers import files_of
 
-from dnn_toolkit import checkpoints, experiment, scopes
+from dnn_toolkit import checkpoints, scopes
+
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import (
   CheckpointError,
@@ -61,7 +63,7 @@ def reference(tmp_path_factory, make_toy_data):
   """The outcome of CONFIG trained for 3 epochs without interruption."""
   train, valid = make_toy_data()
   run_dir = str(tmp_path_factory.mktemp("reference") / "run")
-  experiment.train(CONFIG, train, valid, run_dir=run_dir, **RUN)
+  lifecycle.train(CONFIG, train, valid, run_dir=run_dir, **RUN)
   result = outcome(run_dir)
   val_losses = [m["val_loss"] for m in result[1]]
   assert val_losses[1] < val_losses[0]  # Epoch 2 is a new best: best is saved twice.
@@ -70,7 +72,7 @@ def reference(tmp_path_factory, make_toy_data):
 
 def test_train_writes_a_finished_run(tmp_path, toy_data):
   run_dir = str(tmp_path / "run")
-  result = experiment.train(PLAIN, *toy_data, test=toy_data[1], run_dir=run_dir,
+  result = lifecycle.train(PLAIN, *toy_data, test=toy_data[1], run_dir=run_dir,
                             epochs=2, batch_size=32, verbose=0)
   assert result.run_dir == run_dir
   assert result.state.epoch == 2 and len(result.history) == 2
@@ -84,8 +86,8 @@ def test_train_writes_a_finished_run(tmp_path, toy_data):
 
 
 def test_default_run_dir_is_new_under_checkpoints():
-  assert experiment.default_run_dir().startswith(os.path.join("checkpoints", "run-"))
-  assert experiment.default_run_dir("runs").startswith(os.path.join("runs", "run-"))
+  assert lifecycle.default_run_dir().startswith(os.path.join("checkpoints", "run-"))
+  assert lifecycle.default_run_dir("runs").startswith(os.path.join("runs", "run-"))
 
 
 # Resuming ------------------------------------------------------------------------------
@@ -106,14 +108,14 @@ def test_resume_after_ctrl_c_reaches_the_uninterrupted_weights(tmp_path, toy_dat
                                                                reference):
   run_dir = str(tmp_path / "run")
   with pytest.raises(KeyboardInterrupt):
-    experiment.train(CONFIG, *toy_data, run_dir=run_dir, **RUN,
+    lifecycle.train(CONFIG, *toy_data, run_dir=run_dir, **RUN,
                      hook_factories=[lambda dnn, run_dir: InterruptAt(11)])
   saved = checkpoints.read_run_state(run_dir)
   assert saved["finished"] is False
   assert (saved["state"]["epoch"], saved["state"]["batch"]) == (1, 3)  # Mid-epoch 2.
   assert saved["state"]["global_step"] == 11
   assert saved["latest_checkpoint"] == os.path.join("latest", "model.ckpt-11")
-  result = experiment.train(CONFIG, *toy_data, run_dir=run_dir, resume=True, **RUN)
+  result = lifecycle.train(CONFIG, *toy_data, run_dir=run_dir, resume=True, **RUN)
   assert result.state.epoch == 3
   assert_same_outcome(run_dir, reference)
 
@@ -121,7 +123,7 @@ def test_resume_after_ctrl_c_reaches_the_uninterrupted_weights(tmp_path, toy_dat
 CHILD = textwrap.dedent("""
     import json, sys, time
     import numpy as np
-    from dnn_toolkit import experiment
+    from dnn_toolkit.runs import lifecycle
     from dnn_toolkit.config import DNNConfig
 
     data_file, config_json, run_dir, run_json = sys.argv[1:]
@@ -131,7 +133,7 @@ CHILD = textwrap.dedent("""
       def after_step(self, sess, state, *args):
         time.sleep(600 if state.global_step == 20 else 0.05)
 
-    experiment.train(DNNConfig.from_dict(json.loads(config_json)),
+    lifecycle.train(DNNConfig.from_dict(json.loads(config_json)),
                      (data["X"], data["y"]), (data["X_valid"], data["y_valid"]),
                      run_dir=run_dir, save_every_steps=2,
                      hook_factories=[lambda dnn, run_dir: Slow()],
@@ -173,16 +175,16 @@ def test_resume_after_sigkill_reaches_the_uninterrupted_weights(tmp_path, toy_da
   saved = checkpoints.read_run_state(run_dir)
   assert saved["finished"] is False
   assert 10 <= saved["state"]["global_step"] <= 20
-  result = experiment.train(CONFIG, *toy_data, run_dir=run_dir, resume=True, **RUN)
+  result = lifecycle.train(CONFIG, *toy_data, run_dir=run_dir, resume=True, **RUN)
   assert result.state.epoch == 3
   assert_same_outcome(run_dir, reference)
 
 
 def test_resume_of_a_finished_run_with_more_epochs_continues(tmp_path, toy_data):
   run_dir = str(tmp_path / "run")
-  experiment.train(PLAIN, *toy_data, run_dir=run_dir, epochs=1, batch_size=32,
+  lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, epochs=1, batch_size=32,
                    verbose=0)
-  result = experiment.train(PLAIN, *toy_data, run_dir=run_dir, resume=True, epochs=2,
+  result = lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, resume=True, epochs=2,
                             batch_size=32, verbose=0)
   assert result.state.epoch == 2 and result.state.global_step == 16
   assert [m["epoch"] for m in result.history] == [1, 2]
@@ -195,7 +197,7 @@ def test_resume_of_a_finished_run_with_more_epochs_continues(tmp_path, toy_data)
 def finished_run(tmp_path_factory, make_toy_data):
   """A run directory holding one finished epoch of PLAIN; the tests must not touch it."""
   run_dir = str(tmp_path_factory.mktemp("finished") / "run")
-  experiment.train(PLAIN, *make_toy_data(), run_dir=run_dir, epochs=1, batch_size=32,
+  lifecycle.train(PLAIN, *make_toy_data(), run_dir=run_dir, epochs=1, batch_size=32,
                    verbose=0)
   return run_dir
 
@@ -205,7 +207,7 @@ def test_resume_with_another_config_names_the_fields_and_changes_nothing(finishe
   before = files_of(finished_run)
   other = DNNConfig(hidden_layers=(32,), n_outputs=3, batch_norm=False, dropout_rate=0.5)
   with pytest.raises(ConfigMismatchError) as raised:
-    experiment.train(other, *toy_data, run_dir=finished_run, resume=True, epochs=2,
+    lifecycle.train(other, *toy_data, run_dir=finished_run, resume=True, epochs=2,
                      batch_size=32, verbose=0)
   message = str(raised.value)
   assert "hidden_layers: run has (8,), given (32,)" in message
@@ -218,7 +220,7 @@ def test_resume_with_another_batch_size_refuses_and_changes_nothing(finished_run
                                                                      toy_data):
   before = files_of(finished_run)
   with pytest.raises(ConfigMismatchError, match=r"batch_size: run has 32, given 16"):
-    experiment.train(PLAIN, *toy_data, run_dir=finished_run, resume=True, epochs=2,
+    lifecycle.train(PLAIN, *toy_data, run_dir=finished_run, resume=True, epochs=2,
                      batch_size=16, verbose=0)
   assert files_of(finished_run) == before
 
@@ -227,7 +229,7 @@ def test_a_new_run_into_a_directory_holding_a_run_refuses(finished_run, toy_data
   before = files_of(finished_run)
   with pytest.raises(CheckpointError, match=r"already holds a training run; nothing was "
                                             r"overwritten.*resume=True"):
-    experiment.train(PLAIN, *toy_data, run_dir=finished_run, epochs=1, batch_size=32,
+    lifecycle.train(PLAIN, *toy_data, run_dir=finished_run, epochs=1, batch_size=32,
                      verbose=0)
   assert files_of(finished_run) == before
 
@@ -235,7 +237,7 @@ def test_a_new_run_into_a_directory_holding_a_run_refuses(finished_run, toy_data
 def test_resume_without_a_run_refuses_and_creates_nothing(tmp_path, toy_data):
   run_dir = str(tmp_path / "none")
   with pytest.raises(CheckpointError, match="No training run to resume"):
-    experiment.train(PLAIN, *toy_data, run_dir=run_dir, resume=True, epochs=1,
+    lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, resume=True, epochs=1,
                      batch_size=32, verbose=0)
   assert not os.path.exists(run_dir)
 
@@ -271,7 +273,7 @@ def test_bad_input_writes_nothing(tmp_path, toy_data, finished_run, change, erro
     arguments["config"] = DNNConfig(**{**PLAIN.to_dict(), "hidden_layers": (8,),
                                        "n_outputs": arguments.pop("n_outputs")})
   with pytest.raises(error) as raised:
-    experiment.train(arguments.pop("config"), *toy_data, **arguments)
+    lifecycle.train(arguments.pop("config"), *toy_data, **arguments)
   assert part in str(raised.value)
   assert files_of(run_dir) == before
   assert os.path.exists(run_dir) == resume
@@ -289,10 +291,10 @@ def test_divergence_stops_and_leaves_the_last_good_checkpoint_intact(tmp_path,
 
   class Watch:  # Runs after the CheckpointHook: sees each step's files.
     def after_step(self, sess, state, loss, X_batch, y_batch):
-      steps.append((state.global_step, files_of(run_dir)))
+      steps.append((state.global_step, files_of(run_dir, skip=("logs",))))
 
   with pytest.raises(TrainingDivergedError) as raised:
-    experiment.train(config, *toy_data, run_dir=run_dir, epochs=2, batch_size=32,
+    lifecycle.train(config, *toy_data, run_dir=run_dir, epochs=2, batch_size=32,
                      verbose=0, save_every_steps=1,
                      hook_factories=[lambda dnn, run_dir: Watch()])
   last_good, files = steps[-1]
@@ -302,7 +304,9 @@ def test_divergence_stops_and_leaves_the_last_good_checkpoint_intact(tmp_path,
   assert "Training diverged" in message
   assert "epoch 1" in message and f"global step {last_good + 1}" in message, message
   assert message.endswith(f"Last good checkpoint: {good}"), message
-  assert files_of(run_dir) == files  # Nothing written after the last good step.
+  # Nothing written after the last good step but the TensorBoard logs, which show the
+  # loss blowing up.
+  assert files_of(run_dir, skip=("logs",)) == files
   saved = checkpoints.read_run_state(run_dir)
   assert saved["latest_checkpoint"] == os.path.join("latest", f"model.ckpt-{last_good}")
   assert saved["finished"] is False
@@ -335,10 +339,10 @@ def test_resume_after_a_real_sigint_during_a_step(tmp_path, toy_data, reference,
   with monkeypatch.context() as patch:
     patch.setattr(_fast_run, "step_function", interrupted_during_step_8)
     with pytest.raises(KeyboardInterrupt):  # The per-step path; test_multistep: K > 1.
-      experiment.train(CONFIG, *toy_data, run_dir=run_dir, steps_per_call=1, **RUN)
+      lifecycle.train(CONFIG, *toy_data, run_dir=run_dir, steps_per_call=1, **RUN)
   saved = checkpoints.read_run_state(run_dir)
   latest = scopes.load_values(os.path.join(run_dir, saved["latest_checkpoint"]))
   assert latest["global_step"] == saved["state"]["global_step"] == 8
   assert (saved["state"]["epoch"], saved["state"]["batch"]) == (0, 8)
-  experiment.train(CONFIG, *toy_data, run_dir=run_dir, resume=True, **RUN)
+  lifecycle.train(CONFIG, *toy_data, run_dir=run_dir, resume=True, **RUN)
   assert_same_outcome(run_dir, reference)

@@ -194,10 +194,11 @@ def test_cli_writes_the_plot_and_states_the_rule(small_mnist, tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--low", "1", "--high", "0.1"],
-     "argument --high: Received an invalid value for `high`, expected a number "
-     "greater than `low`=1"),
-    (["--steps", "1"], "argument --steps: Received an invalid value for `steps`"),
-    (["--out", "range.txt"], "argument --out: Expected `out` to be a .png file path"),
+     "argument --high: Received an invalid value for --high, expected a number "
+     "greater than `low`=1 (the bounds are reversed?). Received: --high 0.1"),
+    (["--steps", "1"], "argument --steps: Received an invalid value for --steps"),
+    (["--out", "range.txt"], "argument --out: Expected --out to be a .png file path. "
+                             "Received: --out range.txt"),
 ])
 def test_cli_refuses_bad_flags_in_one_line(flags, message, small_mnist, tmp_path):
   out = str(tmp_path / "range.png")

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dnn_toolkit import checkpoints, experiment, scopes
+from dnn_toolkit import checkpoints, scopes
+
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.data import mnist
@@ -183,7 +185,7 @@ def test_no_checkpoint_is_written_after_a_nan_inside_a_call(tmp_path, toy_data,
   bad_step = int(str(raised.value).split("(global step ")[1].split(")")[0])
   run_dir = str(tmp_path / "run")
   with pytest.raises(TrainingDivergedError, match=f"global step {bad_step}\\)"):
-    experiment.train(DIVERGING, *toy_data, run_dir=run_dir, epochs=3, batch_size=32,
+    lifecycle.train(DIVERGING, *toy_data, run_dir=run_dir, epochs=3, batch_size=32,
                      save_every_steps=2, verbose=0)
   written = [int(name.split("-")[1].split(".")[0])
              for name in os.listdir(os.path.join(run_dir, "latest")) if "ckpt-" in name]
@@ -236,13 +238,13 @@ def test_resume_after_an_interrupt_reaches_the_uninterrupted_weights(
   del checkpoints_declare_steps  # Used for its effect.
   run = {"epochs": 3, "batch_size": 32, "patience": None, "verbose": 0}
   reference_dir, run_dir = str(tmp_path / "reference"), str(tmp_path / "run")
-  experiment.train(FULL, *toy_data, run_dir=reference_dir, **run)
+  lifecycle.train(FULL, *toy_data, run_dir=reference_dir, **run)
   with pytest.raises(KeyboardInterrupt):
-    experiment.train(FULL, *toy_data, run_dir=run_dir, **run, save_every_steps=4,
+    lifecycle.train(FULL, *toy_data, run_dir=run_dir, **run, save_every_steps=4,
                      hook_factories=[lambda dnn, run_dir: InterruptAt(11)])
   saved = checkpoints.read_run_state(run_dir)
   assert (saved["state"]["global_step"], saved["state"]["batch"]) == (11, 3)
-  experiment.train(FULL, *toy_data, run_dir=run_dir, resume=True, **run)
+  lifecycle.train(FULL, *toy_data, run_dir=run_dir, resume=True, **run)
   expected = scopes.load_values(os.path.join(reference_dir, "latest",
                                                   "model.ckpt-24"))
   _assert_same_values(scopes.load_values(
@@ -292,8 +294,8 @@ def test_compact_mnist_reads_as_the_float32_mnist():
     np.testing.assert_array_equal(got.labels, expected.labels)
   assert compact.identity == floats.identity
   # A run record names the same data either way, so a run resumes on either.
-  assert (experiment.data_identity(compact.train, compact.validation) ==
-          experiment.data_identity(floats.train, floats.validation))
+  assert (data.data_identity(compact.train, compact.validation) ==
+          data.data_identity(floats.train, floats.validation))
 
 
 def test_load_mnist_refuses_a_non_bool_compact():

@@ -262,12 +262,13 @@ def test_plateau_schedule_rejects_bad_arguments(kwargs, message, graph):
 
 
 def test_plateau_config_trains_and_resumes_exactly(tmp_path, toy_data):
-  from dnn_toolkit import experiment, scopes
+  from dnn_toolkit import scopes
+  from dnn_toolkit.runs import lifecycle
   from dnn_toolkit.config import DNNConfig
   config = DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False,
                      dropout_rate=0.0, learning_rate=2.0, optimizer="sgd",
                      schedule="plateau", plateau_factor=0.5, plateau_patience=1, seed=3)
-  whole = experiment.train(config, *toy_data, run_dir=str(tmp_path / "whole"), epochs=6,
+  whole = lifecycle.train(config, *toy_data, run_dir=str(tmp_path / "whole"), epochs=6,
                            patience=None, verbose=0)
   flags = [m["val_loss"] < min([h["val_loss"] for h in whole.history[:i]] or [np.inf])
            for i, m in enumerate(whole.history)]
@@ -275,9 +276,9 @@ def test_plateau_config_trains_and_resumes_exactly(tmp_path, toy_data):
   assert min(used) < 2.0  # The validation loss rose at least once: a reduction.
   np.testing.assert_allclose(used[1:], _plateau_reference(2.0, 0.5, 1, flags)[:-1],
                              rtol=1e-6)
-  experiment.train(config, *toy_data, run_dir=str(tmp_path / "split"), epochs=3,
+  lifecycle.train(config, *toy_data, run_dir=str(tmp_path / "split"), epochs=3,
                    patience=None, verbose=0)
-  resumed = experiment.train(None, *toy_data, run_dir=str(tmp_path / "split"),
+  resumed = lifecycle.train(None, *toy_data, run_dir=str(tmp_path / "split"),
                              epochs=6, patience=None, verbose=0, resume=True)
   assert [m["learning_rate"] for m in resumed.history] == used
   a = scopes.load_values(whole.best_checkpoint)

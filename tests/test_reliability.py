@@ -21,7 +21,9 @@ import pytest
 import tensorflow as tf
 from _helpers import files_of, fill_disk, mount_tmpfs
 
-from dnn_toolkit import checkpoints, experiment, scopes
+from dnn_toolkit import checkpoints, scopes
+
+from dnn_toolkit.runs import lifecycle, loading
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.errors import (
   CheckpointError,
@@ -40,7 +42,7 @@ RUN = {"epochs": 2, "batch_size": 32, "patience": None, "verbose": 0}
 def finished_run(tmp_path, toy_data):
   """The directory of a finished two-epoch run of PLAIN on the toy data."""
   run_dir = str(tmp_path / "run")
-  experiment.train(PLAIN, *toy_data, run_dir=run_dir, **RUN)
+  lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, **RUN)
   return run_dir
 
 
@@ -83,8 +85,7 @@ def test_a_damaged_record_is_one_line_and_nothing_is_written(edit, message, fini
   _edit_record(finished_run, edit)
   before = files_of(finished_run)
   with pytest.raises(CheckpointError) as error:
-    experiment.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
-                     hook_factories=experiment.default_hook_factories(), **RUN)
+    lifecycle.train(PLAIN, *toy_data, run_dir=finished_run, resume=True, **RUN)
   text = str(error.value)
   assert message in text and "state.json is damaged" in text and "\n" not in text
   assert files_of(finished_run) == before  # No event file, no checkpoint, no record.
@@ -96,7 +97,7 @@ def test_a_truncated_checkpoint_says_what_is_wrong(finished_run, toy_data):
   with open(data_file, "r+b") as f:
     f.truncate(os.path.getsize(data_file) // 2)
   with pytest.raises(CheckpointError) as error:
-    experiment.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
+    lifecycle.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
                      **dict(RUN, epochs=3))
   text = str(error.value)
   assert "corrupt or truncated" in text and latest in text
@@ -133,8 +134,8 @@ def test_restoring_a_best_checkpoint_into_a_training_graph_says_what_to_do(finis
       with pytest.raises(CheckpointError) as error:
         scopes.restore(sess, best)
   text = str(error.value)
-  assert "model variables only" in text and "experiment.load_run" in text
-  with experiment.load_run(finished_run) as run:  # The one call that does it right.
+  assert "model variables only" in text and "loading.load_run" in text
+  with loading.load_run(finished_run) as run:  # The one call that does it right.
     assert run.predict(np.zeros((3, 20), np.float32)).shape == (3,)
 
 
@@ -142,7 +143,7 @@ def test_resume_on_other_data_names_what_differs(finished_run, toy_data):
   (X, y), validation = toy_data
   before = files_of(finished_run)
   with pytest.raises(ConfigMismatchError) as error:
-    experiment.train(PLAIN, (X[:-32], y[:-32]), validation, run_dir=finished_run,
+    lifecycle.train(PLAIN, (X[:-32], y[:-32]), validation, run_dir=finished_run,
                      resume=True, **dict(RUN, epochs=3))
   assert "on other data (n_train, train_sha256 differ)" in str(error.value)
   assert error.value.fields == ("data",)
@@ -151,7 +152,7 @@ def test_resume_on_other_data_names_what_differs(finished_run, toy_data):
 
 def test_an_empty_run_dir_is_refused(toy_data):
   with pytest.raises(ValueError, match="Expected `run_dir` to be a non-empty"):
-    experiment.train(PLAIN, *toy_data, run_dir="", **RUN)
+    lifecycle.train(PLAIN, *toy_data, run_dir="", **RUN)
 
 
 def test_resume_clears_stale_checkpoints_and_partial_files(finished_run, toy_data):
@@ -161,7 +162,7 @@ def test_resume_clears_stale_checkpoints_and_partial_files(finished_run, toy_dat
                 os.path.join(latest_dir, name))
   with open(os.path.join(finished_run, ".tmp-killed.part"), "w") as f:
     f.write("half a record")
-  experiment.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
+  lifecycle.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
                    **dict(RUN, epochs=3))
   names = os.listdir(latest_dir)
   assert not any("999" in n for n in names)
@@ -179,7 +180,7 @@ def test_record_and_checkpoints_have_one_file_mode(finished_run):
 _HOLDER = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from dnn_toolkit import experiment
+    from dnn_toolkit.runs import lifecycle, loading
     from dnn_toolkit.config import DNNConfig
 
     class Slow:
@@ -187,7 +188,7 @@ _HOLDER = textwrap.dedent("""
         time.sleep(0.2)
 
     data = np.load(sys.argv[1])
-    experiment.train(DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False,
+    lifecycle.train(DNNConfig(hidden_layers=(8,), n_outputs=3, batch_norm=False,
                                dropout_rate=0.0),
                      (data["X"], data["y"]), (data["X_valid"], data["y_valid"]),
                      run_dir=sys.argv[2], epochs=50, batch_size=32, patience=None,
@@ -209,14 +210,14 @@ def test_a_second_trainer_is_refused_naming_the_first(tmp_path, toy_data):
       time.sleep(0.05)
     for resume in (False, True):
       with pytest.raises(RunLockedError) as error:
-        experiment.train(PLAIN, *toy_data, run_dir=run_dir, resume=resume, **RUN)
+        lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, resume=resume, **RUN)
       assert f"process {proc.pid} is training there" in str(error.value)
       assert error.value.pid == proc.pid
   finally:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
   # Killed, it left no stale lock: its run resumes.
-  result = experiment.train(PLAIN, *toy_data, run_dir=run_dir, resume=True,
+  result = lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, resume=True,
                             **dict(RUN, epochs=checkpoints.RunRecord.read(
                                 run_dir).state.epoch + 1))
   assert result.state.epoch >= 1
@@ -234,7 +235,7 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path, toy_data):
           fill_disk(os.path.join(disk, "filler"))
 
     with pytest.raises(CheckpointError) as error:
-      experiment.train(PLAIN, *toy_data, run_dir=run_dir, save_every_steps=1,
+      lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, save_every_steps=1,
                        hook_factories=[lambda dnn, run_dir: FillDisk()], **RUN)
     text = str(error.value)
     assert "No space left on device" in text and "is intact" in text
@@ -242,7 +243,7 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path, toy_data):
     assert record.state.epoch == 1  # The record names the last good checkpoint ...
     assert scopes.checkpoint_exists(record.latest_checkpoint)
     os.remove(os.path.join(disk, "filler"))  # ... from which the run resumes.
-    result = experiment.train(PLAIN, *toy_data, run_dir=run_dir, resume=True, **RUN)
+    result = lifecycle.train(PLAIN, *toy_data, run_dir=run_dir, resume=True, **RUN)
     assert result.state.epoch == 2
   finally:
     subprocess.run(["umount", "-l", disk], check=False)
@@ -254,6 +255,6 @@ def test_a_transfer_run_is_not_resumed_as_a_plain_one(finished_run, toy_data):
   record.write()
   before = files_of(finished_run)
   with pytest.raises(CheckpointError, match="is a transfer run .* transfer --resume"):
-    experiment.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
+    lifecycle.train(PLAIN, *toy_data, run_dir=finished_run, resume=True,
                      **dict(RUN, epochs=3))
   assert files_of(finished_run) == before

@@ -1,8 +1,8 @@
 """Tests of dnn_toolkit.summaries: the logs of a real (short) run, read back two ways.
 
 One module-scoped run trains a 10-layer sigmoid net with Xavier initialization on random
-inputs through `experiment.train` with `experiment.default_hook_factories()`, as the
-command line does. Its logs are read with `summaries.read_scalars`, with TensorBoard's
+inputs through `runs.lifecycle.train`, which logs every run, as the command line
+does. Its logs are read with `summaries.read_scalars`, with TensorBoard's
 own event reader, and through the HTTP API of a real TensorBoard server started on
 127.0.0.1. A second run reuses layers of a first one (`train_transfer_run`, also used
 by the browser test) to check how restored and frozen layers are marked.
@@ -25,10 +25,13 @@ import tensorflow as tf
 from _helpers import stop_process
 from tensorboard.backend.event_processing import event_accumulator
 
-from dnn_toolkit import checkpoints, experiment, summaries, transfer
+from dnn_toolkit import checkpoints, summaries, transfer
+
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.model import build_dnn
 from dnn_toolkit.training import loop as training
+from dnn_toolkit.training import hooks as training_hooks
 
 _V1 = tf.compat.v1
 N_LAYERS = 10
@@ -53,10 +56,10 @@ def _random_data(n, seed):
 
 
 def _train(run_dir, epochs=EPOCHS, resume=False):
-  return experiment.train(
+  return lifecycle.train(
       CONFIG, _random_data(N_TRAIN, 0), _random_data(100, 1), run_dir=run_dir,
       epochs=epochs, batch_size=BATCH_SIZE, patience=None, resume=resume, verbose=0,
-      hook_factories=experiment.default_hook_factories(every_n_steps=EVERY_N_STEPS))
+      log_every_steps=EVERY_N_STEPS)
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +166,7 @@ def test_the_logged_graph_is_a_fraction_of_the_sessions(run):
   with graph.as_default():
     dnn = build_dnn(CONFIG, 784)
     summaries.SummaryHook(dnn, "unused")
-    training.ParamSnapshot()
+    training_hooks.ParamSnapshot()
     _V1.train.Saver()
     full = len(graph.as_graph_def().node)
     drawn = len(summaries.model_graph_def(dnn).node)
@@ -324,11 +327,6 @@ def test_summary_hook_rejects_bad_options(name, value, error, message):
     summaries.SummaryHook(None, "logs", **{name: value})
 
 
-def test_default_hook_factories_log_every_run():
-  (factory,) = experiment.default_hook_factories()
-  assert callable(factory)
-
-
 @pytest.mark.parametrize("arguments, error, message", [
     ({"restored": ["hidden1"]}, TypeError, "`restored` to be a dict"),
     ({"restored": {"hidden1": 3}}, TypeError, "checkpoint paths"),
@@ -374,7 +372,7 @@ def train_transfer_run(root):
     (the transfer run's directory, the base's checkpoint prefix, restored, frozen).
   """
   base_dir = os.path.join(root, "base")
-  experiment.train(BASE, _transfer_data(100, 0), _transfer_data(50, 1),
+  lifecycle.train(BASE, _transfer_data(100, 0), _transfer_data(50, 1),
                    run_dir=base_dir, epochs=1, verbose=0)
   pretrained = transfer.load_pretrained(base_dir)
   run_dir = os.path.join(root, "transfer")
@@ -387,13 +385,13 @@ def train_transfer_run(root):
     hooks = [checkpoints.CheckpointHook(run_dir, NEW, extra={"batch_size": 50}),
              summaries.SummaryHook(model.dnn, summaries.logdir_of(run_dir),
                                    every_n_steps=1, restored=restored, frozen=frozen)]
-    snapshot = training.ParamSnapshot()
+    best_weights = training_hooks.BestWeights()
     init = _V1.global_variables_initializer()
   with _V1.Session(graph=graph) as sess:
     sess.run(init)
     model.restore(sess)
     training.fit(sess, model.dnn, _transfer_data(100, 2), _transfer_data(50, 3),
-                 epochs=1, hooks=hooks, snapshot=snapshot, verbose=0)
+                 epochs=1, hooks=hooks, best_weights=best_weights, verbose=0)
   return run_dir, pretrained.checkpoint, restored, frozen
 
 

@@ -20,7 +20,9 @@ from _helpers import (
   variable_values,
 )
 
-from dnn_toolkit import experiment, transfer
+from dnn_toolkit import transfer
+
+from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.errors import CheckpointError, NoMatchError
 from dnn_toolkit.model import build_dnn
 from dnn_toolkit.training import loop as training
@@ -141,7 +143,7 @@ def test_build_transfer_dnn_checks_the_checkpoint_before_a_session(tmp_path, gra
 
 def test_load_pretrained_from_a_run_directory(tmp_path):
   config = dataclasses.replace(SMALL, batch_norm=False)
-  run = experiment.train(config, small_data(), small_data(seed=1), run_dir=str(tmp_path / "run"),
+  run = lifecycle.train(config, small_data(), small_data(seed=1), run_dir=str(tmp_path / "run"),
                          epochs=1, verbose=0)
   base = transfer.load_pretrained(run.run_dir)
   assert base.config == config and base.checkpoint == run.best_checkpoint

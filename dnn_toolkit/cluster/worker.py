@@ -17,7 +17,7 @@ TensorFlow does the distributing: `tf.compat.v1.train.Server` serves each task,
 and every worker trains the same graph under `MonitoredTrainingSession`, asynchronously
 (TF 1.x's default) or, with `sync=True`, through `SyncReplicasOptimizer`. Worker 0 is
 the chief: it evaluates, writes the run directory (state.json, `latest/` and `best/`
-checkpoints, TensorBoard logs, as `experiment.train` does) and restores from it when
+checkpoints, TensorBoard logs, as `runs.lifecycle.train` does) and restores from it when
 restarted. Each worker trains on its own shard of the training set, examples
 `task_index::num_workers`.
 
@@ -49,14 +49,13 @@ from dnn_toolkit.cluster.tasks import (
   check_port_free,
   wait_for_ps,
 )
-from dnn_toolkit.errors import CheckpointError, ConfigMismatchError
+from dnn_toolkit.errors import CheckpointError
 
 if TYPE_CHECKING:  # Not at run time: `training` would load TensorFlow on import.
   import numpy as np
 
   from dnn_toolkit.config import DNNConfig
   from dnn_toolkit.data.arrays import DataSet
-  from dnn_toolkit.training.loop import TrainState
 
 #: Seconds the chief's MonitoredTrainingSession waits for its queue-runner threads.
 STOP_GRACE_S = 3
@@ -137,7 +136,7 @@ def run_ps(task: TaskSpec, stream: TextIO | None = None) -> None:
 
 @dataclasses.dataclass
 class Options:
-  """How a worker trains; the distributed counterpart of `experiment.train`'s arguments.
+  """How a worker trains; the distributed counterpart of `runs.lifecycle.train`'s arguments.
 
   Attributes:
     epochs: positive int, passes over the training set by all workers together.
@@ -284,50 +283,58 @@ class _SyncChiefHook:
 
 
 class _Chief:
-  """The chief's bookkeeping: epochs, evaluation, early stopping, the run directory.
+  """The chief's part: the run's hooks, epochs and evaluation, on the cluster's Session.
 
-  It drives the same hooks as `training.fit` (`checkpoints.CheckpointHook`,
-  `summaries.SummaryHook`) on the raw Session that MonitoredTrainingSession creates, and
-  is itself a session hook (duck-typed `SessionRunHook`) to learn of that Session and
-  of every re-creation after a ps restart.
+  It composes the hook list `training.loop.fit` composes (`hooks.standard_hooks`: NaN
+  stop, early stopping, best weights, the plateau schedule; then the run's checkpoint
+  and TensorBoard hooks, `runs.lifecycle.Run.make_hooks`) and ends epochs with the
+  loop's own `end_epoch`. It is also a session hook of MonitoredTrainingSession
+  (duck-typed `SessionRunHook`), to learn of the raw Session it creates and of every
+  re-creation after a ps restart.
+
+  Global steps count every worker's updates, so the chief sees them jump: a step is
+  passed to the hooks as it comes (the checkpoint and log hooks act on the multiples
+  they cross), and an epoch ends whenever the global step crosses one.
   """
 
-  def __init__(self, graph, record, validation, options, spe, resumed, stream):
+  def __init__(self, built, run, validation, options, spe, layout, stream):
     # pylint: disable=import-outside-toplevel
-    from dnn_toolkit import checkpoints, summaries
-    self.graph, self.dnn, self.validation = graph, graph.dnn, validation
-    self.options, self.spe, self.stream = options, spe, stream
-    # Both hooks are called only when a save or a log is due (`after_step`), since the
-    # global steps this chief sees skip those of the other workers.
-    self.checkpoint = checkpoints.CheckpointHook(record, save_every_steps=1)
-    self.summary = summaries.SummaryHook(graph.dnn, summaries.logdir_of(record.run_dir),
-                                         every_n_steps=1)
-    self.state = record.state
-    if resumed:
-      self.checkpoint.resume_from(record)
-    # Means over the examples this process trained on since the epoch began: a
-    # restarted chief starts its sums afresh.
-    self.state.epoch_loss_sum = self.state.epoch_correct = 0.0
-    self._seen = 0
+    from dnn_toolkit.progress import Progress
+    from dnn_toolkit.runs import nets
+    from dnn_toolkit.training import hooks as training_hooks
+    self.dnn, self.run, self.validation = built.dnn, run, validation
+    self.options, self.spe = options, spe
+    self.built = nets.Built(built.dnn)
+    self.checkpoint, run_hooks = run.make_hooks(self.built)
+    run.record.extra["distributed"] = layout  # The cluster may change between runs.
+    self.best_weights = training_hooks.BestWeights()
+    self.hooks = training_hooks.standard_hooks(
+        self.dnn, patience=run.settings.patience,
+        best_weights=self.best_weights) + run_hooks
+    self.progress = Progress(options.verbose, stream)
+    self.state = None
     self.sess = None
+    self._seen = 0
     self._started = time.perf_counter()
-    self._began = False
 
   # Session hook protocol, called by MonitoredTrainingSession.
   def begin(self):
     pass
 
   def after_create_session(self, session, coord):
+    from dnn_toolkit.training import hooks as training_hooks  # pylint: disable=import-outside-toplevel
     del coord  # Unused.
     self.sess = session
+    if self.state is None:
+      self.state = self.run.initial_state(self.checkpoint, self.best_weights)
+      # Means over the examples this process trains on since the epoch began: a
+      # restarted chief starts its sums afresh.
+      self.state.epoch_loss_sum = self.state.epoch_correct = 0.0
+      training_hooks.call_hooks(self.hooks, "begin", session, self.dnn, self.state)
     step = int(session.run(self.dnn.global_step))
     if step != self.state.global_step:  # Restored from `latest` after a ps restart.
       self.state.global_step = step
       self.state.epoch = min(self.state.epoch, step // self.spe)
-    if not self._began:
-      self._began = True
-      self.checkpoint.begin(session, self.dnn, self.state)
-      self.summary.begin(session, self.dnn, self.state)
 
   def before_run(self, run_context):
     return None
@@ -341,18 +348,15 @@ class _Chief:
   # The training loop's calls.
   def after_step(self, step, stats, X_batch, y_batch):
     """Records one of the chief's own steps; `step` is the global step after it."""
-    previous, state = self.state.global_step, self.state
-    state.global_step = max(step, previous)
+    from dnn_toolkit.training import hooks as training_hooks  # pylint: disable=import-outside-toplevel
+    state = self.state
+    state.global_step = max(step, state.global_step)
     state.batch = state.global_step - state.epoch * self.spe
     state.epoch_loss_sum += float(stats[0]) * len(y_batch)
     state.epoch_correct += float(stats[1]) * len(y_batch)
     self._seen += len(y_batch)
-    every = self.options.log_every_steps
-    if previous == 0 or state.global_step // every > previous // every:
-      self.summary.after_step(self.sess, state, float(stats[0]), X_batch, y_batch)
-    every = self.options.save_every_steps
-    if every and state.global_step // every > previous // every:
-      self.checkpoint.after_step(self.sess, state, float(stats[0]), X_batch, y_batch)
+    training_hooks.call_hooks(self.hooks, "after_step", self.sess, state,
+                              float(stats[0]), X_batch, y_batch)
     if state.global_step >= (state.epoch + 1) * self.spe and not self.done:
       # The other workers may have crossed several epochs while this one stepped once
       # (async): they end as one, numbered by the global step.
@@ -372,115 +376,39 @@ class _Chief:
       self._end_epoch(self.options.epochs)
 
   def _end_epoch(self, epoch):
-    from dnn_toolkit.training import loop as training  # pylint: disable=import-outside-toplevel
-    state, options = self.state, self.options
-    valid = training.evaluate(self.sess, self.dnn, *self.validation)
-    seen = max(self._seen, 1)
-    metrics = {"epoch": epoch, "global_step": state.global_step,
-               "loss": state.epoch_loss_sum / seen, "accuracy": state.epoch_correct / seen,
-               "val_loss": valid["loss"], "val_accuracy": valid["accuracy"],
-               "learning_rate": float(self.sess.run(self.dnn.learning_rate)),
-               "seconds": time.perf_counter() - self._started}
-    state.epoch, state.batch = epoch, 0
-    state.epoch_loss_sum = state.epoch_correct = 0.0
+    from dnn_toolkit.training import loop  # pylint: disable=import-outside-toplevel
+    self.state.epoch = epoch - 1  # `end_epoch` ends epoch `state.epoch + 1`.
+    loop.end_epoch(self.sess, self.dnn, self.validation, self.state, self.hooks,
+                   n_seen=self._seen, started=self._started, progress=self.progress)
     self._seen, self._started = 0, time.perf_counter()
-    state.history.append(metrics)
-    improved = metrics["val_loss"] < state.best_val_loss
-    if improved:  # The early-stopping rule of `training.fit`.
-      state.best_val_loss, state.best_epoch = metrics["val_loss"], metrics["epoch"]
-      state.epochs_without_improvement = 0
-    else:
-      state.epochs_without_improvement += 1
-      state.stopped_early = bool(options.patience and
-                                 state.epochs_without_improvement >= options.patience)
-    # As `training.fit`: the net's own hooks (a 'plateau' schedule) first, so the
-    # checkpoint written after the epoch holds what they changed.
-    for hook in list(self.dnn.hooks) + [self.checkpoint, self.summary]:
-      hook.after_epoch(self.sess, state, metrics, improved)
-    if options.verbose:
-      print(f"epoch {metrics['epoch']}/{options.epochs}  step {state.global_step}  "
-            f"loss {metrics['loss']:.4f}  val_loss {metrics['val_loss']:.4f}  "
-            f"val_accuracy {metrics['val_accuracy']:.4f}", file=self.stream, flush=True)
 
-  def finish(self, config, n_inputs, test):
-    """Evaluates `test` with the best weights and marks the run finished."""
-    if test is not None and self.checkpoint.best_checkpoint:
-      self.checkpoint.record.test = evaluate_checkpoint(
-          config, n_inputs, self.checkpoint.best_checkpoint, *test)
-    self.checkpoint.end(self.sess, self.state)
-    self.summary.end(self.sess, self.state)
+  def finish(self, test):
+    """Puts the best weights back, marks the run finished, evaluates `test`."""
+    from dnn_toolkit.training import hooks as training_hooks  # pylint: disable=import-outside-toplevel
+    training_hooks.call_hooks(self.hooks, "end", self.sess, self.state)
+    return self.run.finish(self.sess, self.built, test)
 
 
 def evaluate_checkpoint(config: "DNNConfig", n_inputs: int, prefix: str,
                         images: "np.ndarray", labels: "np.ndarray") -> dict[str, float]:
   """Restores a checkpoint into a fresh `build_dnn` graph; returns its metrics.
 
-  The chief evaluates the test set so, on its own machine, without the ps tasks.
-
   Returns:
-    {'loss': mean cross-entropy, 'accuracy': ...}, as `training.evaluate`.
+    {'loss': mean cross-entropy, 'accuracy': ...}, as `training.loop.evaluate`.
   """
   tf = _tf()
   # pylint: disable=import-outside-toplevel
   from dnn_toolkit import model, scopes
-  from dnn_toolkit.training import loop as training
+  from dnn_toolkit.training import loop
   with tf.Graph().as_default() as graph:
     dnn = model.build_dnn(config, n_inputs)
     variables = tf.compat.v1.model_variables()
     with tf.compat.v1.Session(graph=graph) as sess:
       scopes.restore(sess, prefix, var_list=variables)
-      return training.evaluate(sess, dnn, images, labels)
+      return loop.evaluate(sess, dnn, images, labels)
 
 
 # ----------------------------------------------------------------- a worker's loop
-
-
-def _run_record(run_dir, config, options, task, data):
-  """Returns (the chief's `RunRecord`, whether it continues a saved run).
-
-  Raises:
-    CheckpointError, ConfigMismatchError: the run directory holds a finished run, or
-      one of another configuration or batch size. Nothing is changed.
-  """
-  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import checkpoints
-  from dnn_toolkit.training import loop as training
-  layout = {"ps": len(task.cluster[PS]), "workers": task.num_workers,
-            "sync": options.sync}
-  if not checkpoints.RunRecord.exists(run_dir):
-    seed = config.seed if config.seed is not None else 0
-    return checkpoints.RunRecord(
-        run_dir=run_dir, config=config, state=training.TrainState(shuffle_seed=seed),
-        batch_size=options.batch_size, epochs=options.epochs, patience=options.patience,
-        data=data, extra={"distributed": layout}), False
-  record = checkpoints.RunRecord.read(run_dir)
-  checkpoints.check_same_config(run_dir, record.config, config)
-  if record.batch_size != options.batch_size:
-    raise ConfigMismatchError(
-        f"Cannot continue {run_dir!r} with another batch size (batch_size: run has "
-        f"{record.batch_size!r}, given {options.batch_size!r}). Nothing was changed.")
-  if record.finished:
-    raise CheckpointError(f"{run_dir!r} holds a finished run; nothing was changed. "
-                          "Choose another run directory.")
-  record.epochs, record.patience = options.epochs, options.patience
-  record.extra["distributed"] = layout  # The cluster may change shape between runs.
-  return record, True
-
-
-@dataclasses.dataclass
-class WorkerResult:
-  """What the chief's run produced (as `experiment.RunResult`).
-
-  Attributes:
-    run_dir: the run directory.
-    state: the final `training.TrainState` (history, best epoch, early stopping).
-    test: {'loss', 'accuracy'} on the test set with the best weights, or None.
-    best_checkpoint: path prefix of the best weights.
-  """
-  run_dir: str
-  state: "TrainState"
-  test: dict[str, float] | None
-  best_checkpoint: str | None
 
 
 def train_worker(task: TaskSpec, config: "DNNConfig",
@@ -489,12 +417,15 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
                  test: "DataSet | tuple[np.ndarray, np.ndarray] | None" = None, *,
                  run_dir: str, options: Options | None = None,
                  data: dict[str, Any] | None = None,
-                 stream: TextIO | None = None) -> WorkerResult | None:
+                 stream: TextIO | None = None) -> Any:
   """Trains as one worker of the cluster; the chief (worker 0) also keeps `run_dir`.
 
-  A chief started on a run directory that holds an unfinished run of the same
-  configuration continues it from its latest checkpoint, as MonitoredTrainingSession's
-  recovery does in TF 1.x; other workers may be restarted at any time and rejoin.
+  The chief opens its run directory through the run lifecycle, as a local run does
+  (`runs.lifecycle.Run.open`: the lock, the record read once, the settings, the
+  config, batch size and data checked, the checkpoints verified), with resume 'auto':
+  a chief started on a run directory holding a run continues it from its latest
+  checkpoint, as MonitoredTrainingSession's recovery does in TF 1.x. Other workers may
+  be restarted at any time and rejoin.
 
   Args:
     task: this worker's `TaskSpec`.
@@ -506,57 +437,80 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
     run_dir: the run directory, written by the chief only.
     options: an `Options`. Default `Options()`.
     data: optional JSON-ready description of the data's source (a loader's
-      `identity`), recorded by the chief with the digests of
-      `experiment.data_identity`.
+      `identity`), recorded by the chief with the digests of `data_identity`.
     stream: where progress goes. Default sys.stdout.
 
   Returns:
-    On the chief a `WorkerResult`; None on the other workers.
+    On the chief a `runs.lifecycle.RunResult`; None on the other workers.
 
   Raises:
     ValueError, TypeError: a bad argument, before anything is started or written.
-    CheckpointError, ConfigMismatchError: `run_dir` holds a finished run or another
-      configuration (chief).
+    CheckpointError, ConfigMismatchError: (chief) `run_dir` holds a run of another
+      configuration, batch size or data, or damaged checkpoints; nothing is changed.
     ClusterError: the port is in use, a ps or the chief cannot be reached within
       `startup_timeout`, or a step stayed blocked for `replica_timeout`.
   """
-  from dnn_toolkit.training import loop as training  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data.arrays import as_arrays
+  from dnn_toolkit.runs import lifecycle
+  from dnn_toolkit.training import loop
   options = (options or Options()).validate()
   config = config.validate()
   stream = stream or sys.stdout
   if task.job_name != WORKER:
     raise ValueError(f"Expected a worker task. Received: job_name={task.job_name!r}")
-  n_inputs = training.as_arrays("train", train)[0].shape[1]
-  (X, y), valid = training.check_fit_arguments(
-      config, n_inputs, train, validation, options.epochs, options.batch_size,
-      options.patience)
-  test = training.as_arrays("test", test) if test is not None else None
-  record, resumed = None, False
-  if task.is_chief:
-    from dnn_toolkit import experiment  # pylint: disable=import-outside-toplevel
-    identity = experiment.data_identity(train, validation, data)
-    record, resumed = _run_record(run_dir, config, options, task, identity)
+  n_inputs = as_arrays("train", train)[0].shape[1]
+  loop.check_fit_arguments(config, n_inputs, train, validation, options.epochs,
+                           options.batch_size, options.patience)
   check_port_free(task)
   wait_for_ps(task, options.startup_timeout)
-  lock = _lock_run_dir(run_dir) if task.is_chief else None
-  try:
-    return _train(task, config, (X, y), valid, test, record, resumed, options, stream)
-  finally:
-    if lock is not None:
-      lock.release()
+  if not task.is_chief:
+    _train(task, options, config, as_arrays("train", train), None, None, stream)
+    return None
+  settings = lifecycle.Settings(
+      epochs=options.epochs, batch_size=options.batch_size, patience=options.patience,
+      save_every_steps=options.save_every_steps,
+      log_every_steps=options.log_every_steps, verbose=options.verbose)
+  with lifecycle.Run.open(run_dir, config, resume="auto", settings=settings,
+                          train=train, validation=validation, test=test,
+                          data=data) as run:
+    return ClusterSession(task, options).train(run, stream=stream)
 
 
-def _lock_run_dir(run_dir):
-  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
-  os.makedirs(run_dir, exist_ok=True)
-  return checkpoints.lock_run(run_dir)
+class ClusterSession:
+  """The chief's session strategy for the run lifecycle: MonitoredTrainingSession.
+
+  Args:
+    task: the chief's `TaskSpec`.
+    options: the cluster's `Options`.
+  """
+
+  def __init__(self, task: TaskSpec, options: Options) -> None:
+    self.task, self.options = task, options
+
+  def train(self, run: Any, *, hook_factories: Any = (),
+            stream: TextIO | None = None) -> Any:
+    """Trains the opened `run` as the chief; returns its `RunResult`."""
+    # pylint: disable=import-outside-toplevel
+    from dnn_toolkit.data.arrays import as_arrays
+    from dnn_toolkit.runs import nets
+    if hook_factories:
+      raise ValueError("A cluster run takes no extra hooks. Received: "
+                       f"hook_factories={hook_factories!r}")
+    if run.net.kind != nets.PLAIN:
+      raise CheckpointError(f"{run.run_dir!r} holds a {run.net.kind} run, which trains "
+                            "in one process (`dnn-toolkit transfer`), not on a cluster. "
+                            "Nothing was changed.")
+    train, validation, test = run.data
+    return _train(self.task, self.options, run.config, as_arrays("train", train),
+                  as_arrays("validation", validation), test, stream or sys.stdout,
+                  run=run)
 
 
-def _train(task, config, train, valid, test, record, resumed, options, stream):
-  """`train_worker` once every argument is checked."""
+def _train(task, options, config, train, valid, test, stream, run=None):
+  """A worker's training once every argument is checked; the chief's keeps `run`."""
   X, y = train
   n_inputs = X.shape[1]
-  run_dir = record.run_dir if record else None
   server, session_config = _server(task)
   spe = steps_per_epoch(len(X), options.batch_size, task.num_workers, options.sync)
   shard = (X[task.task_index::task.num_workers], y[task.task_index::task.num_workers])
@@ -564,37 +518,53 @@ def _train(task, config, train, valid, test, record, resumed, options, stream):
   graph = tf.Graph()
   with graph.as_default():
     built = _build_worker_graph(task, config, n_inputs, options.sync)
-    chief = (_Chief(built, record, valid, options, spe, resumed, stream)
-             if task.is_chief else None)
-    sess = _monitored_session(task, server, session_config, built, chief, run_dir,
-                              options)
+    layout = {"ps": len(task.cluster[PS]), "workers": task.num_workers,
+              "sync": options.sync}
+    chief = (_Chief(built, run, valid, options, spe, layout, stream)
+             if run is not None else None)
+    sess = _monitored_session(task, server, session_config, built, chief,
+                              run.run_dir if run else None, options)
   if options.verbose:
     print(f"{task.name}: training on {len(shard[0])} examples "
           f"({'sync' if options.sync else 'async'}, {spe} global steps per epoch)",
           file=stream, flush=True)
+  started, test_metrics = time.perf_counter(), None
   try:
     with graph.as_default():
-      steps = _train_loop(sess, built, chief, shard, options, spe, task)
-      if chief:
-        chief.catch_up()
+      if chief is None:
+        steps = _train_loop(sess, built, None, shard, options, spe, task)
+      else:
+        from dnn_toolkit.training import loop  # pylint: disable=import-outside-toplevel
+        # As in `fit`: an interrupt saves the position, a divergence saves nothing.
+        with loop.guarded(chief.sess, chief.state, chief.hooks):
+          steps = _train_loop(sess, built, chief, shard, options, spe, task)
+          chief.catch_up()
         _stop_others(sess, built)
-        chief.finish(config, n_inputs, test)
+        test_metrics = chief.finish(test)
   finally:
     sess.close()  # Bounded: STOP_GRACE_S for the sync queue runner.
   _post_done(server, session_config, built, graph)
   if options.verbose:
     print(f"{task.name}: finished after {steps} steps of its own", file=stream,
           flush=True)
-  if chief:
-    return WorkerResult(run_dir, chief.state, chief.checkpoint.record.test,
-                        chief.checkpoint.best_checkpoint)
-  return None
+  if chief is None:
+    return None
+  from dnn_toolkit.runs import lifecycle  # pylint: disable=import-outside-toplevel
+  return lifecycle.RunResult(run.run_dir, chief.state, test_metrics,
+                             chief.checkpoint.best_checkpoint,
+                             time.perf_counter() - started, run.record)
 
 
 def _monitored_session(task, server, session_config, built, chief, run_dir, options):
   v1 = _tf().compat.v1
   hooks = [h for h in (built.sync_hook, chief) if h is not None]
   scaffold = None
+  if chief and chief.run.resumption is not None:
+    # MonitoredTrainingSession restores what the 'checkpoint' file names: the one the
+    # run accepted to continue from (a killed process may have named a newer one).
+    latest = chief.run.resumption.latest
+    v1.train.update_checkpoint_state(os.path.dirname(latest), os.path.basename(latest),
+                                     [os.path.basename(latest)])
   if chief:
     # Restores `latest` on the chief's own disk (not sharded onto the ps tasks).
     scaffold = v1.train.Scaffold(saver=v1.train.Saver(max_to_keep=2,

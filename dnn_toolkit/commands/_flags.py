@@ -16,7 +16,10 @@ the parsed flags back into what the public API takes. Defaults and choices come 
 """
 
 import argparse
+import os
 import dataclasses
+
+from typing import Any
 
 from dnn_toolkit import config as config_lib
 
@@ -102,30 +105,6 @@ def given_config(args: argparse.Namespace) -> dict:
   return given
 
 
-def check_same_as_run(args: argparse.Namespace, record) -> None:
-  """Raises ValueError naming each given flag whose value differs from the run's.
-
-  Args:
-    args: flags of a resumable parser.
-    record: the run's `checkpoints.RunRecord`.
-  """
-  saved = dict(record.config.to_dict(), batch_size=record.batch_size)
-  given = dict(given_config(args), batch_size=getattr(args, "batch_size", None))
-  differs = []
-  for name, value in given.items():
-    if value is None:
-      continue
-    theirs = saved.get(name)
-    theirs = tuple(theirs) if isinstance(theirs, list) else theirs
-    if value != theirs:
-      differs.append(f"{flag_of(name)}: run has {_shown(list(theirs) if isinstance(theirs, tuple) else theirs)}, "
-                     f"given {_shown(list(value) if isinstance(value, tuple) else value)}")
-  if differs:
-    raise ValueError(f"Cannot resume {record.run_dir!r} with other settings "
-                     f"({'; '.join(differs)}). Nothing was changed; leave those flags out "
-                     "(the run's own are used) or start a new --run-dir.")
-
-
 def _add_optimization_flags(parser, d):
   o = parser.add_argument_group("optimization")
   o.add_argument("--optimizer", choices=config_lib.OPTIMIZERS, default=d.optimizer,
@@ -209,28 +188,21 @@ def _count_or_fraction(text):
       raise argparse.ArgumentTypeError(f"expected a count or a fraction, got {text!r}")
 
 
-def datasets_from_args(args: argparse.Namespace, record=None):
-  """Loads the data the flags name: --data, else (resuming) the run's, else MNIST.
+def datasets_from_args(args: argparse.Namespace) -> Any:
+  """Loads the data the flags name: --data, else MNIST.
 
   Args:
     args: flags of `add_data_flags`.
-    record: a resumed run's `RunRecord`, whose data is read again when --data is not
-      given (and checked against its digests).
 
   Returns:
-    A `data.Datasets(train, validation, test)` with its `identity`.
+    A `data.arrays.Datasets(train, validation, test)` with its `identity`.
 
   Raises:
-    DataError: no data found, or the files are corrupt, not what they claim, or (a
-      resumed run's source) no longer the data the run trained on.
+    DataError: no data found, or the files are corrupt or not what they claim.
     ValueError, TypeError: a bad --validation-size, --test-size or --label-column.
   """
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit.data import files as datasets
-  from dnn_toolkit.data import mnist
-  if args.data is None and record is not None and record.data:
-    from dnn_toolkit.commands import _run_data
-    return _run_data.reload_source(record.data)[0]
+  from dnn_toolkit.data import files, mnist
   if args.data is None:
     for flag in ("test_size", "label_column"):
       if getattr(args, flag) is not None:
@@ -238,12 +210,26 @@ def datasets_from_args(args: argparse.Namespace, record=None):
     # Compact: MNIST stays uint8 (a quarter of float32's memory), scaled per batch or
     # in the graph, with the same values.
     return mnist.load_mnist(validation_size=5000 if args.validation_size is None
-                           else args.validation_size, verify=args.verify, compact=True)
-  from dnn_toolkit.commands._run_data import label_column
-  return datasets.load_arrays(args.data, label_column=label_column(args.label_column),
-                              validation_size=args.validation_size,
-                              test_size=args.test_size, standardize=args.standardize,
-                              verify=args.verify)
+                            else args.validation_size, verify=args.verify, compact=True)
+  return files.load_arrays(args.data, label_column=label_column(args.label_column),
+                           validation_size=args.validation_size,
+                           test_size=args.test_size, standardize=args.standardize,
+                           verify=args.verify)
+
+
+def refuse_data_flags_on_resume(args: argparse.Namespace) -> None:
+  """Raises ValueError naming a data flag given to a resume without --data.
+
+  A resumed run reloads its own data, split and scaled as it was; a split flag would
+  change nothing, so it is refused rather than ignored.
+  """
+  for dest in ("validation_size", "test_size", "label_column"):
+    if getattr(args, dest, None) is not None:
+      raise ValueError(f"argument {flag_of(dest)}: a resumed run reloads its own data, "
+                       "split as it was; leave it out (or give the data with --data).")
+  if getattr(args, "standardize", False):
+    raise ValueError("argument --standardize: a resumed run reloads its own data, "
+                     "scaled as it was; leave it out.")
 
 
 def add_training_flags(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
@@ -286,3 +272,63 @@ def check_log_every_steps(args: argparse.Namespace) -> None:
   if args.log_every_steps < 1:
     raise ValueError("Expected --log-every-steps to be a positive integer. "
                      f"Received: --log-every-steps {args.log_every_steps}")
+
+
+# --------------------------------------------------- flags of the commands reading a run
+
+
+def add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds --checkpoint best|latest (default best)."""
+  parser.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                      help="the run's best weights (lowest validation loss) or its "
+                           "latest ones (default: %(default)s)")
+
+
+def add_label_column_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds --label-column NAME|INDEX for a CSV data file."""
+  parser.add_argument("--label-column", default=None, metavar="COLUMN",
+                      help="CSV only: the label column's name or index (default: a "
+                           "header column named 'label')")
+
+
+def add_inference_batch_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds --batch-size of inference (examples per Session run)."""
+  parser.add_argument("--batch-size", type=int, default=5000, metavar="N",
+                      help="examples per Session run, bounding memory "
+                           "(default: %(default)s)")
+
+
+def check_positive_flag(args: argparse.Namespace, dest: str, flag: str) -> None:
+  """Raises ValueError naming `flag` unless `args.<dest>` is a positive integer."""
+  value = getattr(args, dest)
+  if value is not None and value < 1:
+    raise ValueError(f"Expected {flag} to be a positive integer. Received: {flag} "
+                     f"{value}")
+
+
+def label_column(value: str | None):
+  """The --label-column value as the loaders take it: an int if it reads as one."""
+  if value is None:
+    return None
+  try:
+    return int(value)
+  except ValueError:
+    return value
+
+
+def check_run_dir(run_dir: str) -> None:
+  """Raises FileNotFoundError, naming RUN, unless `run_dir` holds a run record.
+
+  TensorFlow is imported (quietly) once the directory is found: the record's owner,
+  `checkpoints`, needs it.
+  """
+  if not os.path.isdir(run_dir):
+    raise FileNotFoundError(f"argument RUN: no run directory at {run_dir!r}.")
+  from dnn_toolkit import compat  # pylint: disable=import-outside-toplevel
+  compat.import_tensorflow_quietly()
+  from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
+  if not checkpoints.RunRecord.exists(run_dir):
+    raise FileNotFoundError(f"argument RUN: {run_dir!r} holds no run (no "
+                            f"{checkpoints.STATE_FILE}); train one there first.")
+
+

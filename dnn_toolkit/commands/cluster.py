@@ -104,9 +104,9 @@ def _run_local(args):
                        f"launcher. Received: --{flag} {value}")
   _check_training_flags(args)
   run_dir = args.run_dir
-  if run_dir is None:  # experiment imports TensorFlow, which the launcher needs not.
-    from dnn_toolkit import experiment
-    run_dir = experiment.default_run_dir()
+  if run_dir is None:  # runs.lifecycle imports TensorFlow, which the launcher needs not.
+    from dnn_toolkit.runs import lifecycle
+    run_dir = lifecycle.default_run_dir()
   argv = task_argv(args, run_dir)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   env.pop("TF_CONFIG", None)  # The tasks get --cluster; a stale TF_CONFIG must not win.
@@ -168,8 +168,9 @@ def _run_task(args):
   cluster.check_port_free(task)
   if task.job_name == cluster.WORKER:  # Before TensorFlow loads: a quick refusal.
     cluster.wait_for_ps(task, options.startup_timeout)
-  from dnn_toolkit import checkpoints, compat, experiment
+  from dnn_toolkit import checkpoints, compat
   from dnn_toolkit.cluster import worker as distributed
+  from dnn_toolkit.runs import lifecycle
   from dnn_toolkit.errors import CheckpointError
   compat.import_tensorflow_quietly()
   if task.job_name == cluster.PS:
@@ -185,7 +186,7 @@ def _run_task(args):
   datasets = _flags.datasets_from_args(args)
   result = distributed.train_worker(
       task, config, datasets.train, datasets.validation, test=datasets.test,
-      run_dir=args.run_dir or experiment.default_run_dir(), options=options,
+      run_dir=args.run_dir or lifecycle.default_run_dir(), options=options,
       data=datasets.identity)
   if result is not None:
     state = result.state

@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from dnn_toolkit.commands import _run_data
+from dnn_toolkit.commands import _flags
 
 # The flags are checked first, so a bad value is refused before TensorFlow loads.
 LOADS_TENSORFLOW = False
@@ -35,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   p.add_argument("--frozen-graph", action="store_true",
                  help="also write DIR/frozen_graph.pb, variables as constants, for "
                       "TF 1.x tools")
-  _run_data.add_checkpoint_flag(p)
+  _flags.add_checkpoint_flag(p)
   return p
 
 
@@ -44,11 +44,13 @@ def run(args: argparse.Namespace) -> int:
   if os.path.lexists(args.out) and (not os.path.isdir(args.out) or os.listdir(args.out)):
     raise FileExistsError(f"argument --out: {args.out} already exists and is not "
                           "empty; nothing was written. Choose a new directory.")
-  _run_data.check_run_dir(args.run_dir)
-  from dnn_toolkit import checkpoints, export  # pylint: disable=import-outside-toplevel
+  _flags.check_run_dir(args.run_dir)
+  # pylint: disable-next=import-outside-toplevel
+  from dnn_toolkit import checkpoints, export
+  from dnn_toolkit.runs import run_data  # pylint: disable=import-outside-toplevel
   record = checkpoints.RunRecord.read(args.run_dir)
   export.export_saved_model(args.run_dir, args.out, which=args.checkpoint,
-                            standardization=_run_data.standardization(record),
+                            standardization=run_data.standardization(record),
                             frozen_graph=args.frozen_graph)
   print(f"exported {args.run_dir} ({args.checkpoint} checkpoint) to {args.out}: "
         f"signature '{export.SIGNATURE_KEY}', inputs '{export.INPUTS}' float32 "

@@ -31,14 +31,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
   """Prints the report of `checkpoints.inspect_checkpoint`; returns 0."""
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit.commands import evaluate  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.runs import evaluation  # pylint: disable=import-outside-toplevel
   report = checkpoints.inspect_checkpoint(args.checkpoint)
   is_run = os.path.isdir(args.checkpoint) and checkpoints.has_run(args.checkpoint)
   if args.json:
     if is_run:  # A run directory: also what training and `evaluate` measured.
       record = checkpoints.read_run_state(args.checkpoint)
       report = dict(report, test=record.get("test"),
-                    evaluation=evaluate.read_evaluation(args.checkpoint))
+                    evaluation=evaluation.read_evaluation(args.checkpoint))
     print(json.dumps(report, indent=1))
   else:
     lines = [format_inspection(report)]
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
       if isinstance(test, dict) and "accuracy" in test:
         lines.append(f"test (at the end of training): accuracy {test['accuracy']:.4f}, "
                      f"loss {test.get('loss', float('nan')):.4f}")
-      lines += evaluate.evaluation_lines(args.checkpoint)
+      lines += evaluation.evaluation_lines(args.checkpoint)
     print("\n".join(lines))
   return 0
 

@@ -8,6 +8,7 @@ the PNG to draw loss against learning rate into.
 import os
 
 import dnn_toolkit
+from dnn_toolkit.errors import ArgumentError
 from dnn_toolkit.commands import _flags
 
 LOADS_TENSORFLOW = False  # A bad --out is refused first; `run` loads it after.
@@ -71,4 +72,5 @@ def run(args):
 def check_out(out):
   """Raises ValueError unless `out` names a .png file that is not a directory."""
   if not out.lower().endswith(".png") or os.path.isdir(out):
-    raise ValueError(f"Expected `out` to be a .png file path. Received: out={out!r}")
+    raise ArgumentError("out", "Expected {name} to be a .png file path. Received: "
+                        "{received}", out)

@@ -1,6 +1,6 @@
 """`dnn-toolkit predict`: a run's classes and class probabilities for a data file.
 
-The run is loaded read-only (`experiment.load_run`); the features are scaled as the
+The run is loaded read-only (`runs.loading.load_run`); the features are scaled as the
 run's training data was (its standardization, if any) and run through the net in
 batches of `--batch-size`. `--out` gets, per example, the predicted class and the
 probability of each class:
@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from dnn_toolkit.commands import _run_data
+from dnn_toolkit.commands import _flags
 
 # The flags are checked first, so a bad value is refused before TensorFlow loads.
 LOADS_TENSORFLOW = False
@@ -45,9 +45,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                       "'label' column or --label-column), MNIST's files (test images)")
   p.add_argument("--out", required=True, metavar="FILE",
                  help="where the predictions go: .npy or .csv (must not exist)")
-  _run_data.add_label_column_flag(p)
-  _run_data.add_checkpoint_flag(p)
-  _run_data.add_inference_batch_flag(p)
+  _flags.add_label_column_flag(p)
+  _flags.add_checkpoint_flag(p)
+  _flags.add_inference_batch_flag(p)
   return p
 
 
@@ -64,17 +64,19 @@ def check_out(out: str) -> None:
 def run(args: argparse.Namespace) -> int:
   """Predicts and writes --out; prints a summary line. Returns 0."""
   check_out(args.out)
-  _run_data.check_positive_flag(args, "batch_size", "--batch-size")
-  _run_data.check_run_dir(args.run_dir)
-  from dnn_toolkit import checkpoints, experiment  # pylint: disable=import-outside-toplevel
+  _flags.check_positive_flag(args, "batch_size", "--batch-size")
+  _flags.check_run_dir(args.run_dir)
+  # pylint: disable-next=import-outside-toplevel
+  from dnn_toolkit import checkpoints
+  from dnn_toolkit.runs import loading, run_data  # pylint: disable=import-outside-toplevel
   record = checkpoints.RunRecord.read(args.run_dir)
-  features, _ = _run_data.load_examples(
-      record, args.data, label_column=_run_data.label_column(args.label_column))
-  with experiment.load_run(args.run_dir, which=args.checkpoint) as loaded:
-    probabilities = _run_data.class_probabilities(loaded, features, args.batch_size)
+  features, _ = run_data.load_examples(
+      record, args.data, label_column=_flags.label_column(args.label_column))
+  with loading.load_run(args.run_dir, which=args.checkpoint) as loaded:
+    probabilities = loaded.probabilities(features, args.batch_size)
   classes = probabilities.argmax(axis=1).astype(np.int64)  # [n]
   write_predictions(args.out, classes, probabilities)
-  digits = _run_data.class_digits(record)
+  digits = run_data.class_digits(record)
   meaning = (f"; classes 0-{len(digits) - 1} stand for digits "
              f"{', '.join(map(str, digits))}" if digits else "")
   print(f"predicted {len(classes)} examples into {args.out}{meaning}")

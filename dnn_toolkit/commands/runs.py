@@ -102,8 +102,8 @@ def run_row(path: str, directory: str) -> Dict[str, Any]:
 
 
 def _evaluated_accuracy(path):
-  from dnn_toolkit.commands import evaluate  # pylint: disable=import-outside-toplevel
-  report = evaluate.read_evaluation(path)
+  from dnn_toolkit.runs import evaluation  # pylint: disable=import-outside-toplevel
+  report = evaluation.read_evaluation(path)
   accuracy = report.get("accuracy") if report else None
   return accuracy if isinstance(accuracy, (int, float)) else None
 

@@ -7,7 +7,6 @@ run is refused, naming the flag and both values.
 """
 
 import argparse
-import dataclasses
 import sys
 
 from dnn_toolkit import compat
@@ -39,6 +38,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   _flags.add_data_flags(p)
   _flags.add_training_flags(p, resumable=True)
   _flags.add_run_flags(p)
+  p.add_argument("--from-checkpoint", default=None, metavar="CHECKPOINT",
+                 help="with --resume: continue from this checkpoint of the run's latest/ "
+                      "(e.g. model.ckpt-1100) instead of the newest, when an error names "
+                      "it as the intact one")
   p.add_argument("--steps-per-call", type=int, default=None, metavar="K",
                  help="training steps per Session call (default: chosen so a call "
                       "takes about 0.2 s; 1 for the per-step loop)")
@@ -52,34 +55,43 @@ def run(args: argparse.Namespace) -> int:
     raise ValueError("Expected --run-dir to be a directory path. Received: --run-dir ''")
   if args.resume and args.run_dir is None:
     raise ValueError("--resume needs the --run-dir of the run to continue.")
-  record = None
-  if args.resume:
-    compat.import_tensorflow_quietly()  # The record's types are TensorFlow's modules'.
-    from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
-    record = checkpoints.RunRecord.read(args.run_dir)
-    _flags.check_same_as_run(args, record)
-  config = _flags.config_from_args(args, base=record.config if record else None)
+  if args.from_checkpoint is not None and not args.resume:
+    raise ValueError("argument --from-checkpoint: continues a saved run; give it with "
+                     "--resume.")
+  changes = _flags.given_config(args)
+  _flags.config_from_args(args)  # Refuses a bad value before TensorFlow loads.
+  datasets = None
+  if args.resume and args.data is None:
+    _flags.refuse_data_flags_on_resume(args)
+  else:
+    compat.import_tensorflow_quietly()
+    datasets = _flags.datasets_from_args(args)
+    if not args.resume and args.n_outputs is None:  # The classes come from the data.
+      changes.setdefault("n_outputs", datasets.n_outputs or 10)
   compat.import_tensorflow_quietly()
-  from dnn_toolkit import experiment  # pylint: disable=import-outside-toplevel
-  datasets = _flags.datasets_from_args(args, record=record)
-  if record is None and args.n_outputs is None:  # The classes come from the data.
-    config = dataclasses.replace(config, n_outputs=datasets.n_outputs or config.n_outputs)
-  run_dir = args.run_dir or experiment.default_run_dir()
-  patience = args.patience if args.patience is not None else (
-      record.patience if record else experiment.DEFAULT_PATIENCE)
+  # pylint: disable-next=import-outside-toplevel
+  from dnn_toolkit.runs import lifecycle, nets
+  run_dir = args.run_dir or lifecycle.default_run_dir()
+  settings = lifecycle.Settings(
+      epochs=args.epochs, batch_size=args.batch_size,
+      patience=lifecycle.UNSET if args.patience is None else args.patience or None,
+      save_every_steps=args.save_every_steps, log_every_steps=args.log_every_steps,
+      steps_per_call=args.steps_per_call, verbose=0 if args.quiet else 1)
   try:
-    result = experiment.train(
-        config, datasets.train, datasets.validation, test=datasets.test,
-        run_dir=run_dir, epochs=args.epochs, batch_size=args.batch_size,
-        patience=patience or None, resume=args.resume,
-        save_every_steps=args.save_every_steps, verbose=0 if args.quiet else 1,
-        hook_factories=experiment.default_hook_factories(args.log_every_steps),
-        data=_identity(datasets), steps_per_call=args.steps_per_call)
+    result = lifecycle.train(
+        nets.PlainNet(changes=changes), datasets.train if datasets else None,
+        datasets.validation if datasets else None,
+        test=datasets.test if datasets else None, run_dir=run_dir,
+        resume=args.resume, from_checkpoint=args.from_checkpoint, settings=settings,
+        data=_identity(datasets) if datasets else None)
   except KeyboardInterrupt:
     print(f"\nInterrupted: the position is saved in {run_dir}. Continue with:\n"
           f"  dnn-toolkit train --resume --run-dir {run_dir}", file=sys.stderr)
     return EXIT_INTERRUPTED
   state = result.state
+  if not result.trained:
+    print(_nothing_left(result, run_dir))
+    return 0
   stop = " (early stopping)" if state.stopped_early else ""
   print(f"trained {state.epoch} epochs{stop}; best epoch {state.best_epoch}, "
         f"validation loss {state.best_val_loss:.4f}")
@@ -89,11 +101,24 @@ def run(args: argparse.Namespace) -> int:
   return 0
 
 
+def _nothing_left(result, run_dir):
+  """What to say when a resumed run had nothing left to train, and how to extend it."""
+  state, record = result.state, result.record
+  if state.stopped_early:
+    return (f"nothing left to train: {run_dir} stopped early at epoch {state.epoch} "
+            f"(no lower validation loss for {state.epochs_without_improvement} epochs, "
+            f"--patience {record.patience}). To train on, resume with a larger "
+            f"--patience (and --epochs above {state.epoch} if needed), or --patience 0.")
+  return (f"nothing left to train: {run_dir} has trained {state.epoch} of its "
+          f"{record.epochs} epochs. To train on, resume with --epochs "
+          f"{state.epoch + 10} (any number above {state.epoch}).")
+
+
 def _identity(datasets):
   """The loader's identity, with the standardization the run's inputs went through."""
-  from dnn_toolkit.commands import _run_data  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.runs import run_data  # pylint: disable=import-outside-toplevel
   identity = dict(datasets.identity)
   standardization = getattr(datasets, "standardization", None)
   if standardization is not None:
-    identity["standardization"] = _run_data.standardization_json(standardization)
+    identity["standardization"] = run_data.standardization_json(standardization)
   return identity

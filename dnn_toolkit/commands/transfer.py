@@ -12,9 +12,10 @@ restored from where, what is frozen and what is new.
 
 import argparse
 import dataclasses
+import os
 import sys
 
-from dnn_toolkit.commands import EXIT_INTERRUPTED, _flags, _run_data
+from dnn_toolkit.commands import EXIT_INTERRUPTED, _flags
 
 # The flags are checked first, so a bad value is refused before TensorFlow loads.
 LOADS_TENSORFLOW = False
@@ -106,7 +107,7 @@ def _check_flags(args):
                      ("batch_size", "--batch-size"), ("n_outputs", "--n-outputs"),
                      ("save_every_steps", "--save-every-steps"),
                      ("log_every_steps", "--log-every-steps")):
-    _run_data.check_positive_flag(args, dest, flag)
+    _flags.check_positive_flag(args, dest, flag)
   if args.patience is not None and args.patience < 0:
     raise ValueError(f"argument --patience: expected 0 (none) or a positive integer. "
                      f"Received: --patience {args.patience}")
@@ -148,61 +149,48 @@ def run(args: argparse.Namespace) -> int:
   """Trains the transfer run; prints what was reused and the result. Returns 0/130."""
   digits = _check_flags(args)
   if args.resume:
-    return _resume(args)
-  _run_data.check_run_dir(args.from_run)
+    _flags.check_run_dir(args.run_dir)
+  else:
+    _flags.check_run_dir(args.from_run)
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import checkpoints, experiment, transfer, transfer_run
-  base = transfer.load_pretrained(args.from_run)
-  reused, frozen, hidden = resolve_layers(args, base.config)
-  run_dir = args.run_dir or experiment.default_run_dir()
-  if checkpoints.RunRecord.exists(run_dir):
-    raise FileExistsError(f"argument --run-dir: {run_dir} already holds a run; "
-                          "nothing was changed. Choose a new run directory.")
-  sets, identity = _task_data(args, digits)
-  config = new_config(args, base.config, hidden, n_outputs(args, sets))
+  from dnn_toolkit import transfer
+  from dnn_toolkit.runs import lifecycle, nets
+  settings = lifecycle.Settings(
+      epochs=args.epochs, batch_size=args.batch_size,
+      patience=lifecycle.UNSET if args.patience is None else args.patience or None,
+      save_every_steps=args.save_every_steps, log_every_steps=args.log_every_steps,
+      verbose=0 if args.quiet else 1)
+  if args.resume:
+    run_dir, net, sets, identity = args.run_dir, nets.TransferNet.resuming(), None, None
+  else:
+    base = transfer.load_pretrained(args.from_run)
+    reused, frozen, hidden = resolve_layers(args, base.config)
+    run_dir = args.run_dir or lifecycle.default_run_dir()
+    if os.path.exists(os.path.join(run_dir, "state.json")):
+      raise FileExistsError(f"argument --run-dir: {run_dir} already holds a run; "
+                            "nothing was changed. Choose a new run directory.")
+    sets, identity = _task_data(args, digits)
+    config = new_config(args, base.config, hidden, n_outputs(args, sets))
+    net = nets.TransferNet(base, config, reuse=reused, frozen_layers=frozen,
+                           cache_frozen=args.cache_frozen)
   try:
-    result = transfer_run.train_transfer(
-        base, config, sets[0], sets[1], test=sets[2], run_dir=run_dir, reuse=reused,
-        frozen_layers=frozen, cache_frozen=args.cache_frozen,
-        epochs=args.epochs, batch_size=args.batch_size,
-        patience=(experiment.DEFAULT_PATIENCE if args.patience is None
-                  else args.patience or None),
-        save_every_steps=args.save_every_steps, log_every_steps=args.log_every_steps,
-        verbose=0 if args.quiet else 1, data=identity)
+    result = lifecycle.train(net, *(sets[:2] if sets else (None, None)),
+                             test=sets[2] if sets else None, run_dir=run_dir,
+                             resume=args.resume, settings=settings, data=identity)
   except KeyboardInterrupt:
     print(f"\nInterrupted: the run in {run_dir} keeps its last checkpoint.",
           file=sys.stderr)
     return EXIT_INTERRUPTED
-  _print_result(result, len(sets[0].labels), run_dir)
+  _print_result(result, run_dir)
   return 0
 
 
-def _resume(args):
-  """Continues the transfer run in --run-dir on its recorded data; returns 0/130."""
-  _run_data.check_run_dir(args.run_dir)
-  # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import checkpoints, transfer_run
-  record = checkpoints.RunRecord.read(args.run_dir)
-  transfer_run.check_resumable(record)
-  _, (train, validation, test) = _run_data.reload_source(record.data)
-  try:
-    result = transfer_run.resume_transfer(
-        args.run_dir, train, validation, test=test, epochs=args.epochs,
-        batch_size=args.batch_size, save_every_steps=args.save_every_steps,
-        log_every_steps=args.log_every_steps, verbose=0 if args.quiet else 1)
-  except KeyboardInterrupt:
-    print(f"\nInterrupted: the run in {args.run_dir} keeps its last checkpoint.",
-          file=sys.stderr)
-    return EXIT_INTERRUPTED
-  _print_result(result, len(train.labels), args.run_dir)
-  return 0
-
-
-def _print_result(result, n_train, run_dir):
+def _print_result(result, run_dir):
   summary, state = result.record.transfer, result.state
   frozen_text = f" (frozen: {', '.join(summary['frozen'])})" if summary["frozen"] else ""
   print(f"restored {', '.join(summary['restored'])}{frozen_text} from "
         f"{summary['from']}; new: {', '.join(summary['new'])}")
+  n_train = (result.record.data or {}).get("n_train")
   print(f"trained {state.epoch} epochs on {n_train} examples; best epoch "
         f"{state.best_epoch}, validation loss {state.best_val_loss:.4f}")
   if result.test is not None:
@@ -212,10 +200,11 @@ def _print_result(result, n_train, run_dir):
 
 def _task_data(args, digits):
   """(train, validation, test) of the new task, and the identity the record keeps."""
+  from dnn_toolkit.runs import run_data  # pylint: disable=import-outside-toplevel
   loaded = _flags.datasets_from_args(args)
   identity = dict(loaded.identity or {})
   seed = args.seed if args.seed is not None else 0
-  sets = _run_data.task_splits(loaded, digits, args.per_class, seed)
+  sets = run_data.task_splits(loaded, digits, args.per_class, seed)
   if digits:
     identity["digits"] = digits
   if args.per_class:
@@ -223,7 +212,7 @@ def _task_data(args, digits):
   identity.update(n_test=len(sets[2].labels),
                   n_outputs=max(int(s.labels.max()) + 1 for s in sets if len(s.labels)))
   if loaded.standardization is not None:
-    identity["standardization"] = _run_data.standardization_json(loaded.standardization)
+    identity["standardization"] = run_data.standardization_json(loaded.standardization)
   return sets, identity
 
 

@@ -24,6 +24,7 @@ import collections
 import collections.abc
 import hashlib
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -561,3 +562,60 @@ def minibatch_indices(n, batch_size, seed=None, epoch=0, start_batch=0,
   order = epoch_permutation(n, seed, epoch)
   return (order[b * batch_size:(b + 1) * batch_size]
           for b in range(start_batch, num_batches))
+
+
+def as_arrays(name: str, data: Any) -> tuple[Any, np.ndarray]:
+  """Returns (images, labels) of a DataSet-like object or an (images, labels) pair."""
+  if hasattr(data, "images") and hasattr(data, "labels"):
+    images, labels = data.images, data.labels
+  elif isinstance(data, (tuple, list)) and len(data) == 2:
+    images, labels = data
+  else:
+    raise TypeError(f"Expected `{name}` to be a DataSet or an (images, labels) pair. "
+                    f"Received: {name} of type {type(data).__name__}")
+  labels = np.asarray(labels)
+  if labels.dtype.kind == "f":
+    fractional = labels[labels != np.round(labels)]
+    if fractional.size:
+      raise ValueError(f"Expected `{name}` labels to be class indices (integers). "
+                       f"Received non-integer labels such as {fractional[0]}")
+  labels = labels.astype(np.int64)
+  if not isinstance(images, ScaledImages):  # Compact images stay uint8 until used.
+    images = np.asarray(images, np.float32)
+  if images.ndim != 2 or labels.shape != (images.shape[0],):
+    raise ValueError(f"Expected `{name}` images [n, n_inputs] and labels [n]. "
+                     f"Received: images {images.shape}, labels {labels.shape}")
+  return images, labels
+
+
+_HASH_CHUNK = 4096  # examples hashed at a time
+
+
+def data_identity(train_set: DataSet | tuple[np.ndarray, np.ndarray],
+                  validation_set: DataSet | tuple[np.ndarray, np.ndarray],
+                  source: dict[str, Any] | None = None) -> dict[str, Any]:
+  """The identity of a run's data: sizes and SHA-256 digests of the arrays it sees.
+
+  Args:
+    train_set, validation_set: DataSets or (images `[n, n_inputs]`, labels `[n]`).
+    source: optional JSON-ready dict describing where the data came from (e.g. a data
+      loader's `identity`: source path, format, validation size); kept as it is.
+
+  Returns:
+    A JSON-ready dict: `source`'s fields plus 'n_train', 'n_validation', 'n_inputs',
+    'train_sha256' and 'validation_sha256' (of the float32 images and int64 labels).
+  """
+  identity = dict(source or {})
+  for name, part in (("train", train_set), ("validation", validation_set)):
+    images, labels = as_arrays(name, part)
+    digest = hashlib.sha256()
+    # In chunks: compact (uint8) images are hashed as the float32 values they read as,
+    # without a full float32 copy, so compact and float32 data have one identity.
+    for start in range(0, len(labels), _HASH_CHUNK):
+      digest.update(np.ascontiguousarray(images[start:start + _HASH_CHUNK],
+                                         np.float32).data)
+    digest.update(np.ascontiguousarray(labels).data)
+    identity[f"n_{name}"] = int(len(labels))
+    identity[f"{name}_sha256"] = digest.hexdigest()
+    identity["n_inputs"] = int(images.shape[1])
+  return identity

@@ -93,7 +93,7 @@ class DigestMismatchError(DataIntegrityError):
   """
 
   def __init__(self, message, path):
-    super().__init__(message)
+    super().__init__(message, arguments={"verify": False})
     self.path = path
 
 
@@ -309,7 +309,7 @@ def _mismatch_message(raw, source, digests, idx_files):
           f"training and {len(raw.test_labels)} test examples; official: {NUM_TRAIN} "
           f"and {NUM_TEST}); {fashion}. The file is corrupt or is another data set: "
           "delete or replace it, or, if it is another data set in the MNIST format, "
-          "load it with verify=False.")
+          "load it with {verify}.")
 
 
 # -------------------------------------------------------------- automatic sources

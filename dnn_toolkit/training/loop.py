@@ -1,8 +1,10 @@
-"""Training a built DNN in a Session: the step loop, evaluation, early stopping.
+"""Training a built DNN in a Session: the step loop and evaluation.
 
-`fit` runs the loop; what happens around it (checkpoints, TensorBoard logs) is done by
-hooks, subclasses of `Hook` (see its docstring for the order of the calls and the
-contracts). `run_batched` is the package's one batched inference loop.
+`fit` runs the loop: it counts steps, validates after each epoch and records the best
+validation loss; everything else is a hook (`dnn_toolkit.training.hooks`): the policies
+(NaN stop, early stopping, best weights, the plateau schedule, the held Ctrl-C) and what
+a run adds (checkpoints, TensorBoard logs). `end_epoch` is the epoch's end both `fit`
+and the cluster chief run. `run_batched` is the package's one batched inference loop.
 
 Where the net and the hooks allow, `fit` runs several steps per Session call
 (`dnn_toolkit.training.multistep`): K is chosen so that a call takes about
@@ -10,20 +12,23 @@ Where the net and the hooks allow, `fit` runs several steps per Session call
 (`Hook.next_step_needed`), at the epoch's end, or after a NaN loss.
 """
 
-import dataclasses
+import contextlib
 import math
-import signal
-import threading
 import time
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import _validation
-from dnn_toolkit.data.arrays import ScaledImages, epoch_permutation
+from dnn_toolkit.data.arrays import ScaledImages, as_arrays, epoch_permutation
 from dnn_toolkit.errors import TrainingDivergedError
 from dnn_toolkit.progress import Progress
 from dnn_toolkit.training import _fast_run, multistep
+from dnn_toolkit.training.hooks import (BestWeights, HeldInterrupt, Hook, call_hooks,
+                                        standard_hooks)
+from dnn_toolkit.training.state import TrainState
 
 _V1 = tf.compat.v1
 
@@ -35,158 +40,6 @@ MAX_STEPS_PER_CALL = 1000
 # Steps of the first call, before a step has been timed; it also pays the loop's
 # one-time graph optimization, so its time is not used to size the next ones.
 _FIRST_CALL_STEPS = 10
-
-
-@dataclasses.dataclass
-class TrainState:
-  """Where a run is; everything `fit` needs to continue it exactly.
-
-  Attributes:
-    epoch: epochs completed.
-    batch: batches completed in the current epoch (non-zero only mid-epoch).
-    global_step: training steps completed.
-    best_val_loss: lowest validation loss so far.
-    best_epoch: the epoch (1-based) that reached it, 0 before any.
-    epochs_without_improvement: epochs since then, for early stopping.
-    stopped_early: whether early stopping ended the run.
-    shuffle_seed: the seed of the per-epoch shuffles.
-    epoch_loss_sum, epoch_correct: running sums over the current epoch's batches.
-    history: one dict of metrics per completed epoch.
-  """
-  epoch: int = 0
-  batch: int = 0
-  global_step: int = 0
-  best_val_loss: float = math.inf
-  best_epoch: int = 0
-  epochs_without_improvement: int = 0
-  stopped_early: bool = False
-  shuffle_seed: int = 0
-  epoch_loss_sum: float = 0.0
-  epoch_correct: float = 0.0
-  history: list = dataclasses.field(default_factory=list)
-
-  def to_dict(self):
-    fields = dataclasses.asdict(self)
-    fields["best_val_loss"] = None if math.isinf(self.best_val_loss) else self.best_val_loss
-    return fields
-
-  @classmethod
-  def from_dict(cls, fields):
-    """Builds a state from `to_dict()` output; raises ValueError naming a bad field."""
-    if not isinstance(fields, dict):
-      raise ValueError("Expected the training state as a dict of fields. Received: "
-                       f"{type(fields).__name__}")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - set(known))
-    if unknown:
-      raise ValueError(f"Unknown training state fields {unknown}; known: "
-                       f"{sorted(known)}")
-    fields = dict(fields)
-    if fields.get("best_val_loss") is None:
-      fields["best_val_loss"] = math.inf
-    for name, value in fields.items():
-      expected = _STATE_TYPES[known[name].type]
-      if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-        raise ValueError(f"Expected the training state's `{name}` to be "
-                         f"{_STATE_TYPE_NAMES[expected]}. Received: {name}={value!r}")
-    return cls(**fields)
-
-
-_STATE_TYPES = {"int": int, "float": (int, float), "bool": bool, "list": list,
-                int: int, float: (int, float), bool: bool, list: list}
-_STATE_TYPE_NAMES = {int: "an integer", (int, float): "a number", bool: "a bool",
-                     list: "a list"}
-
-
-class Hook:
-  """Something `fit` calls around the loop; override the methods you need.
-
-  `fit` calls, in this order:
-
-      begin(sess, dnn, state)                            # before the first step
-      after_step(sess, state, loss, X_batch, y_batch)    # after each Session call
-      next_step_needed(global_step)                      # before each Session call
-      after_epoch(sess, state, metrics, improved)        # after validation
-      on_interrupt(sess, state)                          # Ctrl-C, before it propagates
-      on_diverged(sess, state)                           # NaN loss: flush, save nothing
-      end(sess, state)                                   # after the best weights are back
-
-  Hooks run in the order given; `fit` appends its own Ctrl-C hook last, so an
-  interrupt surfaces only after every hook has seen the step (a checkpoint hook first
-  saves the position). `state` is the `TrainState`, already counting the step or
-  epoch just done.
-
-  A Session call runs one training step, or several (`fit(steps_per_call=...)`): it
-  ends at the first step any hook's `next_step_needed` names, and `after_step` then
-  sees that step's loss and batch. A hook whose `after_step` needs every step (the
-  default for a hook that overrides `after_step` without `next_step_needed`, and for
-  hook objects without the method) keeps training at one step per call.
-
-  Attributes:
-    last_checkpoint: the path prefix of the newest checkpoint this hook wrote, or None.
-      `fit` quotes the last one any hook wrote when training diverges ("Last good
-      checkpoint: ..."). Hooks that write no checkpoints leave it None.
-  """
-
-  last_checkpoint = None
-
-  def begin(self, sess, dnn, state):
-    """Called once before the first step."""
-
-  def after_step(self, sess, state, loss, X_batch, y_batch):
-    """Called after each Session call of training steps, with its last step's float
-    loss and batch (`X_batch` `[batch_size, n_inputs]`, `y_batch` `[batch_size]`)."""
-
-  def next_step_needed(self, global_step):
-    """The first global step > `global_step` whose `after_step` this hook needs.
-
-    A Session call of several steps ends at that step, so `after_step` sees the weights
-    and the batch of exactly that step (a checkpoint every N steps returns the next
-    multiple of N). Return None when no step is needed.
-
-    Returns:
-      An int > `global_step`, or None. Default: `global_step + 1` (every step) when the
-      hook overrides `after_step`, else None.
-    """
-    if type(self).after_step is Hook.after_step:
-      return None
-    return global_step + 1
-
-  def after_epoch(self, sess, state, metrics, improved):
-    """Called after each epoch's validation; `improved`: a new best validation loss."""
-
-  def on_interrupt(self, sess, state):
-    """Called on Ctrl-C, before the KeyboardInterrupt propagates."""
-
-  def on_diverged(self, sess, state):
-    """Called when the loss became NaN or infinite; nothing should be saved then."""
-
-  def end(self, sess, state):
-    """Called once after the loop, the best weights put back."""
-
-
-def as_arrays(name, data):
-  """Returns (images, labels) of a DataSet-like object or an (images, labels) pair."""
-  if hasattr(data, "images") and hasattr(data, "labels"):
-    images, labels = data.images, data.labels
-  elif isinstance(data, (tuple, list)) and len(data) == 2:
-    images, labels = data
-  else:
-    raise TypeError(f"Expected `{name}` to be a DataSet or an (images, labels) pair. "
-                    f"Received: {name} of type {type(data).__name__}")
-  labels = np.asarray(labels)
-  if labels.dtype.kind == "f":
-    fractional = labels[labels != np.round(labels)]
-    if fractional.size:
-      raise ValueError(f"Expected `{name}` labels to be class indices (integers). "
-                       f"Received non-integer labels such as {fractional[0]}")
-  labels = labels.astype(np.int64)
-  if not isinstance(images, ScaledImages):  # Compact images stay uint8 until used.
-    images = np.asarray(images, np.float32)
-  if images.ndim != 2 or labels.shape != (images.shape[0],):
-    raise ValueError(f"Expected `{name}` images [n, n_inputs] and labels [n]. "
-                     f"Received: images {images.shape}, labels {labels.shape}")
-  return images, labels
 
 
 def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
@@ -286,37 +139,11 @@ def predict(sess, dnn, images, batch_size=5000):
   return run_batched(sess, dnn.predictions, {dnn.X: images}, batch_size)
 
 
-class ParamSnapshot:
-  """Keeps the values of variables (default: the model's) in memory and puts them back.
-
-  Early stopping uses it for the best weights: a copy in memory costs far less than a
-  checkpoint per improvement. Its ops are built at construction, before the loop.
-  """
-
-  def __init__(self, variables=None):
-    self.variables = list(variables if variables is not None
-                          else _V1.model_variables())
-    with tf.name_scope("param_snapshot"):
-      self._feeds = [_V1.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables]
-      self._restore = tf.group(*[_V1.assign(v, p) for v, p in
-                                 zip(self.variables, self._feeds)])
-    self.values = None
-
-  def capture(self, sess):
-    self.values = sess.run(self.variables)
-
-  def load(self, values):
-    """Sets the snapshot from a dict {variable op name: value} (e.g. a checkpoint)."""
-    self.values = [values[v.op.name] for v in self.variables]
-
-  def restore(self, sess):
-    if self.values is not None:
-      sess.run(self._restore, dict(zip(self._feeds, self.values)))
-
-
-def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None,
-        hooks=(), state=None, snapshot=None, verbose=1, stream=None,
-        steps_per_call=None):
+def fit(sess: tf.compat.v1.Session, dnn: Any, train: Any, validation: Any, *,
+        epochs: int = 20, batch_size: int = 50, patience: int | None = None,
+        hooks: Sequence[Any] = (), state: TrainState | None = None,
+        best_weights: BestWeights | None = None, verbose: int = 1,
+        stream: TextIO | None = None, steps_per_call: int | None = None) -> TrainState:
   """Trains `dnn` in `sess`, validating after each epoch, with optional early stopping.
 
   Each epoch visits every training example once, in an order drawn from
@@ -325,10 +152,13 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
   to `dnn.train_op`); max-norm clipping runs after each step; dropout is on only for
   training steps. After the loop the weights of the best validation loss are put back.
 
-  Several steps can run in one Session call (`dnn_toolkit.training.multistep`), with the same
-  batches and weights bit for bit as one step per call; the training set is then also
-  held in the graph (uint8 for `data.ScaledImages`). Calls end where a hook needs a
-  step (`Hook.next_step_needed`), at each epoch's end and after a NaN loss.
+  The policies are hooks (`hooks.standard_hooks`: NaN stop, early stopping, best
+  weights, the net's plateau schedule), then the caller's `hooks`, then the held Ctrl-C.
+
+  Several steps can run in one Session call (`dnn_toolkit.training.multistep`), with the
+  same batches and weights bit for bit as one step per call; the training set is then
+  also held in the graph (uint8 for `data.arrays.ScaledImages`). Calls end where a hook
+  needs a step (`Hook.next_step_needed`), at each epoch's end and after a NaN loss.
 
   Args:
     sess: a Session on the graph of `dnn`, variables initialized or restored.
@@ -339,9 +169,10 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
     batch_size: positive int, at most the number of training examples. Default 50.
     patience: stop after this many epochs without a lower validation loss; None
       trains all `epochs`.
-    hooks: objects with any of the methods listed in the module docstring.
+    hooks: `Hook`s (or objects with any of its methods), called after the policies.
     state: a `TrainState` to continue from; default a new one seeded from the config.
-    snapshot: a `ParamSnapshot` holding the best weights so far (resume).
+    best_weights: a `hooks.BestWeights` holding the best weights so far (resume);
+      default a new one.
     verbose: 0 for silence, 1 for a progress bar (terminal) or a line per epoch.
     stream: where progress goes. Default sys.stderr.
     steps_per_call: positive int, the most training steps per Session call; 1 feeds
@@ -360,42 +191,93 @@ def fit(sess, dnn, train, validation, *, epochs=20, batch_size=50, patience=None
     ValueError, TypeError: on a bad argument (`steps_per_call` not a positive int),
       before any step.
   """
-  (X, y), (X_valid, y_valid) = check_fit_arguments(
+  (X, y), validation = check_fit_arguments(
       dnn.config, int(dnn.X.shape[1]), train, validation, epochs, batch_size, patience)
   if steps_per_call is not None:
     _validation.check_positive_int("steps_per_call", steps_per_call)
   if state is None:
     seed = dnn.config.seed if dnn.config.seed is not None else np.random.randint(2**31)
     state = TrainState(shuffle_seed=int(seed))
-  if snapshot is None:
+  if best_weights is None:
     with sess.graph.as_default():  # The caller's default graph may be another one.
-      snapshot = ParamSnapshot()
+      best_weights = BestWeights()
   progress = Progress(verbose, stream)
-  held = _HeldInterrupt()
-  # The net's own hooks first (a plateau schedule updates the rate before a checkpoint
-  # is written); the held Ctrl-C last: it surfaces once every hook saw the step.
-  hooks = list(dnn.hooks) + list(hooks) + [held]
-  _call(hooks, "begin", sess, dnn, state)
+  held = HeldInterrupt()
+  hooks = (standard_hooks(dnn, patience=patience, best_weights=best_weights)
+           + list(hooks) + [held])
+  call_hooks(hooks, "begin", sess, dnn, state)
   # Built after `begin`: a hook's graph (TensorBoard's) shows the net, not the loop.
   steps = _StepRunner(sess, dnn, (X, y), batch_size, steps_per_call, hooks)
+  with guarded(sess, state, hooks), held:
+    while state.epoch < epochs and not state.stopped_early:
+      started = time.perf_counter()
+      _train_epoch(steps, epochs, state, progress, hooks, sess)
+      end_epoch(sess, dnn, validation, state, hooks, n_seen=len(X), started=started,
+                progress=progress)
+  call_hooks(hooks, "end", sess, state)
+  return state
+
+
+@contextlib.contextmanager
+def guarded(sess: tf.compat.v1.Session, state: TrainState,
+            hooks: Sequence[Any]) -> Iterator[None]:
+  """Runs the hooks' `on_interrupt` / `on_diverged` when the loop inside ends so.
+
+  A KeyboardInterrupt propagates after the hooks saw it (a checkpoint hook saves the
+  position); a `TrainingDivergedError` is raised again naming the last good checkpoint
+  any hook wrote.
+  """
   try:
-    with held:
-      while state.epoch < epochs and not state.stopped_early:
-        started = time.perf_counter()
-        _train_epoch(steps, epochs, state, progress, hooks, sess)
-        metrics = _validate(sess, dnn, X_valid, y_valid, state, len(X), started)
-        improved = _early_stopping(sess, snapshot, state, metrics, patience)
-        progress.end_epoch(metrics)
-        _call(hooks, "after_epoch", sess, state, metrics, improved)
+    yield
   except KeyboardInterrupt:
-    _call(hooks, "on_interrupt", sess, state)
+    call_hooks(hooks, "on_interrupt", sess, state)
     raise
   except TrainingDivergedError as error:
-    _call(hooks, "on_diverged", sess, state)
+    call_hooks(hooks, "on_diverged", sess, state)
     raise TrainingDivergedError(f"{error} {_last_checkpoint(hooks)}") from None
-  snapshot.restore(sess)
-  _call(hooks, "end", sess, state)
-  return state
+
+
+def end_epoch(sess: tf.compat.v1.Session, dnn: Any,
+              validation: tuple[np.ndarray, np.ndarray], state: TrainState,
+              hooks: Sequence[Any], *, n_seen: int, started: float,
+              progress: Progress | None = None) -> dict[str, Any]:
+  """Ends epoch `state.epoch`: validates, records it, and calls the hooks' `after_epoch`.
+
+  The one epoch's end of `fit` and the cluster chief: the epoch's metrics are appended
+  to `state.history`, a new lowest validation loss is recorded (`best_val_loss`,
+  `best_epoch`) and passed to the hooks as `improved`.
+
+  Args:
+    sess: the Session.
+    dnn: the built net.
+    validation: (images `[n, n_inputs]`, labels `[n]`).
+    state: the `TrainState`; its running sums cover the epoch's training steps.
+    hooks: the hook list, policies first.
+    n_seen: the training examples the running sums cover.
+    started: `time.perf_counter()` at the epoch's start.
+    progress: where the epoch's line goes, or None.
+
+  Returns:
+    The epoch's metrics: epoch, global_step, loss, accuracy, val_loss, val_accuracy,
+    learning_rate, seconds.
+  """
+  valid = evaluate(sess, dnn, *validation)
+  seen = max(n_seen, 1)
+  metrics = {"epoch": state.epoch + 1, "global_step": state.global_step,
+             "loss": state.epoch_loss_sum / seen, "accuracy": state.epoch_correct / seen,
+             "val_loss": valid["loss"], "val_accuracy": valid["accuracy"],
+             "learning_rate": float(sess.run(dnn.learning_rate)),
+             "seconds": time.perf_counter() - started}
+  state.epoch, state.batch = state.epoch + 1, 0
+  state.epoch_loss_sum = state.epoch_correct = 0.0
+  state.history.append(metrics)
+  improved = metrics["val_loss"] < state.best_val_loss  # False for a NaN.
+  if improved:
+    state.best_val_loss, state.best_epoch = metrics["val_loss"], metrics["epoch"]
+  if progress is not None:
+    progress.end_epoch(metrics)
+  call_hooks(hooks, "after_epoch", sess, state, metrics, improved)
+  return metrics
 
 
 def _train_epoch(steps, epochs, state, progress, hooks, sess):
@@ -409,21 +291,19 @@ def _train_epoch(steps, epochs, state, progress, hooks, sess):
     count = max(1, min(steps.steps_per_call(), n_batches - state.batch,
                        _steps_to_boundary(hooks, state.global_step)))
     stats, (X_batch, y_batch) = steps.run(order, state.batch, count)  # [count, 2]
+    bad = np.flatnonzero(~np.isfinite(stats[:, 0]))
+    if bad.size:  # The hooks see the first NaN step (`TerminateOnNaN` stops there).
+      stats = stats[:bad[0] + 1]
     for loss, accuracy in stats.tolist():  # Counted as one step per call counts them.
       _count_step(state, loss, accuracy, steps.batch_size, steps.num_examples)
     seen = min(state.batch * steps.batch_size, steps.num_examples)
     progress.update(state.batch, state.epoch_loss_sum / seen,
                     (state.batch - first) * steps.batch_size, state.epoch_correct / seen)
-    _call(hooks, "after_step", sess, state, loss, X_batch, y_batch)
+    call_hooks(hooks, "after_step", sess, state, loss, X_batch, y_batch)
 
 
 def _count_step(state, loss, accuracy, batch_size, n):
-  """Counts one step in `state`; raises TrainingDivergedError on a NaN or Inf loss."""
-  if not math.isfinite(loss):
-    raise TrainingDivergedError(
-        f"Training diverged: the loss became {loss} at epoch {state.epoch + 1}, "
-        f"batch {state.batch + 1} (global step {state.global_step + 1}); lower the "
-        "learning rate or clip the gradients. No checkpoint was written after it.")
+  """Counts one step of `batch_size` examples (fewer at the epoch's end) in `state`."""
   size = min(batch_size, n - state.batch * batch_size)
   state.batch, state.global_step = state.batch + 1, state.global_step + 1
   state.epoch_loss_sum += float(loss) * size
@@ -512,100 +392,8 @@ class _StepRunner:
     return stats, batch_of(batch + len(stats) - 1)
 
 
-def _validate(sess, dnn, X_valid, y_valid, state, n_train, started):
-  """Returns the epoch's metrics and moves `state` to the next epoch."""
-  valid = evaluate(sess, dnn, X_valid, y_valid)
-  if not math.isfinite(valid["loss"]):
-    raise TrainingDivergedError(
-        f"Training diverged: the validation loss became {valid['loss']} after epoch "
-        f"{state.epoch + 1} (global step {state.global_step}). No checkpoint was "
-        "written after it.")
-  seconds = time.perf_counter() - started
-  metrics = {"epoch": state.epoch + 1, "global_step": state.global_step,
-             "loss": state.epoch_loss_sum / n_train,
-             "accuracy": state.epoch_correct / n_train,
-             "val_loss": valid["loss"], "val_accuracy": valid["accuracy"],
-             "learning_rate": float(sess.run(dnn.learning_rate)), "seconds": seconds}
-  state.epoch, state.batch = state.epoch + 1, 0
-  state.epoch_loss_sum = state.epoch_correct = 0.0
-  state.history.append(metrics)
-  return metrics
-
-
-def _early_stopping(sess, snapshot, state, metrics, patience):
-  """Records a new best (and captures its weights); returns whether it improved."""
-  improved = metrics["val_loss"] < state.best_val_loss
-  if improved:
-    state.best_val_loss, state.best_epoch = metrics["val_loss"], metrics["epoch"]
-    state.epochs_without_improvement = 0
-    snapshot.capture(sess)
-  else:
-    state.epochs_without_improvement += 1
-    if patience is not None and state.epochs_without_improvement >= patience:
-      state.stopped_early = True
-  return improved
-
-
-def _call(hooks, method, *args):
-  for hook in hooks:
-    fn = getattr(hook, method, None)
-    if fn is not None:
-      fn(*args)
-
-
 def _last_checkpoint(hooks):
   paths = [getattr(h, "last_checkpoint", None) for h in hooks]
   paths = [p for p in paths if p]
   return (f"Last good checkpoint: {paths[-1]}" if paths
           else "No checkpoint had been written.")
-
-
-class _HeldInterrupt:
-  """Holds Ctrl-C (SIGINT) until the Session call in progress is counted, then raises.
-
-  Ctrl-C nearly always arrives inside `sess.run`. Raised there, it would leave the
-  variables one or more steps ahead of the `TrainState`, and a run resumed from the position
-  saved on interrupt would repeat that step. As the last hook, this raises the held
-  KeyboardInterrupt once every hook has seen the step. A second Ctrl-C raises at once.
-  Signals can be held in the main thread only; elsewhere Ctrl-C is left alone.
-  """
-
-  def __init__(self):
-    self.pending = False
-    self._previous = None
-
-  def __enter__(self):
-    if (threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-      self._previous = signal.signal(signal.SIGINT, self._hold)
-    return self
-
-  def __exit__(self, exc_type, exc_value, traceback):
-    if self._previous is not None:
-      signal.signal(signal.SIGINT, self._previous)
-      self._previous = None
-    if exc_type is None:
-      self._raise_if_pending()  # Held through the last epoch's end.
-
-  def _hold(self, signum, frame):
-    del signum, frame  # Unused.
-    if self.pending:
-      raise KeyboardInterrupt
-    self.pending = True
-
-  def next_step_needed(self, global_step):
-    del global_step  # Unused: a held Ctrl-C waits for the end of any call.
-    return None
-
-  def after_step(self, sess, state, loss, X_batch, y_batch):
-    del sess, state, loss, X_batch, y_batch  # Unused.
-    self._raise_if_pending()
-
-  def after_epoch(self, sess, state, metrics, improved):
-    del sess, state, metrics, improved  # Unused.
-    self._raise_if_pending()
-
-  def _raise_if_pending(self):
-    if self.pending:
-      self.pending = False
-      raise KeyboardInterrupt
