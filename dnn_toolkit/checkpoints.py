@@ -576,7 +576,8 @@ def verify_resume(record: RunRecord, from_checkpoint: str | None = None) -> Resu
                           "Start it anew.")
   if others:
     prefix, state, _ = others[0]
-    hint = (f"an older intact checkpoint exists: {prefix} (epoch {state.epoch}, step "
+    hint = (f"{'an' if latest is None else 'an older'} intact checkpoint exists: "
+            f"{prefix} (epoch {state.epoch}, step "
             f"{state.global_step}); continue from it with {{from_checkpoint}} (the run "
             "goes back to that step)")
   else:
