@@ -33,7 +33,6 @@ from dnn_toolkit import _validation, model
 from dnn_toolkit.errors import ArgumentError
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
-from dnn_toolkit.training import loop as training
 
 _V1 = tf.compat.v1
 
