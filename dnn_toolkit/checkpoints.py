@@ -151,8 +151,7 @@ class RunRecord:
       if field.name not in ("run_dir", "config", "state", "extra"):
         fields[field.name] = getattr(self, field.name)
     for key in ("latest_checkpoint", "best_checkpoint"):
-      if fields[key]:
-        fields[key] = os.path.relpath(fields[key], self.run_dir)
+      fields[key] = _relative(getattr(self, key), self.run_dir)
     return {**self.extra, **fields}
 
   def write(self) -> None:
@@ -568,7 +567,7 @@ def verify_resume(record: RunRecord, from_checkpoint: str | None = None) -> Resu
     problem = f"its latest checkpoint {latest} is damaged: {damage(latest)}"
   elif best and damage(best):
     problem = f"its best checkpoint {best} is damaged: {damage(best)}"
-  if problem is None:
+  if problem is None and latest is not None:
     return Resumption(latest, best, record.state)
   others = _intact_positions(run_dir, exclude=(latest,))
   if latest is None and not others:

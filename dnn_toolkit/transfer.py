@@ -60,7 +60,7 @@ def load_pretrained(run_dir: str | os.PathLike[str], which: str = "best") -> Pre
     CheckpointError: if the run has no state file or no such checkpoint.
   """
   _validation.check_choice("which", which, ("best", "latest"))
-  record = checkpoints.RunRecord.read(run_dir)
+  record = checkpoints.RunRecord.read(os.fspath(run_dir))
   path = record.best_checkpoint if which == "best" else record.latest_checkpoint
   if not path:
     raise CheckpointError(f"The run in {run_dir!r} has no {which} checkpoint yet.")

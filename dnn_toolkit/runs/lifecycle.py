@@ -26,7 +26,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, cast
 
 import numpy as np
 import tensorflow as tf
@@ -166,6 +166,8 @@ class Run:
     record: the `RunRecord` this run writes (set by `make_hooks`).
   """
 
+  record: RunRecord  # Set by `make_hooks`.
+
   def __init__(self, run_dir: str, net: nets.PlainNet, config: DNNConfig,
                settings: Settings, saved: RunRecord | None,
                resumption: Resumption | None, identity: dict[str, Any] | None,
@@ -173,7 +175,6 @@ class Run:
     self.run_dir, self.net, self.config = run_dir, net, config
     self.settings, self.saved, self.resumption = settings, saved, resumption
     self.identity, self.data = identity, data
-    self.record: RunRecord | None = None
     self._lock = lock
 
   # ------------------------------------------------------------------------- open
@@ -221,7 +222,7 @@ class Run:
     settings = (settings or Settings()).validate()
     if isinstance(net, DNNConfig):
       net = nets.PlainNet(net)
-    if net is None and resume is False:
+    if net is None and resume is not True:
       raise ArgumentError("config", "Expected {name} for a new run (only a resumed run "
                           "takes its record's). Received: {received}", None)
     if train is None and (validation is not None or resume is not True):
@@ -231,7 +232,7 @@ class Run:
       _check_exists(run_dir, RunRecord.exists(run_dir), resume, from_checkpoint)
     identity = None
     if train is not None:
-      if resume is False:  # All a new run needs is known: refuse before writing.
+      if net is not None and resume is False:  # Refuse bad data before writing.
         _check_data(net.new_config(), settings.resolved(None), train, validation)
       identity = data_identity(train, validation, data)
     lock = checkpoints.lock_run(run_dir)
@@ -241,14 +242,17 @@ class Run:
         resume = saved is not None
       _check_exists(run_dir, saved is not None, resume, from_checkpoint)
       if saved is None:
+        if net is None:  # resume='auto' found no run and was given no net.
+          raise ArgumentError("config", "Expected {name} for a new run (no run to "
+                              "resume was found). Received: {received}", None)
         return cls(run_dir, net, net.new_config(), settings.resolved(None), None, None,
                    identity, (train, validation, test), lock)
       resolved = settings.resolved(saved)
       if train is not None:  # Bad data first, as for a new run.
         _check_data(net.given_config(saved.config) if net else saved.config, resolved,
                     train, validation)
-      net = _check_kind(saved, net)
-      config = net.resumed_config(saved)
+      resumed_net = _check_kind(saved, net)
+      config = resumed_net.resumed_config(saved)
       _check_same_batches(saved, resolved.batch_size)
       if train is None:
         from dnn_toolkit.runs import run_data  # pylint: disable=import-outside-toplevel
@@ -256,9 +260,9 @@ class Run:
         identity = saved.data
         _check_data(config, resolved, train, validation)
       else:
-        check_same_data(saved, identity)
+        check_same_data(saved, cast(dict[str, Any], identity))
       resumption = checkpoints.verify_resume(saved, from_checkpoint)
-      return cls(run_dir, net, config, resolved, saved, resumption, identity,
+      return cls(run_dir, resumed_net, config, resolved, saved, resumption, identity,
                  (train, validation, test), lock)
     except BaseException:
       lock.release()
@@ -280,7 +284,7 @@ class Run:
     if self.resumption is None:
       return False
     state = self.resumption.state
-    return state.epoch >= self.settings.epochs or _stays_stopped(
+    return state.epoch >= cast(int, self.settings.epochs) or _stays_stopped(
         state, self.settings.patience)
 
   # -------------------------------------------------------------- build and train
@@ -343,15 +347,15 @@ class Run:
 
   def unchanged_result(self) -> RunResult:
     """The result of a resumed run with nothing left to train; nothing is written."""
-    saved = self.saved
-    return RunResult(self.run_dir, self.resumption.state, saved.test,
+    saved, resumption = cast(RunRecord, self.saved), cast(Resumption, self.resumption)
+    return RunResult(self.run_dir, resumption.state, saved.test,
                      saved.best_checkpoint, 0.0, saved, trained=False)
 
 
 def _stays_stopped(state: TrainState, patience: int | None) -> bool:
-  """Whether early stopping still holds with this patience (0: none)."""
-  return state.stopped_early and bool(patience) and (
-      state.epochs_without_improvement >= patience)
+  """Whether early stopping still holds with this patience (None: none)."""
+  return (state.stopped_early and patience is not None
+          and state.epochs_without_improvement >= patience)
 
 
 def _check_data(config, settings, train, validation):

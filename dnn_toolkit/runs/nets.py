@@ -17,7 +17,7 @@ fitted and what the record keeps of it. A resumed run rebuilds its net from its 
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import tensorflow as tf
 
@@ -41,7 +41,7 @@ class Built:
     model: for a transfer net, its `transfer.TransferDNN`; else None.
   """
   dnn: DNN
-  model: transfer.TransferDNN | None = None
+  model: Any = None  # A `transfer.TransferDNN` for a transfer net.
 
 
 class PlainNet:
@@ -162,12 +162,13 @@ class TransferNet(PlainNet):
             resumption: Resumption | None) -> Built:
     """Builds the net; a resumed one from its record's layout and checkpoint."""
     if resumption is not None:
-      layout = saved.transfer
+      layout = cast(RunRecord, saved).transfer or {}
       self.reuse, self.frozen_layers = layout["reused_layers"], layout["frozen_layers"]
       self.cache_frozen = layout["cached"]
       # The checkpoint holds the reused layers under their names and shapes.
       self.pretrained = Pretrained(config, resumption.latest)
-    model = transfer.build_transfer_dnn(self.pretrained, config, n_inputs,
+    model = transfer.build_transfer_dnn(cast(Pretrained, self.pretrained), config,
+                                        n_inputs,
                                         reuse=self.reuse,
                                         frozen_layers=self.frozen_layers)
     return Built(model.dnn, model)
@@ -222,7 +223,7 @@ class _EpochSummaryHook(summaries.SummaryHook):
   def begin(self, sess: tf.compat.v1.Session, dnn: DNN, state: Any) -> None:
     super().begin(sess, self.dnn, state)  # The whole net, not the cached view.
 
-  def next_step_needed(self, global_step: int) -> None:
+  def next_step_needed(self, global_step: int) -> int | None:  # type: ignore[override]
     del global_step  # Unused: no step's diagnostics.
     return None
 

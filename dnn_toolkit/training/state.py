@@ -67,8 +67,8 @@ class TrainState:
     return cls(**fields)
 
 
-_STATE_TYPES = {int: int, float: (int, float), bool: bool, list: list}
-_STATE_TYPE_NAMES = {int: "an integer", (int, float): "a number", bool: "a bool",
-                     list: "a list"}
+_STATE_TYPES: dict[Any, Any] = {int: int, float: (int, float), bool: bool, list: list}
+_STATE_TYPE_NAMES: dict[Any, str] = {int: "an integer", (int, float): "a number",
+                                     bool: "a bool", list: "a list"}
 
 
