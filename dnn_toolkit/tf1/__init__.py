@@ -19,9 +19,13 @@ lacks or only offers through Keras 2:
   tf.contrib.layers        fully_connected, batch_norm, dropout, ..., the contrib
                            initializers and regularizers (`dnn_toolkit.layers.contrib`)
   tf.contrib.framework     arg_scope, add_arg_scope, get_or_create_global_step
+  tf.contrib.eager         TF 1.x's eager API (`tfe`): Variable, implicit_gradients,
+                           Iterator, Saver, metrics, ...
   tf.keras.datasets.mnist  load_data(), from the toolkit's offline MNIST
   tf.examples.tutorials.mnist.input_data
                            read_data_sets(dir, one_hot=...), train.next_batch(n)
+  tf.examples.tutorials.mnist.mnist
+                           the tutorial model of fully_connected_feed.py
   tf.compat.v1             this module; tf.compat.v2 is TensorFlow 2's API
   tf.nn                    tf.compat.v1.nn; tf.nn.rnn_cell's cells, which need Keras 2
                            there, are `dnn_toolkit.layers.rnn_cell`'s
@@ -29,25 +33,40 @@ lacks or only offers through Keras 2:
 
 IMPORTING IT SWITCHES THE WHOLE PROCESS TO TF 1.x BEHAVIOUR: it calls
 `tf.compat.v1.disable_v2_behavior()` (graph mode, reference variables, TF 1.x control
-flow), which cannot be undone; do not import it in a process that also runs eager
+flow), which cannot be undone, except for the one switch TF 1.x itself offered: a
+program that calls `tf.enable_eager_execution()` at its start, before anything has
+used a graph, runs eagerly, as in TF 1.x (importing the stand-in uses no graph; see
+`dnn_toolkit.tf1.contrib.eager`). Do not import it in a process that also runs
 TensorFlow 2 or Keras 3 code. The installed TensorFlow is not modified.
+
+Importing it imports TensorFlow without its C++ start-up lines (as the command line
+does, `dnn_toolkit.compat.import_tensorflow_quietly`): a notebook's first cell shows
+no `I0000 ...` lines and no `failed call to cuInit` on a machine without a GPU.
+`TF_CPP_MIN_LOG_LEVEL` is set to 2 only if it is unset; every other line on stderr and
+every warning of the user's code still shows.
 
 A TF 1.x name that cannot be honoured (removed with no equivalent, such as
 `tf.contrib.slim` or `tf.estimator`, or not provided, such as
 `tf.contrib.layers.layer_norm`) raises `UnavailableAPIError`, naming the TF 1.x API
-and what to use instead.
+and what to use instead; so does an import of a removed TF 1.x module (`from
+tensorflow.contrib.factorization import KMeans`), with `UnavailableModuleError`, in a
+script that imports the stand-in.
 
 To run an unmodified script (`import tensorflow as tf`), use the runner,
 `dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.runner SCRIPT ARGS...`;
-in a notebook, `%load_ext dnn_toolkit.tf1` does the same for the kernel.
+in a notebook, `%load_ext dnn_toolkit.tf1` does the same for the kernel. See
+docs/tf1_code.md.
 """
 
 import sys as _sys
 from typing import Any as _Any
 
-import tensorflow as _tf
-
 from dnn_toolkit import compat as _compat
+
+# Before anything else imports TensorFlow: its C++ start-up lines go to fd 2 at import.
+_tf = _compat.import_tensorflow_quietly()
+
+# pylint: disable=wrong-import-position
 from dnn_toolkit.tf1._unavailable import UnavailableAPIError, UnavailableModuleError
 from dnn_toolkit.tf1._unavailable import advice as _advice
 
@@ -63,8 +82,11 @@ del _name
 
 # pylint: disable=wrong-import-position
 from dnn_toolkit.tf1 import compat, contrib, examples, keras, layers, nn
+from dnn_toolkit.tf1 import aliasing as _aliasing
 
 # pylint: enable=wrong-import-position
+
+_aliasing.answer_removed_modules()
 
 __version__ = _tf.__version__
 

@@ -22,12 +22,25 @@ _PROVIDED = ("dnn_toolkit.tf1 provides tf.layers (TF 1.15's functions and classe
              "dense, batch_normalization, dropout, flatten, conv1d/2d/3d, "
              "conv2d_transpose, separable_conv2d, pooling, Dense, Conv2D, ...), "
              "tf.contrib.layers (fully_connected, conv2d, conv2d_transpose, max_pool2d, "
-             "avg_pool2d, batch_norm, dropout, the initializers and regularizers) and "
-             "tf.contrib.framework.arg_scope")
+             "avg_pool2d, batch_norm, dropout, the initializers and regularizers), "
+             "tf.contrib.framework.arg_scope and tf.contrib.eager (tfe)")
 _KERAS = ("Keras 3, today's tf.keras, does not build TF 1.x graphs: use tf.layers "
           "(dense, batch_normalization, dropout, flatten) or tf.contrib.layers, which "
           "dnn_toolkit.tf1 provides")
 _BY_HAND = "build it from tf.get_variable and tf.nn ops"
+# Why the contrib estimators are out of scope, and what replaced them.
+_ALGORITHMS_GONE = (f"{_CONTRIB_GONE}, and dnn_toolkit.tf1 does not rebuild it: it is a "
+                    "whole training algorithm packaged as a tf.contrib.learn estimator, "
+                    "not layers or graph ops, and well-kept libraries do the job today")
+_TFE = ("dnn_toolkit.tf1 provides tf.contrib.eager's Variable, implicit_gradients, "
+        "implicit_value_and_gradients, gradients_function, "
+        "value_and_gradients_function, GradientTape, Iterator, Saver, Checkpoint, "
+        "metrics, num_gpus and list_devices")
+_NETWORK = ("tfe.Network was deprecated in TF 1.x for tf.keras.Model, which Keras 3 does "
+            "not run in TF 1.x's eager mode. Keep the weights in tfe.Variable objects, "
+            "write the forward pass as a function (or a class with __call__), "
+            "differentiate it with tfe.implicit_gradients, and save the variables with "
+            "tfe.Saver or tf.train.Checkpoint")
 
 # TF 1.x name -> what to use instead. Prefixes (ending in '.') cover whole namespaces.
 ADVICE: dict[str, str] = {
@@ -51,6 +64,49 @@ ADVICE: dict[str, str] = {
                                  "the tensorflow-probability package"),
     "tf.contrib.lookup": f"{_CONTRIB_GONE}. Use tf.lookup",
     "tf.contrib.summary": f"{_CONTRIB_GONE}. Use tf.summary (tf.summary.FileWriter)",
+    "tf.contrib.factorization": (
+        f"{_ALGORITHMS_GONE}. For KMeans use scikit-learn's sklearn.cluster.KMeans (or "
+        "MiniBatchKMeans), for GMM sklearn.mixture.GaussianMixture, for WALS matrix "
+        "factorization an alternating-least-squares library such as implicit"),
+    "tf.contrib.tensor_forest": (
+        f"{_ALGORITHMS_GONE}; its forest ops are C++ kernels today's TensorFlow no "
+        "longer ships. Use tensorflow_decision_forests (Keras models, TF 2 code) or "
+        "sklearn.ensemble.RandomForestClassifier / RandomForestRegressor"),
+    "tf.contrib.boosted_trees": (
+        f"{_ALGORITHMS_GONE}; its successor tf.estimator.BoostedTreesClassifier went "
+        "with tf.estimator in TensorFlow 2.16. Use XGBoost, LightGBM, "
+        "sklearn.ensemble.HistGradientBoostingClassifier or tensorflow_decision_forests"),
+    "tf.contrib.linear_optimizer": (f"{_ALGORITHMS_GONE}. For SDCA-trained linear "
+                                    "models use sklearn.linear_model.SGDClassifier"),
+    "tf.contrib.eager.": (f"{_CONTRIB_GONE}. {_TFE}; execution callbacks: use "
+                          "tf.debugging.check_numerics; tfe.defun: tf.function"),
+    "tf.contrib.eager.Network": _NETWORK,
+    "tf.contrib.eager.Sequential": _NETWORK,
+    "tf.contrib.eager.save_network_checkpoint": _NETWORK,
+    "tf.contrib.eager.restore_network_checkpoint": _NETWORK,
+    "tf.contrib.tensorboard": (f"{_CONTRIB_GONE}. For the embedding projector use "
+                               "tensorboard.plugins.projector (the tensorboard "
+                               "package)"),
+    "tf.contrib.training": (f"{_CONTRIB_GONE}. For HParams use a dict or argparse; for "
+                            "input pipelines, tf.data"),
+    "tf.contrib.keras": f"{_CONTRIB_GONE}. {_KERAS}",
+    "tf.contrib.signal": f"{_CONTRIB_GONE}. Use tf.signal",
+    "tf.contrib.lite": f"{_CONTRIB_GONE}. Use tf.lite",
+    "tf.contrib.saved_model": f"{_CONTRIB_GONE}. Use tf.saved_model",
+    "tf.contrib.checkpoint": f"{_CONTRIB_GONE}. Use tf.train.Checkpoint",
+    "tf.contrib.cluster_resolver": (f"{_CONTRIB_GONE}. Use "
+                                    "tf.distribute.cluster_resolver"),
+    "tf.contrib.distribute": f"{_CONTRIB_GONE}. Use tf.distribute",
+    "tf.contrib.autograph": f"{_CONTRIB_GONE}. Use tf.autograph",
+    "tf.contrib.util": (f"{_CONTRIB_GONE}. Use tf.make_tensor_proto and "
+                        "tf.make_ndarray"),
+    "tf.contrib.quantize": (f"{_CONTRIB_GONE}. Use the tensorflow-model-optimization "
+                            "package"),
+    "tf.contrib.model_pruning": (f"{_CONTRIB_GONE}. Use the "
+                                 "tensorflow-model-optimization package"),
+    "tf.contrib.gan": f"{_CONTRIB_GONE}. Use the tensorflow-gan package",
+    "tf.contrib.bayesflow": (f"{_CONTRIB_GONE}. Use the tensorflow-probability "
+                             "package"),
     "tf.contrib.framework.": (f"{_CONTRIB_GONE}. dnn_toolkit.tf1 provides "
                               "tf.contrib.framework.arg_scope, add_arg_scope, "
                               "get_or_create_global_step and get_global_step; for "
@@ -69,7 +125,7 @@ ADVICE: dict[str, str] = {
     "tf.estimator": ("tf.estimator was removed in TensorFlow 2.16. Write the training "
                      "loop with a tf.Session (see dnn_toolkit.training.loop)"),
     "tf.examples.": ("dnn_toolkit.tf1 provides only "
-                     "tf.examples.tutorials.mnist.input_data"),
+                     "tf.examples.tutorials.mnist (input_data and mnist)"),
 }
 
 
@@ -78,11 +134,15 @@ class UnavailableAPIError(DnnToolkitError, NotImplementedError):
 
   Attributes:
     api: the TF 1.x name, e.g. 'tf.contrib.slim'.
+    provided_as: the stand-in module that provides `api` under its own name
+      ('dnn_toolkit.tf1.contrib.layers'), when the error is that the script asked
+      today's TensorFlow for it; else None.
   """
 
-  def __init__(self, api: str) -> None:
-    super().__init__(message(api))
+  def __init__(self, api: str, provided_as: str | None = None) -> None:
+    super().__init__(message(api, provided_as))
     self.api: str = api
+    self.provided_as: str | None = provided_as
 
 
 class UnavailableModuleError(DnnToolkitError, ModuleNotFoundError):
@@ -90,11 +150,14 @@ class UnavailableModuleError(DnnToolkitError, ModuleNotFoundError):
 
   Attributes:
     api: the TF 1.x name, e.g. 'tf.contrib.slim'.
+    provided_as: as for `UnavailableAPIError`.
   """
 
-  def __init__(self, api: str, module_name: str) -> None:
-    super().__init__(message(api), name=module_name)
+  def __init__(self, api: str, module_name: str, provided_as: str | None = None
+               ) -> None:
+    super().__init__(message(api, provided_as), name=module_name)
     self.api: str = api
+    self.provided_as: str | None = provided_as
 
 
 def advice(api: str) -> str | None:
@@ -104,8 +167,13 @@ def advice(api: str) -> str | None:
   return ADVICE[max(matches, key=len)] if matches else None
 
 
-def message(api: str) -> str:
-  """Returns the error message for TF 1.x's `api`."""
+def message(api: str, provided_as: str | None = None) -> str:
+  """Returns the error message for TF 1.x's `api` (see the errors' `provided_as`)."""
+  if provided_as is not None:
+    return (f"{api} is not in today's TensorFlow; dnn_toolkit.tf1 provides it as "
+            f"{provided_as}: import it from there (`import dnn_toolkit.tf1 as tf` "
+            "changes what `tf` names, not what `import tensorflow...` gives), or run "
+            "the script unmodified with `dnn-toolkit run SCRIPT`.")
   return f"{api} is not available in dnn_toolkit.tf1: {advice(api) or _PROVIDED}."
 
 

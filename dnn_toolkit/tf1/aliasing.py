@@ -10,17 +10,27 @@ Modules imported before `install()` (TensorFlow itself, Keras, the toolkit) keep
 real TensorFlow they bound; code imported after it, the script and the libraries it
 imports, sees the stand-in as it would have seen TF 1.x. Nothing on disk changes: the
 installed TensorFlow stays as it is, and other processes are unaffected.
+
+Without `install()` (a script that imports the stand-in by name, `import
+dnn_toolkit.tf1 as tf`), `import tensorflow` is TensorFlow's own, and a TF 1.x
+import it lacks is answered by `answer_removed_modules()`, which importing the
+stand-in calls: `from tensorflow.contrib.factorization import KMeans` raises
+`UnavailableModuleError` saying what to use instead, and `from
+tensorflow.contrib.layers import fully_connected` one naming the stand-in module to
+import it from, rather than a bare `No module named 'tensorflow.contrib'`.
 """
 
 import importlib.abc
 import importlib.machinery
 import sys
+import types
 
 import tensorflow as _tf
 
 # Importing the stand-in imports every module that MODULES names.
 import dnn_toolkit.tf1  # pylint: disable=unused-import
-from dnn_toolkit.tf1._unavailable import UnavailableModuleError, advice
+from dnn_toolkit.tf1._unavailable import (UnavailableAPIError, UnavailableModuleError,
+                                          advice)
 
 #: TF 1.x module name -> the stand-in module (by name) that answers it.
 MODULES: dict[str, str] = {
@@ -34,6 +44,8 @@ MODULES: dict[str, str] = {
     "tensorflow.contrib.layers": "dnn_toolkit.tf1.contrib.layers",
     "tensorflow.contrib.framework": "dnn_toolkit.tf1.contrib.framework",
     "tensorflow.contrib.rnn": "dnn_toolkit.tf1.contrib.rnn",
+    "tensorflow.contrib.eager": "dnn_toolkit.tf1.contrib.eager",
+    "tensorflow.contrib.eager.metrics": "dnn_toolkit.tf1.contrib.eager.metrics",
     "tensorflow.keras": "dnn_toolkit.tf1.keras",
     "tensorflow.keras.datasets": "dnn_toolkit.tf1.keras.datasets",
     "tensorflow.keras.datasets.mnist": "dnn_toolkit.tf1.keras.datasets.mnist",
@@ -42,6 +54,8 @@ MODULES: dict[str, str] = {
     "tensorflow.examples.tutorials.mnist": "dnn_toolkit.tf1.examples.tutorials.mnist",
     "tensorflow.examples.tutorials.mnist.input_data":
         "dnn_toolkit.tf1.examples.tutorials.mnist.input_data",
+    "tensorflow.examples.tutorials.mnist.mnist":
+        "dnn_toolkit.tf1.examples.tutorials.mnist.mnist",
 }
 
 # The stand-in namespaces: a submodule of these that is not in MODULES is TF 1.x's.
@@ -72,6 +86,77 @@ class _TF1Finder(importlib.abc.MetaPathFinder):
 
 
 _FINDER = _TF1Finder()
+
+
+def _removed_module_error(fullname):
+  """Returns the error for TF 1.x module `fullname` that today's TensorFlow lacks.
+
+  None when `fullname` is no TF 1.x module the stand-in knows of (a plain
+  ModuleNotFoundError then follows, as for any missing module).
+  """
+  api = "tf." + fullname[len("tensorflow."):]
+  if fullname in MODULES:
+    return UnavailableModuleError(api, fullname, provided_as=MODULES[fullname])
+  parent = sys.modules.get(fullname.rpartition(".")[0])
+  if advice(api) is not None or getattr(parent, "__loader__", None) is _REMOVED_MODULES:
+    return UnavailableModuleError(api, fullname)
+  return None
+
+
+class _RemovedTF1Modules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+  """Answers TF 1.x imports that today's TensorFlow lacks, when it is `tensorflow`.
+
+  It is last on sys.meta_path, so it only sees what no other finder found. A removed
+  TF 1.x package the stand-in has (`tensorflow.contrib`, `tensorflow.examples`, ...)
+  loads as an empty placeholder, so that the import of its submodule reaches this
+  finder under its full name (`tensorflow.contrib.factorization`) and the error can
+  name it; the placeholder's attributes raise the same errors.
+  """
+
+  def find_spec(self, fullname, path=None, target=None):
+    """Returns a placeholder's spec, raises for a removed TF 1.x module, else None."""
+    del path, target
+    if installed() or not fullname.startswith("tensorflow."):
+      return None  # With install(), the stand-in answers `tensorflow.*` itself.
+    stand_in = sys.modules.get(MODULES.get(fullname, ""))
+    if stand_in is not None and hasattr(stand_in, "__path__"):
+      return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+    error = _removed_module_error(fullname)
+    if error is not None:
+      raise error
+    return None
+
+  def create_module(self, spec):
+    module = types.ModuleType(spec.name, f"TF 1.x's {spec.name}: removed from "
+                              "TensorFlow; see dnn_toolkit.tf1.")
+    module.__path__ = []
+
+    def __getattr__(name):  # pylint: disable=invalid-name
+      error = None if name.startswith("_") else _removed_module_error(
+          f"{spec.name}.{name}")
+      if error is None:
+        raise AttributeError(f"module {spec.name!r} has no attribute {name!r}")
+      # Not an AttributeError, whose message `from ... import` would replace.
+      raise UnavailableAPIError(error.api, provided_as=error.provided_as)
+
+    module.__getattr__ = __getattr__
+    return module
+
+  def exec_module(self, module):
+    del module
+
+
+_REMOVED_MODULES = _RemovedTF1Modules()
+
+
+def answer_removed_modules() -> None:
+  """Makes imports of TF 1.x modules TensorFlow lacks raise the guided errors.
+
+  Idempotent; importing the stand-in calls it. Modules that exist are unaffected:
+  the finder is asked only after every other one has failed.
+  """
+  if _REMOVED_MODULES not in sys.meta_path:
+    sys.meta_path.append(_REMOVED_MODULES)
 
 
 def _modules():

@@ -1,4 +1,4 @@
-"""`tf.examples` of the stand-in: only `tutorials.mnist.input_data`, offline."""
+"""`tf.examples` of the stand-in: only `tutorials.mnist` (`input_data`, `mnist`)."""
 
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 from dnn_toolkit.tf1.examples import tutorials

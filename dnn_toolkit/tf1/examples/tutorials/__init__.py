@@ -1,4 +1,4 @@
-"""`tf.examples.tutorials` of the stand-in: only `mnist.input_data`, offline."""
+"""`tf.examples.tutorials` of the stand-in: only `mnist` (`input_data`, `mnist`)."""
 
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 from dnn_toolkit.tf1.examples.tutorials import mnist
