@@ -6,10 +6,13 @@ through `python -m dnn_toolkit.runner`, with the same NumPy checks. Every run is
 child process, ended by its pid past a deadline.
 """
 
+import json
 import os
 import re
 import sys
 import textwrap
+
+import numpy as np
 
 import pytest
 from test_tf1 import PROGRAMS, program_params, run_child, run_program
@@ -144,8 +147,18 @@ def test_refused_script_gives_one_line_and_exit_2(tmp_path, make, expected):
 def test_no_script_gives_usage_and_exit_2(tmp_path):
   proc = run_child(RUNNER, cwd=tmp_path, timeout=60)
   assert proc.returncode == 2
-  assert proc.stderr == ("usage: python -m dnn_toolkit.runner SCRIPT [ARGS...] "
-                         "(missing SCRIPT)\n")
+  assert proc.stderr == ("usage: python -m dnn_toolkit.runner [--no-numpy-compat] "
+                         "SCRIPT [ARGS...] (missing SCRIPT)\n")
+
+
+def test_unknown_runner_option_gives_one_line_and_exit_2(tmp_path):
+  script = _write(tmp_path / "s.py", "print('ran')\n")
+  proc = run_child(RUNNER + ["--epochs", str(script)], cwd=tmp_path, timeout=60)
+  assert proc.returncode == 2 and proc.stdout == ""
+  assert proc.stderr == (
+      "python -m dnn_toolkit.runner: error: unrecognized option '--epochs' before "
+      "SCRIPT (expected --no-numpy-compat; the script's own options go after "
+      "SCRIPT)\n")
 
 
 def _write(path, text):
@@ -211,6 +224,40 @@ def test_syntax_error_passes_through(tmp_path):
   assert "runpy" not in proc.stderr and "dnn_toolkit/runner.py" not in proc.stderr
 
 
+OUT_OF_SCOPE_SCRIPT = """\
+import tensorflow as tf
+for statement in [
+        "from tensorflow.contrib.factorization import KMeans",
+        "from tensorflow.contrib.tensor_forest.python import tensor_forest",
+        "from tensorflow.contrib.boosted_trees.estimator_batch.estimator import "
+        "GradientBoostedDecisionTreeClassifier"]:
+    try:
+        exec(statement)
+    except ImportError as e:
+        print(type(e).__name__, e)
+"""
+
+
+def test_out_of_scope_contrib_families_say_so_and_what_to_use(tmp_path):
+  """tf.contrib.factorization, tensor_forest and boosted_trees: why they are not
+  rebuilt, and the libraries that do the job today."""
+  script = _write(tmp_path / "trees.py", OUT_OF_SCOPE_SCRIPT)
+  proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  lines = proc.stdout.splitlines()
+  assert len(lines) == 3
+  for line, api, alternatives in zip(lines, [
+      "tf.contrib.factorization", "tf.contrib.tensor_forest", "tf.contrib.boosted_trees"
+  ], [("sklearn.cluster.KMeans", "sklearn.mixture.GaussianMixture"),
+      ("tensorflow_decision_forests", "sklearn.ensemble.RandomForestClassifier"),
+      ("XGBoost", "LightGBM", "tf.estimator.BoostedTreesClassifier")]):
+    assert line.startswith(f"UnavailableModuleError {api} is not available in "
+                           "dnn_toolkit.tf1: tf.contrib was removed in TensorFlow 2.0, "
+                           "and dnn_toolkit.tf1 does not rebuild it: it is a whole "
+                           "training algorithm"), line
+    assert all(name in line for name in alternatives), line
+
+
 def test_unavailable_module_import_names_the_replacement(tmp_path):
   script = _write(tmp_path / "slim.py", "import tensorflow.contrib.slim as slim\n")
   proc = run_child(RUNNER + [str(script)], cwd=tmp_path)
@@ -250,3 +297,88 @@ def test_cli_run_refuses_bad_scripts_with_one_line(tmp_path, make, expected):
   proc = run_child(CLI + [str(make(tmp_path))], cwd=tmp_path, timeout=60)
   assert proc.returncode == 2
   assert proc.stderr.count("\n") == 1 and expected in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------- NumPy names TF 1.x code used
+
+NUMPY_SCRIPT = """\
+import json, sys
+import numpy as np
+import tensorflow as tf
+x = tf.constant(np.zeros(3, dtype=np.float))  # TF 1.x-era dtype spelling
+out = {
+    "types": [np.int is int, np.float is float, np.complex is complex,
+              np.object is object, np.str is str, np.unicode is str],
+    "scalars": [np.float_ is np.float64, np.complex_ is np.complex128,
+                np.string_ is np.bytes_, np.unicode_ is np.str_,
+                np.bool8 is np.bool_, np.int0 is np.intp],
+    "kept": [np.bool is np.bool_, np.long is np.dtype("long").type],
+    "constants": [np.infty, np.Inf, np.PINF, np.NINF, repr(np.NaN), repr(np.NAN)],
+    "functions": [np.asscalar(np.array([[2.5]])), int(np.product([2, 3, 4])),
+                  bool(np.alltrue([True, True])), bool(np.sometrue([False, True])),
+                  np.in1d([[1, 5], [7, 1]], [1]).tolist(),
+                  int(np.rank(np.zeros((2, 3)))), np.asfarray([1, 2]).dtype.name],
+    "reshape": list(np.reshape(np.arange(6), newshape=(2, 3)).shape),
+    "tensor": x.dtype.name,
+}
+json.dump(out, sys.stdout)
+"""
+
+
+def test_runner_puts_back_the_numpy_names_tf1_code_used(tmp_path):
+  script = _write(tmp_path / "old_numpy.py", NUMPY_SCRIPT)
+  proc = run_child(CLI + [str(script)], cwd=tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  out = json.loads(proc.stdout)
+  assert out["types"] == [True] * 6 and out["scalars"] == [True] * 6
+  assert out["kept"] == [True, True]  # NumPy 2's own np.bool and np.long
+  assert out["constants"] == [np.inf, np.inf, np.inf, -np.inf, "nan", "nan"]
+  assert out["functions"] == [2.5, 24, True, True, [True, False, False, True], 2,
+                              "float64"]
+  assert out["reshape"] == [2, 3] and out["tensor"] == "float64"
+
+
+def test_no_numpy_compat_leaves_numpy_as_it_is(tmp_path):
+  """Without the names, the script fails with NumPy's own error, as under `python`."""
+  script = _write(tmp_path / "old_numpy.py", NUMPY_SCRIPT)
+  proc = run_child(RUNNER + ["--no-numpy-compat", str(script)], cwd=tmp_path)
+  assert proc.returncode == 1 and proc.stdout == ""
+  assert ("AttributeError: module 'numpy' has no attribute 'float'.\n"
+          "`np.float` was a deprecated alias for the builtin `float`.") in proc.stderr
+
+
+SCOPE_SCRIPT = """\
+import inspect, json, sys
+import numpy as np
+import dnn_toolkit.tf1 as tf           # the one-line change: no NumPy names
+from dnn_toolkit import runner
+before = sorted(vars(np))
+missing = [name for name in runner.REMOVED_NUMPY_NAMES if name not in vars(np)]
+restored = runner.restore_numpy_names()
+again = runner.restore_numpy_names()
+out = {"before_has_float": "float" in before, "missing": missing,
+       "restored": restored, "again": again,
+       "reshape_positional": list(np.reshape(np.arange(4), (2, 2)).shape)}
+try:
+    np.reshape(np.arange(4), (2, 2), newshape=(4, 1))
+except TypeError as e:
+    out["both"] = str(e)
+json.dump(out, sys.stdout)
+"""
+
+
+def test_numpy_names_are_restored_only_where_asked(tmp_path):
+  """Importing the stand-in or the runner changes no NumPy name; restoring is
+  idempotent and leaves the names NumPy has alone."""
+  script = _write(tmp_path / "scope.py", SCOPE_SCRIPT)
+  proc = run_child([sys.executable, str(script)], cwd=tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  out = json.loads(proc.stdout)
+  assert out["before_has_float"] is False
+  assert out["restored"] == out["missing"] + ["reshape"]
+  assert {"float", "int", "object", "NaN", "float_", "asscalar"} <= set(out["missing"])
+  assert "bool" not in out["restored"] and "long" not in out["restored"]
+  assert out["again"] == []
+  assert out["reshape_positional"] == [2, 2]
+  assert out["both"].startswith("reshape() got both `shape` and `newshape`")
+  assert not hasattr(np, "float")  # this process (pytest's) is untouched

@@ -21,6 +21,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from dnn_toolkit import compat
 from dnn_toolkit.data import mnist as toolkit_mnist
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -531,6 +532,11 @@ CHECKS["namespace_holds_compat_v1_and_the_tf1_modules"] = """
       assert c.variance_scaling_initializer is initializers.variance_scaling_initializer
       assert c.l2_regularizer is regularizers.l2_regularizer
       assert tf.contrib.framework.arg_scope is arg_scope.arg_scope
+      from tensorflow.python.eager import backprop
+      from tensorflow.python.ops.resource_variable_ops import ResourceVariable
+      assert tf.contrib.eager.Variable is ResourceVariable  # TF 1.15's tfe.Variable
+      assert tf.contrib.eager.implicit_gradients is backprop.implicit_grad
+      assert tf.examples.tutorials.mnist.mnist.IMAGE_PIXELS == 784
       assert tf.python is __import__("sys").modules["tensorflow.python"]
 
       X = tf.placeholder(tf.float32, shape=(None, 4), name="X")
@@ -561,7 +567,13 @@ UNAVAILABLE = {
     "tf.keras.layers": "tf.layers",
     "tf.keras.datasets.cifar10": "only tf.keras.datasets.mnist",
     "tf.estimator": "tf.Session",
-    "tf.examples.tutorials.mnist.mnist": "input_data",
+    "tf.examples.tutorials.word2vec": "tutorials.mnist (input_data and mnist)",
+    "tf.contrib.factorization": "sklearn.cluster.KMeans",
+    "tf.contrib.tensor_forest": "tensorflow_decision_forests",
+    "tf.contrib.boosted_trees": "XGBoost",
+    "tf.contrib.eager.Network": "tfe.implicit_gradients",
+    "tf.contrib.eager.defun": "tf.function",
+    "tf.contrib.tensorboard": "tensorboard.plugins.projector",
 }
 
 
@@ -602,6 +614,91 @@ CHECKS["unavailable_names_say_what_to_use_instead"] = f"""
 
 def test_unavailable_names_say_what_to_use_instead(outcomes):
   _check(outcomes, "unavailable_names_say_what_to_use_instead")
+
+
+# The one-line change leaves `import tensorflow` TensorFlow's own; its TF 1.x imports
+# that TensorFlow lacks get the guided errors too (the runner's are in test_run.py).
+REMOVED_MODULE_IMPORTS = {
+    "from tensorflow.contrib.factorization import KMeans":
+        ("tf.contrib.factorization", "sklearn.cluster.KMeans"),
+    "from tensorflow.contrib.tensor_forest.python import tensor_forest":
+        ("tf.contrib.tensor_forest", "sklearn.ensemble.RandomForestClassifier"),
+    "from tensorflow.contrib.boosted_trees.estimator_batch.estimator import "
+    "GradientBoostedDecisionTreeClassifier":
+        ("tf.contrib.boosted_trees", "HistGradientBoostingClassifier"),
+    "import tensorflow.contrib.slim as slim": ("tf.contrib.slim", "tf-slim"),
+    "from tensorflow.contrib.learn.python.learn.datasets.mnist import read_data_sets":
+        ("tf.contrib.learn", "read_data_sets"),
+}
+
+CHECKS["removed_modules_raise_the_guided_errors_after_the_one_line_change"] = f"""
+      import importlib, sys
+      import tensorflow as real_tf
+      for statement, (api, hint) in {REMOVED_MODULE_IMPORTS!r}.items():
+          try:
+              exec(statement)
+          except tf.UnavailableModuleError as e:
+              assert isinstance(e, ModuleNotFoundError) and e.api == api, (statement, e)
+              assert str(e).startswith(api + " is not available in dnn_toolkit.tf1: "), e
+              assert hint in str(e), (hint, str(e))
+              if api in ("tf.contrib.factorization", "tf.contrib.tensor_forest",
+                         "tf.contrib.boosted_trees"):  # out of scope, and why
+                  assert "dnn_toolkit.tf1 does not rebuild it" in str(e), str(e)
+          else:
+              raise AssertionError(statement + " did not raise")
+      # What the stand-in provides under its own name: the error names that module.
+      for statement, provided_as in [
+          ("from tensorflow.contrib.layers import fully_connected",
+           "dnn_toolkit.tf1.contrib.layers"),
+          ("import tensorflow.contrib.eager as tfe", "dnn_toolkit.tf1.contrib.eager"),
+          ("from tensorflow.examples.tutorials.mnist import input_data",
+           "dnn_toolkit.tf1.examples.tutorials.mnist.input_data")]:
+          try:
+              exec(statement)
+          except (tf.UnavailableModuleError, tf.UnavailableAPIError) as e:
+              assert e.provided_as == provided_as, (statement, e)
+              assert "dnn-toolkit run" in str(e), str(e)
+          else:
+              raise AssertionError(statement + " did not raise")
+      # Anything else is TensorFlow's own, or Python's plain answer.
+      assert sys.modules["tensorflow"] is real_tf
+      import tensorflow.compat.v1 as v1
+      assert v1 is real_tf.compat.v1
+      for name in ("tensorflow.no_such_module", "tensorflow.python.no_such_module"):
+          try:
+              importlib.import_module(name)
+          except ModuleNotFoundError as e:
+              assert not isinstance(e, tf.UnavailableModuleError), e
+              assert str(e) == f"No module named {{name!r}}", e
+"""
+
+
+def test_removed_modules_raise_the_guided_errors_after_the_one_line_change(outcomes):
+  _check(outcomes, "removed_modules_raise_the_guided_errors_after_the_one_line_change")
+
+
+CHECKS["eager_metrics_in_a_graph"] = """
+      import numpy as np
+      tfe = tf.contrib.eager
+      values = tf.placeholder(tf.float64, shape=(None,))
+      mean = tfe.metrics.Mean("loss")
+      update = mean(values)
+      result = mean.result()
+      assert [v.op.name for v in mean.variables] == ["loss/numer", "loss/denom"]
+      assert tf.get_collection(tf.GraphKeys.LOCAL_VARIABLES) == mean.variables
+      with tf.Session() as sess:
+          sess.run(mean.init_variables())
+          sess.run(update, {values: [1.0, 2.0]})
+          sess.run(update, {values: [6.0]})
+          assert sess.run(result) == 3.0
+          sess.run(tf.local_variables_initializer())
+          assert np.isnan(sess.run(result))
+"""
+
+
+def test_eager_metrics_in_a_graph(outcomes):
+  """tfe.metrics in graph mode, as TF 1.15 had them: the call's output updates."""
+  _check(outcomes, "eager_metrics_in_a_graph")
 
 
 def _write_idx(path, array, magic):
@@ -719,6 +816,7 @@ def test_lesson_snippets_with_the_one_line_change(outcomes):
 CHECKS["ipython_extension_aliases_tensorflow_in_the_kernel"] = """
       import sys
       import tensorflow as real_tf
+      contrib_before = sys.modules.get("tensorflow.contrib")  # e.g. a placeholder
       tf.load_ipython_extension(None)   # what `%load_ext dnn_toolkit.tf1` calls
       import tensorflow
       import tensorflow.compat.v1 as v1
@@ -736,10 +834,61 @@ CHECKS["ipython_extension_aliases_tensorflow_in_the_kernel"] = """
           raise AssertionError("import tensorflow.contrib.slim did not raise")
       tf.unload_ipython_extension(None)
       assert sys.modules["tensorflow"] is real_tf
-      assert "tensorflow.contrib" not in sys.modules
+      assert sys.modules.get("tensorflow.contrib") is contrib_before
+      assert "tensorflow.layers" not in sys.modules
       print("ok")
   """
 
 
 def test_ipython_extension_aliases_tensorflow_in_the_kernel(outcomes):
   _check(outcomes, "ipython_extension_aliases_tensorflow_in_the_kernel")
+
+
+# ------------------------------------------------ quiet start-up, in a fresh child
+
+QUIET_PROGRAM = """\
+import os, sys, warnings
+if sys.argv[1] == "import":
+    import dnn_toolkit.tf1 as tf
+else:  # What `%load_ext dnn_toolkit.tf1` does in a notebook's kernel.
+    import importlib
+    importlib.import_module("dnn_toolkit.tf1").load_ipython_extension(None)
+    import tensorflow as tf
+print("level", os.environ.get("TF_CPP_MIN_LOG_LEVEL"), tf.__name__)
+warnings.warn("a warning of the user's code")
+tf.get_logger().warning("a tf.logging warning of the user's code")
+with tf.Session() as sess:
+    print("sum", sess.run(tf.reduce_sum(tf.constant([1.0, 2.0]))))
+"""
+
+
+@pytest.mark.parametrize("route, user_level", [("import", None),
+                                               ("load_ext", None),
+                                               ("import", "1")])
+def test_stand_in_imports_tensorflow_quietly(tmp_path, route, user_level):
+  """No C++ start-up line (I0000..., absl's preamble, cuInit) reaches stderr; the
+  user's warnings do; TF_CPP_MIN_LOG_LEVEL is set only when the user has not."""
+  script = tmp_path / "quiet.py"
+  script.write_text(QUIET_PROGRAM)
+  env = child_env()
+  env.pop("TF_CPP_MIN_LOG_LEVEL")
+  if user_level is not None:
+    env["TF_CPP_MIN_LOG_LEVEL"] = user_level
+  with subprocess.Popen([sys.executable, str(script), route], cwd=tmp_path, env=env,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True) as proc:
+    try:
+      stdout, stderr = proc.communicate(timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+      proc.communicate()
+      pytest.fail(f"still ran after {CHILD_TIMEOUT_S} s; killed pid {proc.pid}")
+  assert proc.returncode == 0, stderr[-6000:]
+  expected_name = "dnn_toolkit.tf1"
+  assert stdout.splitlines() == [f"level {user_level or '2'} {expected_name}",
+                                 "sum 3.0"]
+  lines = stderr.splitlines()
+  assert not [l for l in lines if compat.is_startup_notice(l)], stderr
+  assert not [l for l in lines if "cuInit" in l or "absl" in l or "oneDNN" in l], stderr
+  assert "UserWarning: a warning of the user's code" in stderr
+  assert "a tf.logging warning of the user's code" in stderr

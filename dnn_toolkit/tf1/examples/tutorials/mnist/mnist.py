@@ -77,7 +77,8 @@ def loss(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   return tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
 
 
-def training(loss: tf.Tensor, learning_rate: float) -> tf.Operation:  # pylint: disable=redefined-outer-name
+# pylint: disable-next=redefined-outer-name
+def training(loss: tf.Tensor, learning_rate: float) -> tf.Operation:
   """Returns the op of one gradient-descent step on `loss`.
 
   It also adds a `loss` scalar summary (for `tf.summary.merge_all()`) and a
