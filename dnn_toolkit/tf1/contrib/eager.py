@@ -25,13 +25,15 @@ otherwise), and importing the stand-in builds no graph: so an eager program that
 it first runs eagerly, with TF 1.x's other behaviours (TF 1.x shapes, `tf.data`'s V1
 datasets, no tensor equality), exactly the state TF 1.15 gave it.
 
-What is here is TensorFlow's own where it still has it: `Variable` (a resource
-variable), `implicit_gradients`, `implicit_value_and_gradients`,
+What is here is TensorFlow's own where it still has it: `Variable` (TF 1.15's
+resource variable class), `implicit_gradients`, `implicit_value_and_gradients`,
 `gradients_function`, `value_and_gradients_function`, `GradientTape`,
-`custom_gradient`, `Checkpoint`, `py_func`, `make_template`, `executing_eagerly`;
-rebuilt here: `Iterator`, `Saver`, `num_gpus`, `list_devices` and `metrics` (Mean,
-Accuracy, CategoricalAccuracy, SparseAccuracy, BinaryAccuracy). The other TF 1.x
-names (`tfe.Network`, `tfe.defun`, the execution callbacks, ...) raise
+`custom_gradient`, `Checkpoint`, `py_func`, `make_template`, `EagerVariableStore`,
+`run`, `executing_eagerly`, the device-placement and execution-mode constants;
+rebuilt here: `Iterator`, `Saver`, `num_gpus`, `list_devices`,
+`get_optimizer_variables` and `metrics` (Mean, Accuracy, CategoricalAccuracy,
+SparseAccuracy, BinaryAccuracy; their results are not written to summaries). The
+other TF 1.x names (`tfe.Network`, `tfe.defun`, the execution callbacks, ...) raise
 `UnavailableAPIError` saying what to use instead.
 """
 
@@ -265,52 +267,65 @@ class Mean(Metric):
 
   def call(self, values: Any, weights: Any = None) -> Any:
     """Adds `values` (any shape), each with its weight (default 1); returns them."""
-    if weights is None:
-      self._assign_add(self.denom, _tf.cast(_tf.size(values), self.dtype))
-      self._assign_add(self.numer, _tf.cast(_tf.reduce_sum(values), self.dtype))
-      return values
-    weights = _tf.cast(weights, self.dtype)
-    self._assign_add(self.denom, _tf.reduce_sum(weights))
-    self._assign_add(self.numer,
-                     _tf.reduce_sum(_tf.cast(values, self.dtype) * weights))
-    return values, weights
+    self._accumulate(values, weights)
+    return values if weights is None else (values, weights)
 
   def result(self, write_summary: bool = True) -> Any:
     """Returns the mean so far (NaN before any value)."""
     _check_bool("write_summary", write_summary)
     return self.numer / self.denom
 
+  def _accumulate(self, values: Any, weights: Any) -> None:
+    if weights is None:
+      self._assign_add(self.denom, _tf.cast(_tf.size(values), self.dtype))
+      self._assign_add(self.numer, _tf.cast(_tf.reduce_sum(values), self.dtype))
+    else:
+      weights = _tf.cast(weights, self.dtype)
+      self._assign_add(self.denom, _tf.reduce_sum(weights))
+      self._assign_add(self.numer,
+                       _tf.reduce_sum(_tf.cast(values, self.dtype) * weights))
 
-class Accuracy(Mean):
+
+class _MatchRate(Mean):
+  """The mean of `_matches(labels, predictions)`: the accuracies' common part.
+
+  As in TF 1.x, the accuracies are Means whose `call` takes labels and predictions.
+  """
+
+  def call(self, labels: Any, predictions: Any,  # type: ignore[override]
+           weights: Any = None) -> Any:
+    """Adds a batch; returns its `labels, predictions` (and `weights` if given)."""
+    self._accumulate(_tf.cast(self._matches(labels, predictions), _tf.float64), weights)
+    return (labels, predictions) if weights is None else (labels, predictions, weights)
+
+  def _matches(self, labels: Any, predictions: Any) -> Any:
+    raise NotImplementedError
+
+
+class Accuracy(_MatchRate):
   """How often `predictions` equal `labels` (same shape and dtype)."""
 
-  def call(self, labels: Any, predictions: Any, weights: Any = None) -> Any:
-    matches = _tf.cast(_tf.equal(labels, predictions), _tf.float64)
-    super().call(matches, weights=weights)
-    return (labels, predictions) if weights is None else (labels, predictions, weights)
+  def _matches(self, labels: Any, predictions: Any) -> Any:
+    return _tf.equal(labels, predictions)
 
 
-class CategoricalAccuracy(Mean):
+class CategoricalAccuracy(_MatchRate):
   """How often the arg max of `predictions` is that of one-hot `labels`."""
 
-  def call(self, labels: Any, predictions: Any, weights: Any = None) -> Any:
-    matches = _tf.equal(_tf.argmax(labels, axis=-1), _tf.argmax(predictions, axis=-1))
-    super().call(_tf.cast(matches, _tf.float64), weights=weights)
-    return (labels, predictions) if weights is None else (labels, predictions, weights)
+  def _matches(self, labels: Any, predictions: Any) -> Any:
+    return _tf.equal(_tf.argmax(labels, axis=-1), _tf.argmax(predictions, axis=-1))
 
 
-class SparseAccuracy(Mean):
+class SparseAccuracy(_MatchRate):
   """How often the arg max of `predictions` [batch, classes] is the integer label."""
 
-  def call(self, labels: Any, predictions: Any, weights: Any = None) -> Any:
-    predicted = _tf.argmax(predictions, axis=-1)
-    labels = _tf.reshape(_tf.cast(labels, predicted.dtype), _tf.shape(predicted))
-    matches = _tf.cast(_tf.equal(labels, predicted), _tf.float64)
-    super().call(matches, weights=weights)
-    return (labels, predictions) if weights is None else (labels, predictions, weights)
+  def _matches(self, labels: Any, predictions: Any) -> Any:
+    predicted = _tf.argmax(predictions, axis=-1)  # [batch]
+    return _tf.equal(_tf.reshape(_tf.cast(labels, predicted.dtype),
+                                 _tf.shape(predicted)), predicted)
 
 
-class BinaryAccuracy(Mean):
+class BinaryAccuracy(_MatchRate):
   """How often `predictions > threshold` equals the 0/1 `labels`."""
 
   def __init__(self, threshold: float, name: str | None = None,
@@ -318,12 +333,9 @@ class BinaryAccuracy(Mean):
     super().__init__(name=name, dtype=dtype)
     self.threshold = threshold
 
-  def call(self, labels: Any, predictions: Any, weights: Any = None) -> Any:
-    predicted = _tf.cast(_tf.convert_to_tensor(predictions) > self.threshold,
-                         _tf.bool)
-    matches = _tf.equal(_tf.cast(labels, _tf.bool), predicted)
-    super().call(_tf.cast(matches, _tf.float64), weights=weights)
-    return (labels, predictions) if weights is None else (labels, predictions, weights)
+  def _matches(self, labels: Any, predictions: Any) -> Any:
+    predicted = _tf.convert_to_tensor(predictions) > self.threshold
+    return _tf.equal(_tf.cast(labels, _tf.bool), predicted)
 
 
 metrics = _types.ModuleType(f"{__name__}.metrics",
