@@ -134,15 +134,11 @@ class UnavailableAPIError(DnnToolkitError, NotImplementedError):
 
   Attributes:
     api: the TF 1.x name, e.g. 'tf.contrib.slim'.
-    provided_as: the stand-in module that provides `api` under its own name
-      ('dnn_toolkit.tf1.contrib.layers'), when the error is that the script asked
-      today's TensorFlow for it; else None.
   """
 
-  def __init__(self, api: str, provided_as: str | None = None) -> None:
-    super().__init__(message(api, provided_as))
+  def __init__(self, api: str) -> None:
+    super().__init__(message(api))
     self.api: str = api
-    self.provided_as: str | None = provided_as
 
 
 class UnavailableModuleError(DnnToolkitError, ModuleNotFoundError):
@@ -150,7 +146,10 @@ class UnavailableModuleError(DnnToolkitError, ModuleNotFoundError):
 
   Attributes:
     api: the TF 1.x name, e.g. 'tf.contrib.slim'.
-    provided_as: as for `UnavailableAPIError`.
+    provided_as: the stand-in module that provides `api` under its own name
+      ('dnn_toolkit.tf1.contrib.layers'), when the script asked today's TensorFlow
+      for it (`import dnn_toolkit.tf1 as tf`, then `import tensorflow.contrib.layers`);
+      else None.
   """
 
   def __init__(self, api: str, module_name: str, provided_as: str | None = None
@@ -168,7 +167,7 @@ def advice(api: str) -> str | None:
 
 
 def message(api: str, provided_as: str | None = None) -> str:
-  """Returns the error message for TF 1.x's `api` (see the errors' `provided_as`)."""
+  """Returns the error message for TF 1.x's `api` (see `UnavailableModuleError`)."""
   if provided_as is not None:
     return (f"{api} is not in today's TensorFlow; dnn_toolkit.tf1 provides it as "
             f"{provided_as}: import it from there (`import dnn_toolkit.tf1 as tf` "

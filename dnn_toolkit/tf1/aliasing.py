@@ -29,8 +29,7 @@ import tensorflow as _tf
 
 # Importing the stand-in imports every module that MODULES names.
 import dnn_toolkit.tf1  # pylint: disable=unused-import
-from dnn_toolkit.tf1._unavailable import (UnavailableAPIError, UnavailableModuleError,
-                                          advice)
+from dnn_toolkit.tf1._unavailable import UnavailableModuleError, advice
 
 #: TF 1.x module name -> the stand-in module (by name) that answers it.
 MODULES: dict[str, str] = {
@@ -110,7 +109,8 @@ class _RemovedTF1Modules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
   TF 1.x package the stand-in has (`tensorflow.contrib`, `tensorflow.examples`, ...)
   loads as an empty placeholder, so that the import of its submodule reaches this
   finder under its full name (`tensorflow.contrib.factorization`) and the error can
-  name it; the placeholder's attributes raise the same errors.
+  name it; the placeholder's attributes raise the same errors (UnavailableModuleError,
+  an ImportError, since they stand for modules).
   """
 
   def find_spec(self, fullname, path=None, target=None):
@@ -136,8 +136,10 @@ class _RemovedTF1Modules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
           f"{spec.name}.{name}")
       if error is None:
         raise AttributeError(f"module {spec.name!r} has no attribute {name!r}")
-      # Not an AttributeError, whose message `from ... import` would replace.
-      raise UnavailableAPIError(error.api, provided_as=error.provided_as)
+      # Its attributes are the modules it lacks. Not an AttributeError, whose message
+      # `from ... import` would replace; an ImportError, which `except ImportError`
+      # around `from tensorflow.contrib import slim` expects.
+      raise error
 
     module.__getattr__ = __getattr__
     return module
