@@ -113,8 +113,8 @@ def _import_with_stderr_captured():
   with tempfile.TemporaryFile(mode="w+b") as captured:
     os.dup2(captured.fileno(), 2)
     try:
-      import tensorflow as tf  # pylint: disable=import-outside-toplevel
-      tf.config.list_physical_devices()  # Probes the devices now, under the capture.
+      import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+      _probe_devices()  # Now, under the capture.
     finally:
       os.dup2(saved, 2)
       os.close(saved)
@@ -123,6 +123,21 @@ def _import_with_stderr_captured():
               if line.strip() and not is_startup_notice(line)]
   for line in kept:
     sys.stderr.write(line + "\n")
+
+
+def _probe_devices():
+  """Makes TensorFlow look for its devices (the CUDA probe logs then), and no more.
+
+  TensorFlow's own device listing, not `tf.config.list_physical_devices()`: that
+  would also create TensorFlow's eager context, after which a TF 1.x program's
+  `tf.enable_eager_execution(config=...)` at its start would be refused.
+  """
+  try:
+    from tensorflow.python import pywrap_tfe  # pylint: disable=import-outside-toplevel
+    pywrap_tfe.TF_ListPhysicalDevices()
+  except (ImportError, AttributeError):  # A TensorFlow without it: the public way.
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    tf.config.list_physical_devices()
 
 
 class _TensorFlowDeprecations(logging.Filter):

@@ -318,8 +318,10 @@ TFE_API = """\
 import json, os, sys
 import numpy as np
 import tensorflow as tf
-tf.enable_eager_execution()
 tfe = tf.contrib.eager
+config = tf.ConfigProto()  # TF 1.x programs often start with options, as here
+config.gpu_options.allow_growth = True
+tf.enable_eager_execution(config=config, device_policy=tfe.DEVICE_PLACEMENT_SILENT)
 out = {"eager": tf.executing_eagerly(), "gpus": tfe.num_gpus(),
        "devices": tfe.list_devices()}
 
