@@ -651,6 +651,8 @@ CHECKS["removed_modules_raise_the_guided_errors_after_the_one_line_change"] = f"
           ("from tensorflow.contrib.layers import fully_connected",
            "dnn_toolkit.tf1.contrib.layers"),
           ("import tensorflow.contrib.eager as tfe", "dnn_toolkit.tf1.contrib.eager"),
+          ("from tensorflow.contrib.rnn import BasicLSTMCell",
+           "dnn_toolkit.tf1.contrib.rnn"),
           ("from tensorflow.examples.tutorials.mnist import input_data",
            "dnn_toolkit.tf1.examples.tutorials.mnist.input_data")]:
           try:

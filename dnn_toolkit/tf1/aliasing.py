@@ -102,14 +102,20 @@ def _removed_module_error(fullname):
   return None
 
 
+def _is_namespace(stand_in):
+  """Whether stand-in module `stand_in` only holds modules (`tf.contrib`)."""
+  return hasattr(stand_in, "__path__") and all(
+      isinstance(value, types.ModuleType) for name, value in vars(stand_in).items()
+      if not name.startswith("_"))
+
+
 class _RemovedTF1Modules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
   """Answers TF 1.x imports that today's TensorFlow lacks, when it is `tensorflow`.
 
   It is last on sys.meta_path, so it only sees what no other finder found. A removed
-  TF 1.x package the stand-in has (`tensorflow.contrib`, `tensorflow.examples`, ...)
-  loads as an empty placeholder, so that the import of its submodule reaches this
-  finder under its full name (`tensorflow.contrib.factorization`) and the error can
-  name it; the placeholder's attributes raise the same errors (UnavailableModuleError,
+  TF 1.x namespace package (`tensorflow.contrib`, `tensorflow.examples`, ...) loads as
+  an empty placeholder, so that the import of its submodule reaches this finder under
+  its full name (`tensorflow.contrib.factorization`) and the error can name it; the placeholder's attributes raise the same errors (UnavailableModuleError,
   an ImportError, since they stand for modules).
   """
 
@@ -118,8 +124,7 @@ class _RemovedTF1Modules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     del path, target
     if installed() or not fullname.startswith("tensorflow."):
       return None  # With install(), the stand-in answers `tensorflow.*` itself.
-    stand_in = sys.modules.get(MODULES.get(fullname, ""))
-    if stand_in is not None and hasattr(stand_in, "__path__"):
+    if _is_namespace(sys.modules.get(MODULES.get(fullname, ""))):
       return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
     error = _removed_module_error(fullname)
     if error is not None:
