@@ -571,7 +571,7 @@ UNAVAILABLE = {
     "tf.contrib.factorization": "sklearn.cluster.KMeans",
     "tf.contrib.tensor_forest": "tensorflow_decision_forests",
     "tf.contrib.boosted_trees": "XGBoost",
-    "tf.contrib.eager.Network": "tfe.implicit_gradients",
+    "tf.contrib.eager.Sequential": "subclass tfe.Network",
     "tf.contrib.eager.defun": "tf.function",
     "tf.contrib.tensorboard": "tensorboard.plugins.projector",
 }

@@ -215,101 +215,129 @@ def test_logistic_regression_eager_program_learns(tmp_path):
   assert numpy_accuracy >= 0.85
 
 
-# A two-hidden-layer MLP in TF 1.x's eager style: tfe.Variable weights, the value
-# and the gradients of the loss at once, tfe.metrics for the running loss and
-# accuracy, a tfe.Saver checkpoint and a tf.train.Checkpoint at the end.
+# TensorFlow-Examples' neural network with the eager API: a tfe.Network of
+# tf.layers.Dense layers, tfe.implicit_gradients, tfe.Iterator; 300 steps, and its
+# variables saved at the end (tfe.Saver, tf.train.Checkpoint) for the check.
 MLP = """\
+from __future__ import print_function
 import json, os, sys
 import numpy as np
 import tensorflow as tf
+import tensorflow.contrib.eager as tfe
 
-tf.enable_eager_execution()
-tfe = tf.contrib.eager
+tfe.enable_eager_execution()
+
 from tensorflow.examples.tutorials.mnist import input_data
+mnist = input_data.read_data_sets("/tmp/data/", one_hot=False)
 
-out_dir = sys.argv[1]
-mnist = input_data.read_data_sets("MNIST_data/", one_hot=False, seed=5)
-tf.set_random_seed(5)
-n_hidden_1, n_hidden_2, num_input, num_classes = 64, 32, 784, 10
-weights = {
-    'h1': tfe.Variable(tf.random_normal([num_input, n_hidden_1], stddev=0.05),
-                       name='h1'),
-    'h2': tfe.Variable(tf.random_normal([n_hidden_1, n_hidden_2], stddev=0.05),
-                       name='h2'),
-    'out': tfe.Variable(tf.random_normal([n_hidden_2, num_classes], stddev=0.05),
-                        name='out'),
-}
-biases = {
-    'b1': tfe.Variable(tf.zeros([n_hidden_1]), name='b1'),
-    'b2': tfe.Variable(tf.zeros([n_hidden_2]), name='b2'),
-    'out': tfe.Variable(tf.zeros([num_classes]), name='bout'),
-}
-
-def neural_net(x):
-    layer_1 = tf.nn.relu(tf.add(tf.matmul(x, weights['h1']), biases['b1']))
-    layer_2 = tf.nn.relu(tf.add(tf.matmul(layer_1, weights['h2']), biases['b2']))
-    return tf.matmul(layer_2, weights['out']) + biases['out']
-
-def loss_fn(inputs, labels):
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        logits=neural_net(inputs), labels=labels))
+learning_rate = 0.001
+num_steps = 300
+batch_size = 128
+display_step = 100
+n_hidden_1 = 256
+n_hidden_2 = 256
+num_input = 784
+num_classes = 10
 
 dataset = tf.data.Dataset.from_tensor_slices(
-    (mnist.train.images[:6000], mnist.train.labels[:6000])).batch(100)
+    (mnist.train.images, mnist.train.labels)).batch(batch_size)
 dataset_iter = tfe.Iterator(dataset)
-optimizer = tf.train.AdamOptimizer(learning_rate=0.005)
-value_and_grads = tfe.implicit_value_and_gradients(loss_fn)
 
-epoch_losses = []
-mean_loss = tfe.metrics.Mean("loss")
-for step in range(180):  # three epochs of 60 batches
+class NeuralNet(tfe.Network):
+    def __init__(self):
+        super(NeuralNet, self).__init__()
+        self.layer1 = self.track_layer(
+            tf.layers.Dense(n_hidden_1, activation=tf.nn.relu))
+        self.layer2 = self.track_layer(
+            tf.layers.Dense(n_hidden_2, activation=tf.nn.relu))
+        self.out_layer = self.track_layer(tf.layers.Dense(num_classes))
+
+    def call(self, x):
+        x = self.layer1(x)
+        x = self.layer2(x)
+        return self.out_layer(x)
+
+neural_net = NeuralNet()
+
+def loss_fn(inference_fn, inputs, labels):
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        logits=inference_fn(inputs), labels=labels))
+
+def accuracy_fn(inference_fn, inputs, labels):
+    prediction = tf.nn.softmax(inference_fn(inputs))
+    correct_pred = tf.equal(tf.argmax(prediction, 1), labels)
+    return tf.reduce_mean(tf.cast(correct_pred, tf.float32))
+
+optimizer = tf.train.AdamOptimizer(learning_rate=learning_rate)
+grad = tfe.implicit_gradients(loss_fn)
+
+average_loss = 0.
+average_acc = 0.
+losses = []
+for step in range(num_steps):
     try:
-        x_batch, y_batch = dataset_iter.next()
+        d = dataset_iter.next()
     except StopIteration:
-        epoch_losses.append(float(mean_loss.result()))
-        mean_loss.init_variables()
         dataset_iter = tfe.Iterator(dataset)
-        x_batch, y_batch = dataset_iter.next()
-    loss, grads_and_vars = value_and_grads(x_batch, tf.cast(y_batch, tf.int64))
-    mean_loss(loss)
-    optimizer.apply_gradients(grads_and_vars)
-epoch_losses.append(float(mean_loss.result()))
+        d = dataset_iter.next()
+    x_batch = d[0]
+    y_batch = tf.cast(d[1], dtype=tf.int64)
+    batch_loss = loss_fn(neural_net, x_batch, y_batch)
+    average_loss += batch_loss
+    batch_accuracy = accuracy_fn(neural_net, x_batch, y_batch)
+    average_acc += batch_accuracy
+    if step == 0:
+        print("Initial loss= {:.9f}".format(average_loss))
+    optimizer.apply_gradients(grad(neural_net, x_batch, y_batch))
+    if (step + 1) % display_step == 0 or step == 0:
+        if step > 0:
+            average_loss /= display_step
+            average_acc /= display_step
+        losses.append(float(average_loss))
+        print("Step:", '%04d' % (step + 1), " loss=",
+              "{:.9f}".format(average_loss), " accuracy=",
+              "{:.4f}".format(average_acc))
+        average_loss = 0.
+        average_acc = 0.
 
-accuracy = tfe.metrics.SparseAccuracy()
-for x_batch, y_batch in tfe.Iterator(tf.data.Dataset.from_tensor_slices(
-        (mnist.test.images, mnist.test.labels)).batch(1000)):
-    accuracy(y_batch, neural_net(x_batch))
-variables = list(weights.values()) + list(biases.values())
-prefix = tfe.Saver(variables).save(os.path.join(out_dir, "ckpt", "mlp"), global_step=180)
-checkpoint_path = tf.train.Checkpoint(**weights).save(os.path.join(out_dir, "obj", "w"))
-json.dump({"epoch_losses": epoch_losses, "accuracy": float(accuracy.result()),
-           "accuracy_dtype": accuracy.result().dtype.name, "prefix": prefix,
+testX = mnist.test.images
+testY = mnist.test.labels
+test_acc = accuracy_fn(neural_net, testX, testY)
+print("Testset Accuracy: {:.4f}".format(test_acc))
+variables = neural_net.variables
+prefix = tfe.Saver(variables).save(os.path.join(sys.argv[1], "ckpt", "mlp"),
+                                   global_step=num_steps)
+checkpoint_path = tf.train.Checkpoint(layer1=neural_net.layer1.kernel).save(
+    os.path.join(sys.argv[1], "obj", "w"))
+json.dump({"accuracy": float(test_acc), "losses": losses, "prefix": prefix,
            "checkpoint_path": checkpoint_path,
-           "grad_variables": [v.name for _, v in grads_and_vars]},
-          open(os.path.join(out_dir, "results.json"), "w"))
+           "variables": [v.name for v in variables],
+           "grad_variables": [v.name for _, v in grad(neural_net, x_batch, y_batch)]},
+          open(os.path.join(sys.argv[1], "results.json"), "w"))
 """
 
 
 def test_mlp_eager_program_learns_and_saves(tmp_path):
   results = _run(MLP, tmp_path)
-  losses = results["epoch_losses"]
-  assert len(losses) == 3 and losses[0] > losses[1] > losses[2], losses
-  assert results["grad_variables"] == ["h1:0", "h2:0", "out:0", "b1:0", "b2:0",
-                                       "bout:0"]  # in the order they were made
-  assert results["prefix"] == str(tmp_path / "ckpt" / "mlp-180")
+  losses = results["losses"]
+  assert len(losses) == 4 and losses[0] > losses[1] > losses[2], losses
+  names = ["neural_net/dense/kernel:0", "neural_net/dense/bias:0",
+           "neural_net/dense_1/kernel:0", "neural_net/dense_1/bias:0",
+           "neural_net/dense_2/kernel:0", "neural_net/dense_2/bias:0"]
+  assert results["variables"] == names  # the network's scope, then each layer's
+  assert results["grad_variables"] == names
+  assert results["prefix"] == str(tmp_path / "ckpt" / "mlp-300")
   reader = tf.train.load_checkpoint(results["prefix"])
-  w = {name: reader.get_tensor(name) for name in ("h1", "h2", "out", "b1", "b2",
-                                                  "bout")}
+  w = [reader.get_tensor(name[:-len(":0")]) for name in names]
   test = toolkit_mnist.load_mnist(validation_size=0).test
-  a = np.maximum(test.images @ w["h1"] + w["b1"], 0)
-  a = np.maximum(a @ w["h2"] + w["b2"], 0)
-  numpy_accuracy = _np_accuracy(a @ w["out"] + w["bout"], test.labels)
-  assert results["accuracy_dtype"] == "float64"  # tfe.metrics' default, as in TF 1.x
+  a = np.maximum(test.images @ w[0] + w[1], 0)
+  a = np.maximum(a @ w[2] + w[3], 0)
+  numpy_accuracy = _np_accuracy(a @ w[4] + w[5], test.labels)
   assert results["accuracy"] == pytest.approx(numpy_accuracy, abs=0.001)
   assert numpy_accuracy >= 0.9
   objects = tf.train.load_checkpoint(results["checkpoint_path"])
   np.testing.assert_array_equal(
-      objects.get_tensor("h1/.ATTRIBUTES/VARIABLE_VALUE"), w["h1"])
+      objects.get_tensor("layer1/.ATTRIBUTES/VARIABLE_VALUE"), w[0])
 
 
 # --------------------------------------- the tfe API and the eager switch, one child
@@ -360,9 +388,9 @@ x.assign(-1.0); saver.restore(prefix)
 out["saver"] = [os.path.basename(prefix), float(x.numpy())]
 out["iterator"] = [int(v) for v in tfe.Iterator(tf.data.Dataset.range(3))]
 try:
-    tfe.Network
+    tfe.Sequential
 except tf.UnavailableAPIError as e:
-    out["network"] = str(e)
+    out["sequential"] = str(e)
 json.dump(out, open(os.path.join(sys.argv[1], "results.json"), "w"))
 """
 
@@ -390,8 +418,8 @@ def test_tfe_api_numbers_against_numpy(tmp_path):
   assert (tmp_path / "model-7.index").is_file()
   assert not (tmp_path / "model-7.meta").exists()  # no graph to write, as in TF 1.x
   assert out["iterator"] == [0, 1, 2]
-  assert out["network"].startswith("tf.contrib.eager.Network is not available")
-  assert "tfe.implicit_gradients" in out["network"]
+  assert out["sequential"].startswith("tf.contrib.eager.Sequential is not available")
+  assert "subclass tfe.Network" in out["sequential"]
 
 
 GRAPH_THEN_EAGER = """\

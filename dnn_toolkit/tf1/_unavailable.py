@@ -35,12 +35,11 @@ _ALGORITHMS_GONE = (f"{_CONTRIB_GONE}, and dnn_toolkit.tf1 does not rebuild it: 
 _TFE = ("dnn_toolkit.tf1 provides tf.contrib.eager's Variable, implicit_gradients, "
         "implicit_value_and_gradients, gradients_function, "
         "value_and_gradients_function, GradientTape, Iterator, Saver, Checkpoint, "
-        "metrics, num_gpus and list_devices")
-_NETWORK = ("tfe.Network was deprecated in TF 1.x for tf.keras.Model, which Keras 3 does "
-            "not run in TF 1.x's eager mode. Keep the weights in tfe.Variable objects, "
-            "write the forward pass as a function (or a class with __call__), "
-            "differentiate it with tfe.implicit_gradients, and save the variables with "
-            "tfe.Saver or tf.train.Checkpoint")
+        "Network, metrics, num_gpus and list_devices")
+_NETWORK = ("dnn_toolkit.tf1 provides tfe.Network (track_layer, call) but not its "
+            "Sequential or network-checkpoint helpers: subclass tfe.Network with a call "
+            "that applies the layers in order, and save its variables with "
+            "tfe.Saver(network.variables) or tf.train.Checkpoint")
 
 # TF 1.x name -> what to use instead. Prefixes (ending in '.') cover whole namespaces.
 ADVICE: dict[str, str] = {
@@ -80,7 +79,6 @@ ADVICE: dict[str, str] = {
                                     "models use sklearn.linear_model.SGDClassifier"),
     "tf.contrib.eager.": (f"{_CONTRIB_GONE}. {_TFE}; execution callbacks: use "
                           "tf.debugging.check_numerics; tfe.defun: tf.function"),
-    "tf.contrib.eager.Network": _NETWORK,
     "tf.contrib.eager.Sequential": _NETWORK,
     "tf.contrib.eager.save_network_checkpoint": _NETWORK,
     "tf.contrib.eager.restore_network_checkpoint": _NETWORK,

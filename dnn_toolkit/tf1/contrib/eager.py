@@ -31,9 +31,10 @@ resource variable class), `implicit_gradients`, `implicit_value_and_gradients`,
 `custom_gradient`, `Checkpoint`, `py_func`, `make_template`, `EagerVariableStore`,
 `run`, `executing_eagerly`, the device-placement and execution-mode constants;
 rebuilt here: `Iterator`, `Saver`, `num_gpus`, `list_devices`,
-`get_optimizer_variables` and `metrics` (Mean, Accuracy, CategoricalAccuracy,
-SparseAccuracy, BinaryAccuracy; their results are not written to summaries). The
-other TF 1.x names (`tfe.Network`, `tfe.defun`, the execution callbacks, ...) raise
+`get_optimizer_variables`, `Network` (over the stand-in's `tf.layers` classes) and
+`metrics` (Mean, Accuracy, CategoricalAccuracy, SparseAccuracy, BinaryAccuracy;
+their results are not written to summaries). The other TF 1.x names
+(`tfe.Sequential`, `tfe.defun`, the execution callbacks, ...) raise
 `UnavailableAPIError` saying what to use instead.
 """
 
@@ -52,6 +53,7 @@ from tensorflow.python.ops import variable_scope as _variable_scope
 
 from dnn_toolkit import compat as _compat
 from dnn_toolkit._validation import check_bool as _check_bool
+from dnn_toolkit.layers import tf_base as _tf_base
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 
 _v1 = _tf.compat.v1
@@ -150,6 +152,88 @@ class Saver:
     """Reads the variables back from the checkpoint `file_prefix`."""
     with _tf.device("/device:CPU:0"):
       self._saver.restore(None, file_prefix)
+
+
+class Network(_tf_base.Layer):
+  """TF 1.x's `tfe.Network`: a layer made of the `tf.layers` it tracks.
+
+  TF 1.x's eager tutorials built models this way (TF 1.x later deprecated it for
+  `tf.keras.Model`, which Keras 3 does not run in TF 1.x's eager mode):
+
+      class NeuralNet(tfe.Network):
+        def __init__(self):
+          super(NeuralNet, self).__init__()
+          self.layer1 = self.track_layer(tf.layers.Dense(256, activation=tf.nn.relu))
+          self.out_layer = self.track_layer(tf.layers.Dense(10))
+        def call(self, x):
+          return self.out_layer(self.layer1(x))
+
+      neural_net = NeuralNet()
+      logits = neural_net(images)   # variables 'neural_net/dense/kernel', ...
+
+  Its variables are its tracked layers' (and any of its own), created in its scope at
+  the first call, in graphs as eagerly; `tfe.implicit_gradients` finds them.
+  """
+
+  def __init__(self, name: str | None = None) -> None:
+    super().__init__(name=name)
+    self._layers: list[_tf_base.Layer] = []
+
+  def track_layer(self, layer: _tf_base.Layer) -> _tf_base.Layer:
+    """Adds `layer` (a `tf.layers` layer) to the network; returns it.
+
+    Raises:
+      TypeError: if `layer` is not a `tf.layers.Layer`.
+    """
+    if not isinstance(layer, _tf_base.Layer):
+      raise TypeError("Network.track_layer() expects a tf.layers.Layer (e.g. "
+                      f"tf.layers.Dense). Received: layer={layer!r}")
+    self._layers.append(layer)
+    return layer
+
+  @property
+  def layers(self) -> list[_tf_base.Layer]:
+    return list(self._layers)
+
+  def get_layer(self, name: str | None = None, index: int | None = None
+                ) -> _tf_base.Layer:
+    """Returns the tracked layer named `name`, or the `index`-th one.
+
+    Raises:
+      ValueError: if neither or both are given, or no layer matches.
+    """
+    if (name is None) == (index is None):
+      raise ValueError("Exactly one of `name` and `index` must be given. Received: "
+                       f"name={name!r}, index={index!r}")
+    if index is not None:
+      if not -len(self._layers) <= index < len(self._layers):
+        raise ValueError(f"Network {self.name!r} has {len(self._layers)} layers. "
+                         f"Received: index={index}")
+      return self._layers[index]
+    for layer in self._layers:
+      if layer.name == name:
+        return layer
+    raise ValueError(f"Network {self.name!r} has no layer named {name!r}; its layers: "
+                     f"{[layer.name for layer in self._layers]}")
+
+  @property
+  def trainable_weights(self) -> list[Any]:
+    own = super().trainable_weights
+    return own + [w for layer in self._layers for w in layer.trainable_weights]
+
+  @property
+  def non_trainable_weights(self) -> list[Any]:
+    own = super().non_trainable_weights
+    return own + [w for layer in self._layers for w in layer.non_trainable_weights]
+
+  trainable_variables = trainable_weights
+  non_trainable_variables = non_trainable_weights
+
+  @property
+  def weights(self) -> list[Any]:
+    return self.trainable_weights + self.non_trainable_weights
+
+  variables = weights
 
 
 # ------------------------------------------------------------------ tfe.metrics
@@ -348,7 +432,7 @@ _sys.modules[metrics.__name__] = metrics  # `import ...contrib.eager.metrics` fi
 
 # TF 1.15's tf.contrib.eager names not provided here.
 _TF1_NAMES = frozenset("""
-    Checkpointable CheckpointableSaver Network Sequential add_execution_callback
+    Checkpointable CheckpointableSaver Sequential add_execution_callback
     async_clear_error async_wait clear_execution_callbacks connect_to_remote_host
     defun enable_remote_eager_execution execution_mode function inf_callback
     inf_nan_callback nan_callback restore_network_checkpoint
