@@ -6,7 +6,8 @@ scoped to a `with` block, so library code may use it around one call:
 
     enable_tf1_behavior()        the lesson's top-level placeholders and Sessions
     import_tensorflow_quietly()  TensorFlow without its C++ start-up lines; also drops
-                                 its notices about its own deprecated internals
+                                 its notices about its own deprecated internals (not
+                                 those about the user's calls)
     silenced_tf_deprecations()   a `with` block in which those notices are dropped
     is_startup_notice(line)      whether a stderr line is a TensorFlow start-up notice
                                  (for filtering a child process, e.g. TensorBoard)
@@ -63,8 +64,9 @@ def import_tensorflow_quietly() -> types.ModuleType:
   while it loads and finds its devices, before `TF_CPP_MIN_LOG_LEVEL` can take effect.
   This captures that descriptor for the import alone and writes back every line that is
   not a known start-up notice, so real warnings still reach the user. It also installs
-  the filter of `silenced_tf_deprecations` on TensorFlow's logger for good. Calling it
-  again returns the module at once.
+  a filter on TensorFlow's logger for good that drops TensorFlow's notices about its
+  own deprecated internals and keeps those about the user's calls. Calling it again
+  returns the module at once.
 
   Returns:
     The `tensorflow` module.
@@ -74,7 +76,7 @@ def import_tensorflow_quietly() -> types.ModuleType:
     _import_with_stderr_captured()
   logger = logging.getLogger(_TF_LOGGER)
   if not any(isinstance(f, _TensorFlowDeprecations) for f in logger.filters):
-    logger.addFilter(_TensorFlowDeprecations())
+    logger.addFilter(_TensorFlowDeprecations(users_kept=True))
   return sys.modules["tensorflow"]
 
 
@@ -141,7 +143,51 @@ def _probe_devices():
 
 
 class _TensorFlowDeprecations(logging.Filter):
-  """Drops the records saying that TensorFlow's own internals are deprecated."""
+  """Drops the records saying that TensorFlow's own internals are deprecated.
 
-  def filter(self, record):
-    return "is deprecated and will be removed" not in record.getMessage()
+  Inside `silenced_tf_deprecations` every such notice drops. The filter installed for
+  good by `import_tensorflow_quietly` (`users_kept=True`) keeps the notices about the
+  user's own calls: it drops a notice unless the deprecated function was called from
+  outside TensorFlow, Keras and this package, so a TF 1.x script's
+  `tf.nn.dropout(x, keep_prob=0.5)` is still told it is deprecated while the Saver's
+  own use of a deprecated helper is not reported.
+  """
+
+  def __init__(self, users_kept: bool = False):
+    super().__init__()
+    self._users_kept = users_kept
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if "is deprecated and will be removed" not in record.getMessage():
+      return True
+    return self._users_kept and _called_by_the_user()
+
+
+# The libraries whose own calls of deprecated TensorFlow code are not the user's.
+_LIBRARIES = ("tensorflow", "keras", "tf_keras", "absl", "tensorboard", "dnn_toolkit")
+
+
+def _called_by_the_user() -> bool:
+  """Whether the deprecated TensorFlow function being reported was called by the user.
+
+  The caller is the frame just outside TensorFlow's deprecation wrapper and the
+  decorators around it (`tensorflow/python/util`: dispatch, traceback filtering).
+  """
+  util = os.sep + os.path.join("tensorflow", "python", "util") + os.sep
+  frame = sys._getframe(1)  # pylint: disable=protected-access
+  while frame is not None and not frame.f_code.co_filename.endswith(
+      util + "deprecation.py"):
+    frame = frame.f_back
+  if frame is None:
+    return False
+  # TensorFlow's own directory (under the runner, sys.modules names the stand-in).
+  roots = [frame.f_code.co_filename.split(util)[0] + os.sep + "tensorflow" + os.sep]
+  while frame is not None and util in frame.f_code.co_filename:
+    frame = frame.f_back
+  if frame is None:
+    return False
+  path = os.path.abspath(frame.f_code.co_filename)
+  roots += [os.path.dirname(module.__file__) + os.sep
+            for module in map(sys.modules.get, _LIBRARIES)
+            if module is not None and getattr(module, "__file__", None)]
+  return not any(path.startswith(root) for root in roots)

@@ -57,6 +57,29 @@ def test_silenced_tf_deprecations_drops_the_notices_only_inside_the_block():
   assert logger.filters == before
 
 
+def test_a_users_deprecated_call_is_reported_through_the_runner(tmp_path):
+  """The user's `keep_prob` is told; the Saver's own deprecated helper is not."""
+  script = tmp_path / "old.py"
+  script.write_text(textwrap.dedent("""
+      import tensorflow as tf
+      x = tf.placeholder(tf.float32, [None, 3])
+      y = tf.nn.dropout(x, keep_prob=0.5)
+      saver = tf.train.Saver([tf.Variable(1.0)], max_to_keep=1)
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in range(3):  # Rotation calls TensorFlow's deprecated internals.
+          saver.save(sess, %r, global_step=step)
+      print("built")
+  """ % str(tmp_path / "model.ckpt")))
+  proc = subprocess.run([sys.executable, "-m", "dnn_toolkit.runner", str(script)],
+                        capture_output=True, text=True, timeout=300, check=False)
+  assert proc.returncode == 0, proc.stderr
+  assert proc.stdout.strip() == "built"
+  assert "keep_prob is deprecated" in proc.stderr
+  assert "Please use `rate` instead of `keep_prob`" in proc.stderr
+  assert "remove_checkpoint" not in proc.stderr, proc.stderr
+
+
 def test_the_public_names_come_from_compat():
   import dnn_toolkit  # pylint: disable=import-outside-toplevel
   from dnn_toolkit import compat  # pylint: disable=import-outside-toplevel
