@@ -7,8 +7,6 @@ child SIGTERM if the command itself dies without a chance to clean up (SIGKILL),
 server is left orphaned.
 """
 
-import ctypes
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +17,6 @@ from dnn_toolkit import _signals
 
 STOP_TIMEOUT_S = 10
 POLL_S = 0.1
-_PR_SET_PDEATHSIG = 1
 
 
 def run_child(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None,
@@ -41,7 +38,7 @@ def run_child(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None,
   stderr = subprocess.PIPE if keep_stderr_line else None
   process = subprocess.Popen(  # pylint: disable=consider-using-with
       argv, env=env, stderr=stderr, process_group=0,
-      preexec_fn=_die_with_parent_function())
+      preexec_fn=_signals.die_with_parent())
   pump = None
   if process.stderr is not None:
     pump = threading.Thread(target=_copy_lines, daemon=True,
@@ -92,17 +89,3 @@ def _copy_lines(stream, keep):
         sys.stderr.write(line)
         sys.stderr.flush()
 
-
-def _die_with_parent_function():
-  """Returns a pre-exec function that makes Linux SIGTERM the child when we die."""
-  if not sys.platform.startswith("linux"):
-    return None
-  # The C library is already loaded: its prctl is looked up here, before the fork.
-  prctl = ctypes.CDLL(None, use_errno=True).prctl
-  parent = os.getpid()
-
-  def die_with_parent():
-    prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-    if os.getppid() != parent:  # We died between the fork and the prctl.
-      os._exit(1)  # pylint: disable=protected-access
-  return die_with_parent
