@@ -25,9 +25,26 @@ PS, WORKER = "ps", "worker"
 JOBS = (PS, WORKER)
 TF_CONFIG = "TF_CONFIG"
 
+# Exit codes of a task and of the local launcher: those of the command line
+# (`commands.EXIT_ERROR`, `commands.EXIT_INTERRUPTED`), and 1 for a task that failed.
+EXIT_FAILED = 1       # a task failed while training (a ps or a worker lost, ...)
+EXIT_REFUSED = 2      # bad input or state, refused before training started
+EXIT_INTERRUPTED = 130
+
 
 class ClusterError(DnnToolkitError):
-  """The cluster cannot run: a port in use, a ps unreachable, replicas gone quiet."""
+  """The cluster cannot start: a port in use, a ps unreachable, no chief.
+
+  A task refuses with it before it trains: exit code `EXIT_REFUSED`.
+  """
+
+
+class ClusterFault(ClusterError):
+  """The cluster failed while training: a ps or a worker lost, a step blocked too long.
+
+  The task's input was good: it ends with exit code `EXIT_FAILED`, the run directory as
+  its last checkpoint left it.
+  """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +267,20 @@ def check_port_free(task: TaskSpec) -> None:
           "it or give the task another port.") from None
 
 
+def answers(address: str, timeout: float = 1.0) -> OSError | None:
+  """Opens (and closes) a TCP connection to 'host:port'; returns None, or why it failed.
+
+  A task's server accepts connections from its start to its end: a refused connection
+  means no process serves there, a timeout an unreachable host.
+  """
+  host, _, port = address.rpartition(":")
+  try:
+    with socket.create_connection((host, int(port)), timeout=timeout):
+      return None
+  except OSError as error:
+    return error
+
+
 def wait_for_ps(task: TaskSpec, timeout: float) -> None:
   """Waits until every ps task accepts connections; raises ClusterError after `timeout`.
 
@@ -259,18 +290,11 @@ def wait_for_ps(task: TaskSpec, timeout: float) -> None:
   """
   deadline = time.monotonic() + timeout
   for address in task.cluster[PS]:
-    host, _, port = address.rpartition(":")
-    while True:
-      try:
-        with socket.create_connection((host, int(port)), timeout=1.0):
-          break
-      except OSError as error:
-        if time.monotonic() >= deadline:
-          raise ClusterError(
-              f"{task.name} could not reach the ps task at {address} within "
-              f"{timeout:g} s (startup_timeout, --startup-timeout): {error}. Is it "
-              "running, and is the address right?") from None
-        time.sleep(0.2)
+    while (error := answers(address)) is not None:
+      if time.monotonic() >= deadline:
+        raise ClusterError(
+            f"{task.name} could not reach the ps task at {address} within "
+            f"{timeout:g} s (startup_timeout, --startup-timeout): {error}. Is it "
+            "running, and is the address right?") from None
+      time.sleep(0.2)
 
-
-# ----------------------------------------------------------------- local launcher

@@ -2,7 +2,8 @@
 
 This module owns what one task of a between-graph replicated TF 1.x cluster does: a ps
 task serves the variables, a worker trains, and the chief (worker 0) keeps the run
-directory. Which task a process is comes from `dnn_toolkit.cluster.tasks`:
+directory (its part is `dnn_toolkit.cluster.chief`). Which task a process is comes from
+`dnn_toolkit.cluster.tasks`:
 
     task = cluster.resolve_task(ps_hosts="h0:2222", worker_hosts="h1:2222,h2:2222",
                                 job_name="worker", task_index=0)  # or from TF_CONFIG
@@ -14,23 +15,26 @@ directory. Which task a process is comes from `dnn_toolkit.cluster.tasks`:
 
 TensorFlow does the distributing: `tf.compat.v1.train.Server` serves each task,
 `replica_device_setter` puts the variables of the `build_dnn` graph on the ps tasks,
-and every worker trains the same graph under `MonitoredTrainingSession`, asynchronously
+and every worker trains the same graph under a `MonitoredSession`, asynchronously
 (TF 1.x's default) or, with `sync=True`, through `SyncReplicasOptimizer`. Worker 0 is
 the chief: it evaluates, writes the run directory (state.json, `latest/` and `best/`
 checkpoints, TensorBoard logs, as `runs.lifecycle.train` does) and restores from it when
 restarted. Each worker trains on its own shard of the training set, examples
-`task_index::num_workers`.
+`task_index::num_workers`, and counts its steps on the ps (`distributed/worker_steps`),
+which is how the chief sees a worker lost.
 
 Global steps count updates of the shared weights: each worker's step in async mode, one
 aggregated step of `num_workers` batches in sync mode. An epoch is the number of global
 steps that visit the training set once (`steps_per_epoch`); the chief ends one whenever
 the global step crosses a multiple of it.
 
-Every wait is bounded: the ps must answer within `startup_timeout` seconds, a blocked
+Every wait is bounded: the ps must answer within `startup_timeout` seconds at the start
+and within `replica_timeout` seconds once lost (`cluster.watch.TaskWatch`: a ps restarted
+in that time is recovered from, the chief restoring its last checkpoint), a blocked
 training step (sync: the other replicas' gradients) gives up after `replica_timeout`,
 and shutdown lasts at most `STOP_GRACE_S`, so the TF 1.x trap of a chief waiting forever
 for tokens, or non-chief workers hanging at exit, ends every process with a message.
-The local launcher of a whole cluster is `dnn_toolkit.cluster.tasks.LocalCluster`.
+The local launcher of a whole cluster is `dnn_toolkit.cluster.launcher.LocalCluster`.
 """
 
 import dataclasses
@@ -40,27 +44,31 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
+
 from dnn_toolkit import _validation
 from dnn_toolkit.cluster.tasks import (
   PS,
   WORKER,
   ClusterError,
+  ClusterFault,
   TaskSpec,
   check_port_free,
   wait_for_ps,
 )
+from dnn_toolkit.cluster.watch import TaskWatch
 from dnn_toolkit.errors import CheckpointError
 
 if TYPE_CHECKING:  # Not at run time: `training` would load TensorFlow on import.
-  import numpy as np
-
   from dnn_toolkit.config import DNNConfig
   from dnn_toolkit.data.arrays import DataSet
 
-#: Seconds the chief's MonitoredTrainingSession waits for its queue-runner threads.
+#: Seconds the chief's MonitoredSession waits for its queue-runner threads.
 STOP_GRACE_S = 3
 #: Seconds one blocked training step may wait before the loop checks why.
 POLL_S = 2.0
+#: What a worker does when another is lost: stop (sync's default), continue (async's).
+ON_WORKER_LOSS = ("stop", "continue")
 
 
 def _tf():
@@ -121,7 +129,7 @@ def run_ps(task: TaskSpec, stream: TextIO | None = None) -> None:
   tf = _tf()
   server, config = _server(task)
   print(f"{task.name}: serving at {task.address}", file=stream, flush=True)
-  with tf.Graph().as_default():
+  with tf.Graph().as_default(), TaskWatch(task):  # Its launcher, if it has one.
     dequeue = _done_queues(task)[task.task_index].dequeue()
     with tf.compat.v1.Session(server.target, config=config) as sess:
       finished: set[int] = set()
@@ -140,41 +148,68 @@ class Options:
 
   Attributes:
     epochs: positive int, passes over the training set by all workers together.
-    batch_size: positive int, examples per step of one worker.
-    patience: early-stopping patience in epochs, or None.
+      Default None: the chief's run's (a resumed run's record, else 20); a non-chief
+      worker then trains until the chief stops it.
+    batch_size: positive int, examples per step of one worker. Default None: the run's,
+      else 50 (a non-chief worker, which reads no record: 50).
+    patience: early-stopping patience in epochs; None disables it. Default
+      `runs.lifecycle.UNSET`: the run's, else 5.
     sync: aggregate the workers' gradients with `SyncReplicasOptimizer`.
     save_every_steps: optional positive int; the chief also saves `latest` whenever the
       global step crosses a multiple of it.
     log_every_steps: positive int, global steps between TensorBoard diagnostics.
     startup_timeout: positive seconds to wait for the ps tasks and, on a non-chief
-      worker, for the chief to initialize the variables.
+      worker, for the chief to initialize the variables; on the chief, how long a
+      worker has to make its first step before it is lost.
     replica_timeout: positive seconds a training step may stay blocked (sync: waiting
-      for the other workers' gradients) before the worker gives up.
+      for the other workers' gradients), a ps may stay unreachable, and a worker may
+      make no step before it is lost.
+    on_worker_loss: what the chief does when a worker is lost: 'stop' (save the
+      position, end the run) or 'continue' (train on, the chief taking the lost
+      worker's examples). Default None: 'stop' with `sync`, else 'continue'.
     verbose: 0 for silence, 1 for a line per epoch (chief) and at start and end.
   """
-  epochs: int = 20
-  batch_size: int = 50
-  patience: int | None = 5
+  epochs: int | None = None
+  batch_size: int | None = None
+  patience: Any = dataclasses.field(default_factory=lambda: _lifecycle().UNSET)
   sync: bool = False
   save_every_steps: int | None = None
   log_every_steps: int = 100
   startup_timeout: float = 60.0
   replica_timeout: float = 60.0
+  on_worker_loss: str | None = None
   verbose: int = 1
 
   def validate(self) -> "Options":
     """Raises ValueError or TypeError naming the first bad option; returns self."""
-    _validation.check_positive_int("epochs", self.epochs)
-    _validation.check_positive_int("batch_size", self.batch_size)
-    for name in ("patience", "save_every_steps"):
+    for name in ("epochs", "batch_size", "save_every_steps"):
       if getattr(self, name) is not None:
         _validation.check_positive_int(name, getattr(self, name))
+    if self.patience is not None and not _unset(self.patience):
+      _validation.check_positive_int("patience", self.patience)
     _validation.check_positive_int("log_every_steps", self.log_every_steps)
-    if not isinstance(self.sync, bool):
-      raise TypeError(f"Expected `sync` to be a bool. Received: sync={self.sync!r}")
+    _validation.check_bool("sync", self.sync)
     for name in ("startup_timeout", "replica_timeout"):
       _validation.check_in_range(name, getattr(self, name), 0.0, None, low_open=True)
+    if self.on_worker_loss is not None:
+      _validation.check_choice("on_worker_loss", self.on_worker_loss, ON_WORKER_LOSS)
     return self
+
+  @property
+  def worker_loss(self) -> str:
+    """`on_worker_loss`, its default resolved: 'stop' with `sync`, else 'continue'."""
+    return self.on_worker_loss or ("stop" if self.sync else "continue")
+
+
+def _lifecycle():
+  from dnn_toolkit.runs import lifecycle  # pylint: disable=import-outside-toplevel
+  return lifecycle
+
+
+def _unset(value):
+  """Whether `value` is `runs.lifecycle.UNSET`, without loading it (nor TensorFlow)."""
+  lifecycle = sys.modules.get("dnn_toolkit.runs.lifecycle")
+  return lifecycle is not None and value is lifecycle.UNSET
 
 
 def steps_per_epoch(n_train: int, batch_size: int, num_workers: int, sync: bool) -> int:
@@ -193,6 +228,8 @@ class _WorkerGraph:
   sync_hook: object
   done: list              # enqueue ops of the done queues, one per ps
   ready: object           # names of the uninitialized variables (empty: ready)
+  worker_steps: object    # int64 [num_workers] on a ps: the steps each worker ran
+  count_step: object      # adds 1 to this worker's count (run with each step)
 
 
 def _build_worker_graph(task, config, n_inputs, sync):
@@ -207,15 +244,21 @@ def _build_worker_graph(task, config, n_inputs, sync):
     dnn = model.build_dnn(config, n_inputs)
     stop = v1.get_variable("distributed/stop", shape=(), dtype=tf.bool,
                            initializer=v1.zeros_initializer(), trainable=False)
+    worker_steps = v1.get_variable("distributed/worker_steps", shape=(task.num_workers,),
+                                   dtype=tf.int64, initializer=v1.zeros_initializer(),
+                                   trainable=False)
     train_op, release, sync_hook = dnn.train_op, None, None
     if sync:
       train_op, release, sync_hook = _sync_train_op(task, config, dnn, optimizers)
   with tf.device(worker_device):
     set_stop = v1.assign(stop, True).op
+    count_step = v1.scatter_add(worker_steps, [task.task_index],
+                                tf.constant([1], tf.int64)).op
     done = [q.enqueue(task.task_index) for q in _done_queues(task)]
     ready = (None if task.is_chief else
              v1.report_uninitialized_variables(v1.global_variables()))
-  return _WorkerGraph(dnn, train_op, stop, set_stop, release, sync_hook, done, ready)
+  return _WorkerGraph(dnn, train_op, stop, set_stop, release, sync_hook, done, ready,
+                      worker_steps, count_step)
 
 
 def _sync_train_op(task, config, dnn, optimizers):
@@ -248,6 +291,7 @@ class _SyncChiefHook:
 
   What `SyncReplicasOptimizer.make_session_run_hook(True)` does, except that its queue
   runner treats the cancellation at Session close as the end it is, not a traceback.
+  It runs after every session creation, the first and those after a ps restart.
   """
 
   def __init__(self, optimizer):
@@ -259,12 +303,18 @@ class _SyncChiefHook:
         cancel_op=runner.cancel_op,
         queue_closed_exception_types=(errors.OutOfRangeError, errors.CancelledError))
     self._init_op = optimizer.chief_init_op
+    # TF's hook checks it too; unused, TensorFlow logs "Object was never used" at exit.
+    self._ready = optimizer.ready_for_local_init_op
     self._tokens = optimizer.get_init_tokens_op()
 
   def begin(self):
     pass
 
   def after_create_session(self, session, coord):
+    uninitialized = session.run(self._ready)
+    if len(uninitialized):  # The session creator initializes or restores them first.
+      raise ClusterError("The sync chief's session started with uninitialized variables: "
+                         f"{', '.join(v.decode() for v in uninitialized[:5])}")
     session.run(self._init_op)
     self._runner.create_threads(session, coord=coord, daemon=True, start=True)
     session.run(self._tokens)
@@ -279,114 +329,7 @@ class _SyncChiefHook:
     pass
 
 
-# -------------------------------------------------------------------- the chief's job
-
-
-class _Chief:
-  """The chief's part: the run's hooks, epochs and evaluation, on the cluster's Session.
-
-  It composes the hook list `training.loop.fit` composes (`hooks.standard_hooks`: NaN
-  stop, early stopping, best weights, the plateau schedule; then the run's checkpoint
-  and TensorBoard hooks, `runs.lifecycle.Run.make_hooks`) and ends epochs with the
-  loop's own `end_epoch`. It is also a session hook of MonitoredTrainingSession
-  (duck-typed `SessionRunHook`), to learn of the raw Session it creates and of every
-  re-creation after a ps restart.
-
-  Global steps count every worker's updates, so the chief sees them jump: a step is
-  passed to the hooks as it comes (the checkpoint and log hooks act on the multiples
-  they cross), and an epoch ends whenever the global step crosses one.
-  """
-
-  def __init__(self, built, run, validation, options, spe, layout, stream):
-    # pylint: disable=import-outside-toplevel
-    from dnn_toolkit.progress import Progress
-    from dnn_toolkit.runs import nets
-    from dnn_toolkit.training import hooks as training_hooks
-    self.dnn, self.run, self.validation = built.dnn, run, validation
-    self.options, self.spe = options, spe
-    self.built = nets.Built(built.dnn)
-    self.checkpoint, run_hooks = run.make_hooks(self.built)
-    run.record.extra["distributed"] = layout  # The cluster may change between runs.
-    self.best_weights = training_hooks.BestWeights()
-    self.hooks = training_hooks.standard_hooks(
-        self.dnn, patience=run.settings.patience,
-        best_weights=self.best_weights) + run_hooks
-    self.progress = Progress(options.verbose, stream)
-    self.state = None
-    self.sess = None
-    self._seen = 0
-    self._started = time.perf_counter()
-
-  # Session hook protocol, called by MonitoredTrainingSession.
-  def begin(self):
-    pass
-
-  def after_create_session(self, session, coord):
-    from dnn_toolkit.training import hooks as training_hooks  # pylint: disable=import-outside-toplevel
-    del coord  # Unused.
-    self.sess = session
-    if self.state is None:
-      self.state = self.run.initial_state(self.checkpoint, self.best_weights)
-      # Means over the examples this process trains on since the epoch began: a
-      # restarted chief starts its sums afresh.
-      self.state.epoch_loss_sum = self.state.epoch_correct = 0.0
-      training_hooks.call_hooks(self.hooks, "begin", session, self.dnn, self.state)
-    step = int(session.run(self.dnn.global_step))
-    if step != self.state.global_step:  # Restored from `latest` after a ps restart.
-      self.state.global_step = step
-      self.state.epoch = min(self.state.epoch, step // self.spe)
-
-  def before_run(self, run_context):
-    return None
-
-  def after_run(self, run_context, run_values):
-    pass
-
-  def end(self, session):
-    pass
-
-  # The training loop's calls.
-  def after_step(self, step, stats, X_batch, y_batch):
-    """Records one of the chief's own steps; `step` is the global step after it."""
-    from dnn_toolkit.training import hooks as training_hooks  # pylint: disable=import-outside-toplevel
-    state = self.state
-    state.global_step = max(step, state.global_step)
-    state.batch = state.global_step - state.epoch * self.spe
-    state.epoch_loss_sum += float(stats[0]) * len(y_batch)
-    state.epoch_correct += float(stats[1]) * len(y_batch)
-    self._seen += len(y_batch)
-    training_hooks.call_hooks(self.hooks, "after_step", self.sess, state,
-                              float(stats[0]), X_batch, y_batch)
-    if state.global_step >= (state.epoch + 1) * self.spe and not self.done:
-      # The other workers may have crossed several epochs while this one stepped once
-      # (async): they end as one, numbered by the global step.
-      self._end_epoch(min(state.global_step // self.spe, self.options.epochs))
-
-  @property
-  def done(self):
-    return self.state.stopped_early or self.state.epoch >= self.options.epochs
-
-  def catch_up(self):
-    """Ends the last epoch if the global step is past it but it was not ended.
-
-    A chief restarted after the last step (killed before its evaluation) gets here
-    without a step of its own.
-    """
-    if not self.done and self.state.global_step >= self.options.epochs * self.spe:
-      self._end_epoch(self.options.epochs)
-
-  def _end_epoch(self, epoch):
-    from dnn_toolkit.training import loop  # pylint: disable=import-outside-toplevel
-    self.state.epoch = epoch - 1  # `end_epoch` ends epoch `state.epoch + 1`.
-    loop.end_epoch(self.sess, self.dnn, self.validation, self.state, self.hooks,
-                   n_seen=self._seen, started=self._started, progress=self.progress)
-    self._seen, self._started = 0, time.perf_counter()
-
-  def finish(self, test):
-    """Puts the best weights back, marks the run finished, evaluates `test`."""
-    from dnn_toolkit.training import hooks as training_hooks  # pylint: disable=import-outside-toplevel
-    training_hooks.call_hooks(self.hooks, "end", self.sess, self.state)
-    return self.run.finish(self.sess, self.built, test)
+# ------------------------------------------------------------------ a checkpoint
 
 
 def evaluate_checkpoint(config: "DNNConfig", n_inputs: int, prefix: str,
@@ -424,7 +367,8 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
   (`runs.lifecycle.Run.open`: the lock, the record read once, the settings, the
   config, batch size and data checked, the checkpoints verified), with resume 'auto':
   a chief started on a run directory holding a run continues it from its latest
-  checkpoint, as MonitoredTrainingSession's recovery does in TF 1.x. Other workers may
+  checkpoint, as MonitoredTrainingSession's recovery does in TF 1.x, taking the run's
+  epochs, batch size and patience where `options` leaves them None. Other workers may
   be restarted at any time and rejoin.
 
   Args:
@@ -445,10 +389,13 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
 
   Raises:
     ValueError, TypeError: a bad argument, before anything is started or written.
-    CheckpointError, ConfigMismatchError: (chief) `run_dir` holds a run of another
-      configuration, batch size or data, or damaged checkpoints; nothing is changed.
+    RunLockedError, CheckpointError, ConfigMismatchError: (chief) `run_dir` is in use,
+      or holds a run of another configuration, batch size or data, or damaged
+      checkpoints; nothing is changed.
     ClusterError: the port is in use, a ps or the chief cannot be reached within
-      `startup_timeout`, or a step stayed blocked for `replica_timeout`.
+      `startup_timeout`.
+    ClusterFault: training failed: a step stayed blocked for `replica_timeout`, or
+      (chief, `on_worker_loss` 'stop') a worker was lost.
   """
   # pylint: disable=import-outside-toplevel
   from dnn_toolkit.data.arrays import as_arrays
@@ -459,12 +406,15 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
   stream = stream or sys.stdout
   if task.job_name != WORKER:
     raise ValueError(f"Expected a worker task. Received: job_name={task.job_name!r}")
-  n_inputs = as_arrays("train", train)[0].shape[1]
-  loop.check_fit_arguments(config, n_inputs, train, validation, options.epochs,
-                           options.batch_size, options.patience)
+  if not task.is_chief:  # It reads no record: the defaults stand for what is not given.
+    options = dataclasses.replace(
+        options, batch_size=options.batch_size or lifecycle.DEFAULT_BATCH_SIZE,
+        patience=None)
+    loop.check_fit_arguments(config, as_arrays("train", train)[0].shape[1], train,
+                             validation, options.epochs or 1, options.batch_size, None)
   check_port_free(task)
-  wait_for_ps(task, options.startup_timeout)
   if not task.is_chief:
+    wait_for_ps(task, options.startup_timeout)
     _train(task, options, config, as_arrays("train", train), None, None, stream)
     return None
   settings = lifecycle.Settings(
@@ -478,11 +428,12 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
 
 
 class ClusterSession:
-  """The chief's session strategy for the run lifecycle: MonitoredTrainingSession.
+  """The chief's session strategy for the run lifecycle: a MonitoredSession.
 
   Args:
     task: the chief's `TaskSpec`.
-    options: the cluster's `Options`.
+    options: the cluster's `Options`; the run's resolved settings replace its
+      epochs, batch size and patience.
   """
 
   def __init__(self, task: TaskSpec, options: Options) -> None:
@@ -501,49 +452,46 @@ class ClusterSession:
       raise CheckpointError(f"{run.run_dir!r} holds a {run.net.kind} run, which trains "
                             "in one process (`dnn-toolkit transfer`), not on a cluster. "
                             "Nothing was changed.")
+    s = run.settings
+    options = dataclasses.replace(self.options, epochs=s.epochs,
+                                  batch_size=s.batch_size, patience=s.patience)
+    wait_for_ps(self.task, options.startup_timeout)  # The run was checked first.
     train, validation, test = run.data
-    return _train(self.task, self.options, run.config, as_arrays("train", train),
+    return _train(self.task, options, run.config, as_arrays("train", train),
                   as_arrays("validation", validation), test, stream or sys.stdout,
                   run=run)
 
 
 def _train(task, options, config, train, valid, test, stream, run=None):
   """A worker's training once every argument is checked; the chief's keeps `run`."""
-  X, y = train
-  n_inputs = X.shape[1]
+  from dnn_toolkit.cluster.chief import Chief  # pylint: disable=import-outside-toplevel
+  X = train[0]
   server, session_config = _server(task)
   spe = steps_per_epoch(len(X), options.batch_size, task.num_workers, options.sync)
-  shard = (X[task.task_index::task.num_workers], y[task.task_index::task.num_workers])
   tf = _tf()
   graph = tf.Graph()
-  with graph.as_default():
-    built = _build_worker_graph(task, config, n_inputs, options.sync)
-    layout = {"ps": len(task.cluster[PS]), "workers": task.num_workers,
-              "sync": options.sync}
-    chief = (_Chief(built, run, valid, options, spe, layout, stream)
-             if run is not None else None)
-    sess = _monitored_session(task, server, session_config, built, chief,
-                              run.run_dir if run else None, options)
-  if options.verbose:
-    print(f"{task.name}: training on {len(shard[0])} examples "
-          f"({'sync' if options.sync else 'async'}, {spe} global steps per epoch)",
-          file=stream, flush=True)
-  started, test_metrics = time.perf_counter(), None
-  try:
+  with TaskWatch(task, ps_timeout=options.replica_timeout):
     with graph.as_default():
-      if chief is None:
-        steps = _train_loop(sess, built, None, shard, options, spe, task)
-      else:
-        from dnn_toolkit.training import loop  # pylint: disable=import-outside-toplevel
-        # As in `fit`: an interrupt saves the position, a divergence saves nothing.
-        with loop.guarded(chief.sess, chief.state, chief.hooks):
-          steps = _train_loop(sess, built, chief, shard, options, spe, task)
-          chief.catch_up()
-        _stop_others(sess, built)
-        test_metrics = chief.finish(test)
-  finally:
-    sess.close()  # Bounded: STOP_GRACE_S for the sync queue runner.
-  _post_done(server, session_config, built, graph)
+      built = _build_worker_graph(task, config, X.shape[1], options.sync)
+      chief = (Chief(task, built.dnn, run, valid, options, spe, stream)
+               if run is not None else None)
+      sess = _monitored_session(task, server, session_config, built, chief, options)
+    if options.verbose:
+      own, mode = len(range(task.task_index, len(X), task.num_workers)), (
+          "sync" if options.sync else "async")
+      print(f"{task.name}: training on {own} examples ({mode}, {spe} global steps per "
+            "epoch)", file=stream, flush=True)
+    started, test_metrics = time.perf_counter(), None
+    try:
+      with graph.as_default():
+        if chief is None:
+          steps = _train_loop(sess, built, None, train, options, spe, task)
+        else:
+          steps = _chief_loop(sess, built, chief, train, options, spe, task)
+          test_metrics = chief.finish(test)
+    finally:
+      sess.close()  # Bounded: STOP_GRACE_S for the sync queue runner; a dead ps: the watch.
+    _post_done(server, session_config, built, graph)
   if options.verbose:
     print(f"{task.name}: finished after {steps} steps of its own", file=stream,
           flush=True)
@@ -555,56 +503,86 @@ def _train(task, options, config, train, valid, test, stream, run=None):
                              time.perf_counter() - started, run.record)
 
 
-def _monitored_session(task, server, session_config, built, chief, run_dir, options):
+def _chief_loop(sess, built, chief, train, options, spe, task):
+  """The chief's loop: as `fit`, an interrupt saves the position, a divergence nothing.
+
+  Whatever ends it, the other workers are told to stop.
+  """
+  try:
+    with chief.guarded():
+      steps = _train_loop(sess, built, chief, train, options, spe, task)
+      chief.catch_up()
+  finally:
+    try:
+      _stop_others(sess, built)
+    except _tf().errors.OpError:
+      pass  # A ps gone: the others end on their own (their watch, their timeouts).
+  return steps
+
+
+def _monitored_session(task, server, session_config, built, chief, options):
+  """The MonitoredSession of a worker; re-created (recovered) after a ps restart."""
   v1 = _tf().compat.v1
   hooks = [h for h in (built.sync_hook, chief) if h is not None]
-  scaffold = None
-  if chief and chief.run.resumption is not None:
-    # MonitoredTrainingSession restores what the 'checkpoint' file names: the one the
-    # run accepted to continue from (a killed process may have named a newer one).
-    latest = chief.run.resumption.latest
-    v1.train.update_checkpoint_state(os.path.dirname(latest), os.path.basename(latest),
-                                     [os.path.basename(latest)])
   if chief:
+    latest_dir = os.path.join(chief.run.run_dir, "latest")
+    if chief.run.resumption is not None:
+      # The session restores what the 'checkpoint' file names: the one the run
+      # accepted to continue from (a killed process may have named a newer one).
+      latest = chief.run.resumption.latest
+      v1.train.update_checkpoint_state(latest_dir, os.path.basename(latest),
+                                       [os.path.basename(latest)])
     # Restores `latest` on the chief's own disk (not sharded onto the ps tasks).
     scaffold = v1.train.Scaffold(saver=v1.train.Saver(max_to_keep=2,
                                                       save_relative_paths=True))
-  if not task.is_chief:
-    _wait_until_initialized(task, server, session_config, built, options)
-  try:
-    return v1.train.MonitoredTrainingSession(
-        master=server.target, is_chief=task.is_chief,
-        checkpoint_dir=os.path.join(run_dir, "latest") if chief else None,
-        scaffold=scaffold, hooks=hooks, config=session_config,
-        save_checkpoint_secs=None, save_checkpoint_steps=None,
-        save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
-        stop_grace_period_secs=STOP_GRACE_S, max_wait_secs=options.startup_timeout)
-  except _tf().errors.DeadlineExceededError:
-    raise ClusterError(
-        f"{task.name} waited {options.startup_timeout:g} s (startup_timeout, "
-        "--startup-timeout) for the chief, worker 0, to initialize the variables. Is "
-        "it running?") from None
+    creator = v1.train.ChiefSessionCreator(scaffold=scaffold, master=server.target,
+                                           config=session_config,
+                                           checkpoint_dir=latest_dir)
+  else:
+    creator = _InitializedFirst(task, server, session_config, built, options)
+  return v1.train.MonitoredSession(session_creator=creator, hooks=hooks,
+                                   stop_grace_period_secs=STOP_GRACE_S)
 
 
-def _wait_until_initialized(task, server, session_config, built, options):
-  """Waits until the chief has initialized the variables on the ps tasks.
+class _InitializedFirst:
+  """A non-chief worker's session creator (`SessionCreator`): waits for the chief first.
 
-  MonitoredTrainingSession checks only every 30 s; this checks twice a second.
-
-  Raises:
-    ClusterError: after `options.startup_timeout` seconds.
+  TensorFlow's `WorkerSessionCreator` checks whether the chief has initialized (or, after
+  a ps restart, restored) the variables only every 30 s; this checks twice a second,
+  then creates the session, which finds them ready at once.
   """
-  tf = _tf()
-  deadline = time.monotonic() + options.startup_timeout
-  with tf.compat.v1.Session(server.target, graph=built.ready.graph,
-                            config=session_config) as sess:
-    while len(sess.run(built.ready)):
-      if time.monotonic() >= deadline:
-        raise ClusterError(
-            f"{task.name} waited {options.startup_timeout:g} s (startup_timeout, "
-            "--startup-timeout) for the chief, worker 0, to initialize the variables. "
-            "Is it running?")
-      time.sleep(0.5)
+
+  def __init__(self, task, server, session_config, built, options):
+    self.task, self.server, self.config = task, server, session_config
+    self.built, self.options = built, options
+    self.created = 0
+    self._creator = _tf().compat.v1.train.WorkerSessionCreator(
+        master=server.target, config=session_config,
+        max_wait_secs=options.startup_timeout)
+
+  def create_session(self):
+    tf = _tf()
+    error = ClusterFault if self.created else ClusterError
+    deadline = time.monotonic() + self.options.startup_timeout
+    with tf.compat.v1.Session(self.server.target, graph=self.built.ready.graph,
+                              config=self.config) as sess:
+      while len(sess.run(self.built.ready)):
+        if time.monotonic() >= deadline:
+          raise error(
+              f"{self.task.name} waited {self.options.startup_timeout:g} s "
+              "(startup_timeout, --startup-timeout) for the chief, worker 0, to "
+              "initialize the variables. Is it running?")
+        time.sleep(0.5)
+    self.created += 1
+    return self._creator.create_session()
+
+
+def _shard(X, y, shards, num_workers):
+  """The examples of the workers `shards`: `index::num_workers` for each index."""
+  if len(shards) == 1:
+    return X[shards[0]::num_workers], y[shards[0]::num_workers]
+  indices = np.sort(np.concatenate([np.arange(i, len(X), num_workers) for i in shards]))
+  return X[indices], y[indices]
 
 
 def _shard_batches(X, y, batch_size, seed, epoch):
@@ -618,24 +596,45 @@ def _shard_batches(X, y, batch_size, seed, epoch):
     epoch += 1
 
 
-def _train_loop(sess, built, chief, shard, options, spe, task):
-  """Steps until the last global step or the chief's stop; returns this worker's steps."""
+def _train_loop(sess, built, chief, train, options, spe, task):
+  """Steps until the last global step or the chief's stop; returns this worker's steps.
+
+  The chief also follows the other workers' step counts (`Chief.check_workers`) and
+  takes the examples of a lost one into its batches while training goes on.
+  """
   tf = _tf()
-  dnn, last_step = built.dnn, options.epochs * spe
+  dnn = built.dnn
+  last_step = options.epochs * spe if options.epochs else None
   step, stop = sess.run([dnn.global_step, built.stop])
   seed = dnn.config.seed if dnn.config.seed is not None else task.task_index
-  batches = _shard_batches(*shard, options.batch_size, seed, int(step) // spe)
+  shards = [task.task_index]
+
+  def batches_of(now):  # Of workers `now`, from the epoch where the global step is.
+    examples = _shard(*train, now, task.num_workers)
+    if now != [task.task_index]:
+      others = [str(i) for i in now[1:]]
+      chief.say(f"training on {len(examples[1])} examples, its own and those of "
+                f"worker{'s' * (len(others) > 1)} {', '.join(others)}")
+    elif shards != now:
+      chief.say(f"training on {len(examples[1])} examples, its own")
+    return _shard_batches(*examples, options.batch_size, seed, int(step) // spe)
+
+  first = shards
+  if chief is not None and options.sync:
+    first = chief.wait_for_workers(lambda: sess.run(built.worker_steps))
+  batches, shards = batches_of(first), first
   timeout = tf.compat.v1.RunOptions(timeout_in_ms=int(POLL_S * 1000))
-  fetches = [built.train_op, dnn.batch_stats, dnn.global_step]
+  fetches = [built.train_op, dnn.batch_stats, dnn.global_step, built.count_step,
+             built.worker_steps]
   steps = 0
-  while not (stop or step >= last_step or (chief and chief.done)):
+  while not (stop or _ended(step, last_step) or (chief and chief.done)):
     X_batch, y_batch = next(batches)
     feed = {dnn.X: X_batch, dnn.y: y_batch, dnn.is_training: True}
     result = _blocking_step(sess, fetches, feed, timeout, built, last_step, options,
                             task)
     if result is None:  # Finished while this step waited.
       break
-    _, stats, step = result
+    _, stats, step, _, counts = result
     if not math.isfinite(stats[0]):
       from dnn_toolkit.errors import TrainingDivergedError  # pylint: disable=import-outside-toplevel
       raise TrainingDivergedError(f"Training diverged on {task.name}: the loss became "
@@ -643,11 +642,18 @@ def _train_loop(sess, built, chief, shard, options, spe, task):
     if dnn.max_norm_op is not None:
       sess.run(dnn.max_norm_op)
     steps += 1
-    if chief:
-      chief.after_step(int(step), stats, X_batch, y_batch)
-    else:
+    if chief is None:
       stop = sess.run(built.stop) if steps % 10 == 0 else stop
+      continue
+    chief.after_step(int(step), stats, X_batch, y_batch)
+    now = chief.check_workers(counts)
+    if now != shards:  # A worker lost or back: the chief's examples change.
+      batches, shards = batches_of(now), now
   return steps
+
+
+def _ended(step, last_step):
+  return last_step is not None and step >= last_step
 
 
 def _blocking_step(sess, fetches, feed, timeout, built, last_step, options, task):
@@ -657,7 +663,7 @@ def _blocking_step(sess, fetches, feed, timeout, built, last_step, options, task
   end, or the chief set the stop flag) while the step was blocked.
 
   Raises:
-    ClusterError: if the step stayed blocked for `options.replica_timeout` seconds.
+    ClusterFault: if the step stayed blocked for `options.replica_timeout` seconds.
   """
   errors = _tf().errors
   waited = 0.0
@@ -666,13 +672,13 @@ def _blocking_step(sess, fetches, feed, timeout, built, last_step, options, task
       return sess.run(fetches, feed, options=timeout)
     except errors.DeadlineExceededError:
       step, stop = sess.run([built.dnn.global_step, built.stop])
-      if stop or step >= last_step:
+      if stop or _ended(step, last_step):
         return None
       waited += POLL_S
       if waited >= options.replica_timeout:
         kind = ("the other workers' gradients (sync)" if options.sync
                 else "the ps tasks")
-        raise ClusterError(
+        raise ClusterFault(
             f"{task.name} waited {waited:g} s (replica_timeout, --replica-timeout) for "
             f"{kind} at global step {step}; a worker or ps is gone. Restart it, or the "
             "cluster: the chief continues from its last checkpoint.") from None

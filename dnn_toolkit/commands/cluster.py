@@ -1,21 +1,27 @@
 """`dnn-toolkit cluster`: train on a TF 1.x cluster of ps and worker tasks.
 
 Two ways to run it. With `--ps N --workers M` it launches a whole cluster of local
-processes on free 127.0.0.1 ports, streams their output with task prefixes and stops
-every process it started. With `--job-name/--task-index` (or a `TF_CONFIG` variable)
-it runs one task of a real cluster whose addresses come from `--cluster` JSON,
-`--ps-hosts/--worker-hosts` or `TF_CONFIG`. The train flags are the same either way.
+processes on free 127.0.0.1 ports (`cluster.launcher.LocalCluster`, which locks the run
+directory first), streams their output with task prefixes and stops every process it
+started. With `--job-name/--task-index` (or a `TF_CONFIG` variable) it runs one task of
+a real cluster whose addresses come from `--cluster` JSON, `--ps-hosts/--worker-hosts`
+or `TF_CONFIG`. The train flags are the same either way; as with `train --resume`, a
+training flag not given takes the run's own value (the chief's record).
+
+Exit codes: 0; 1 when a task failed while training (one line names it); 2 for bad input
+or state, refused before training; 130 when interrupted. Errors go through the command
+line's one-line mapping (`cli.error_line`), also in a task started as
+`python -m dnn_toolkit.commands.cluster`.
 """
 
 import argparse
 import os
 import sys
 
+from dnn_toolkit.cluster.tasks import EXIT_FAILED, EXIT_INTERRUPTED
 from dnn_toolkit.commands import _flags
 
-LOADS_TENSORFLOW = False  # Cluster checks and the launcher need none; tasks load it.
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
+LOADS_TENSORFLOW = False  # Cluster checks and the launcher's flags need none.
 
 EXAMPLES = """\
 examples:
@@ -45,7 +51,7 @@ def add_parser(subparsers):
   add_cluster_flags(p)
   _flags.add_config_flags(p)
   _flags.add_data_flags(p)
-  _flags.add_training_flags(p)
+  _flags.add_training_flags(p, resumable=True)
   _flags.add_run_flags(p)
   p.set_defaults(_parser=p)
   return p
@@ -77,8 +83,14 @@ def add_cluster_flags(parser):
                  help="how long a worker waits for the ps tasks and the chief "
                       "(default: %(default)s)")
   d.add_argument("--replica-timeout", type=float, default=60.0, metavar="SECONDS",
-                 help="how long a training step may stay blocked, e.g. waiting for "
-                      "the other workers' gradients (default: %(default)s)")
+                 help="how long a training step may stay blocked (e.g. waiting for "
+                      "the other workers' gradients), a ps may stay unreachable, and a "
+                      "worker may make no step before it is lost (default: "
+                      "%(default)s)")
+  d.add_argument("--on-worker-loss", choices=("stop", "continue"), default=None,
+                 help="when a worker is lost, the chief saves the position and stops "
+                      "(stop) or trains on, taking the lost worker's examples "
+                      "(continue); default: stop with --sync, continue without")
 
 
 def run(args):
@@ -91,8 +103,6 @@ def run(args):
 
 def _run_local(args):
   # pylint: disable=import-outside-toplevel
-  from dnn_toolkit import compat
-  from dnn_toolkit.cluster import launcher as cluster_launcher
   given = [f"--{k.replace('_', '-')}" for k in _TASK_FLAGS if getattr(args, k) is not None]
   if given:
     raise ValueError(f"{', '.join(given)} name one task of a cluster; --ps and "
@@ -103,23 +113,48 @@ def _run_local(args):
       raise ValueError(f"Expected --{flag} to be a positive integer with the local "
                        f"launcher. Received: --{flag} {value}")
   _check_training_flags(args)
-  run_dir = args.run_dir
-  if run_dir is None:  # runs.lifecycle imports TensorFlow, which the launcher needs not.
-    from dnn_toolkit.runs import lifecycle
-    run_dir = lifecycle.default_run_dir()
-  argv = task_argv(args, run_dir)
+  from dnn_toolkit import compat
+  compat.import_tensorflow_quietly()  # The run's record and lock need it.
+  from dnn_toolkit.cluster import launcher as cluster_launcher
+  from dnn_toolkit.runs import lifecycle
+  run_dir = args.run_dir or lifecycle.default_run_dir()
+  _take_the_runs_settings(args, run_dir)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   env.pop("TF_CONFIG", None)  # The tasks get --cluster; a stale TF_CONFIG must not win.
   keep = lambda line: not compat.is_startup_notice(line)
-  launcher = cluster_launcher.LocalCluster(args.ps, args.workers, argv, env=env, keep_line=keep)
+  launcher = cluster_launcher.LocalCluster(args.ps, args.workers, task_argv(args, run_dir),
+                                           env=env, keep_line=keep, run_dir=run_dir)
   print(f"[cluster] {args.ps} ps + {args.workers} workers on 127.0.0.1: "
         f"ps {launcher.spec['ps']}, workers {launcher.spec['worker']}; run directory "
         f"{run_dir}", flush=True)
   code = launcher.run()
-  if code == EXIT_INTERRUPTED:
-    print(f"[cluster] interrupted; continue with the same command and --run-dir "
-          f"{run_dir}: the chief resumes from its last checkpoint.", file=sys.stderr)
+  if code in (EXIT_INTERRUPTED, EXIT_FAILED):
+    print(f"[cluster] {'interrupted' if code == EXIT_INTERRUPTED else 'failed'}; "
+          f"continue with the same command and --run-dir {run_dir}: the chief resumes "
+          "from its last checkpoint.", file=sys.stderr)
   return code
+
+
+def _take_the_runs_settings(args, run_dir):
+  """Fills the training flags not given with the run's own, so every task gets them.
+
+  A non-chief worker reads no record: the launcher, which can, gives them explicitly.
+  """
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import checkpoints
+  from dnn_toolkit.runs import lifecycle
+  saved = checkpoints.RunRecord.read(run_dir) if checkpoints.RunRecord.exists(
+      run_dir) else None
+  given = lifecycle.Settings(epochs=args.epochs, batch_size=args.batch_size,
+                             patience=_patience(args, lifecycle.UNSET))
+  settings = given.resolved(saved)
+  args.epochs, args.batch_size = settings.epochs, settings.batch_size
+  args.patience = settings.patience or 0
+
+
+def _patience(args, unset):
+  """The patience of the flags: `unset` when not given, None for --patience 0."""
+  return unset if args.patience is None else args.patience or None
 
 
 def task_argv(args, run_dir):
@@ -145,17 +180,22 @@ def task_argv(args, run_dir):
 
 
 def _check_training_flags(args):
-  """Checks the train flags before anything starts; returns (config, options)."""
-  from dnn_toolkit.cluster import worker as distributed  # pylint: disable=import-outside-toplevel
+  """Checks the train flags before anything starts (no TensorFlow); returns the config."""
   config = _flags.config_from_args(args)
   _flags.check_log_every_steps(args)
-  options = distributed.Options(
-      epochs=args.epochs, batch_size=args.batch_size, patience=args.patience or None,
+  _options(args, patience=_patience(args, None)).validate()
+  return config
+
+
+def _options(args, patience):
+  """The `worker.Options` of the flags, with `patience` as given."""
+  from dnn_toolkit.cluster import worker as distributed  # pylint: disable=import-outside-toplevel
+  return distributed.Options(
+      epochs=args.epochs, batch_size=args.batch_size, patience=patience,
       sync=args.sync, save_every_steps=args.save_every_steps,
       log_every_steps=args.log_every_steps, startup_timeout=args.startup_timeout,
-      replica_timeout=args.replica_timeout, verbose=0 if args.quiet else 1)
-  options.validate()  # Its messages name the options as the flags do, with '_'.
-  return config, options
+      replica_timeout=args.replica_timeout, on_worker_loss=args.on_worker_loss,
+      verbose=0 if args.quiet else 1)
 
 
 def _run_task(args):
@@ -164,15 +204,17 @@ def _run_task(args):
   task = cluster.resolve_task(cluster=args.cluster, ps_hosts=args.ps_hosts,
                               worker_hosts=args.worker_hosts, job_name=args.job_name,
                               task_index=args.task_index)
-  config, options = _check_training_flags(args)
+  config = _check_training_flags(args)
   cluster.check_port_free(task)
-  if task.job_name == cluster.WORKER:  # Before TensorFlow loads: a quick refusal.
-    cluster.wait_for_ps(task, options.startup_timeout)
-  from dnn_toolkit import checkpoints, compat
+  if task.job_name == cluster.WORKER and not task.is_chief:
+    # Before TensorFlow loads: a quick refusal. The chief checks its run first.
+    cluster.wait_for_ps(task, args.startup_timeout)
+  from dnn_toolkit import compat
+  tf = compat.import_tensorflow_quietly()  # Before any module that imports it.
+  from dnn_toolkit import checkpoints
   from dnn_toolkit.cluster import worker as distributed
+  from dnn_toolkit.errors import CheckpointError, describe
   from dnn_toolkit.runs import lifecycle
-  from dnn_toolkit.errors import CheckpointError
-  compat.import_tensorflow_quietly()
   if task.job_name == cluster.PS:
     distributed.run_ps(task)
     return 0
@@ -184,10 +226,16 @@ def _run_task(args):
                           "Without --resume the chief starts one there (and a "
                           "restarted chief always continues its unfinished run).")
   datasets = _flags.datasets_from_args(args)
-  result = distributed.train_worker(
-      task, config, datasets.train, datasets.validation, test=datasets.test,
-      run_dir=args.run_dir or lifecycle.default_run_dir(), options=options,
-      data=datasets.identity)
+  options = _options(args, _patience(args, lifecycle.UNSET))
+  try:
+    result = distributed.train_worker(
+        task, config, datasets.train, datasets.validation, test=datasets.test,
+        run_dir=args.run_dir or lifecycle.default_run_dir(), options=options,
+        data=datasets.identity)
+  except cluster.ClusterFault as fault:
+    return _failed(str(fault))
+  except tf.errors.OpError as error:  # A ps or worker gone in a way TensorFlow saw.
+    return _failed(f"{task.name}: {describe(error)}")
   if result is not None:
     state = result.state
     stop = " (early stopping)" if state.stopped_early else ""
@@ -200,27 +248,19 @@ def _run_task(args):
   return 0
 
 
+def _failed(line):
+  """Reports a task that failed while training (its input was good); returns 1."""
+  print(f"dnn-toolkit: error: {line}", file=sys.stderr, flush=True)
+  return EXIT_FAILED
+
+
 def main(argv=None):
-  """Runs `dnn-toolkit cluster` on its own: how the local launcher starts each task."""
-  from dnn_toolkit.errors import DnnToolkitError  # pylint: disable=import-outside-toplevel
-  parser = argparse.ArgumentParser(prog="dnn-toolkit")
-  add_parser(parser.add_subparsers(dest="command"))
-  args = parser.parse_args(["cluster"] + list(sys.argv[1:] if argv is None else argv))
-  try:
-    return run(args)
-  except KeyboardInterrupt:
-    return EXIT_INTERRUPTED
-  except (DnnToolkitError, ValueError, TypeError, OSError) as error:
-    print(f"dnn-toolkit cluster: error: {error}", file=sys.stderr)
-    return EXIT_ERROR
-  except Exception as error:  # pylint: disable=broad-except
-    # TensorFlow's OpError: one line, not a traceback.
-    if type(error).__module__.startswith("tensorflow"):
-      message = getattr(error, "message", str(error)).strip().splitlines()
-      print(f"dnn-toolkit cluster: error: {message[0] if message else error}",
-            file=sys.stderr)
-      return EXIT_ERROR
-    raise
+  """Runs `dnn-toolkit cluster` on its own: how the local launcher starts each task.
+
+  The command line's own `main`, so its errors are the same one line naming flags.
+  """
+  from dnn_toolkit import cli  # pylint: disable=import-outside-toplevel
+  return cli.main(["cluster"] + list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
