@@ -266,10 +266,8 @@ def test_unreachable_ps_times_out_with_the_setting_named(small_mnist, tmp_path):
   spec = {"ps": [f"127.0.0.1:{ps_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
   task = cluster.resolve_task(cluster=json.dumps(spec), job_name="worker",
                               task_index=0, environ={})
-  started = time.monotonic()
   with pytest.raises(cluster.ClusterError, match="within 1 s .*startup-timeout"):
-    cluster.wait_for_ps(task, timeout=1.0)
-  assert time.monotonic() - started < 30  # Gives up (a hang would not).
+    cluster.wait_for_ps(task, timeout=1.0)  # Gives up: returning at all shows it.
   argv = _task_argv(small_mnist, str(tmp_path / "run"), "--cluster", json.dumps(spec),
                     "--job-name", "worker", "--task-index", "0", "--startup-timeout", "2")
   proc = subprocess.run(argv, capture_output=True, text=True, timeout=EXIT_DEADLINE_S,
