@@ -18,11 +18,17 @@ it with its input `X` mapped to the scaled `inputs`, restores the run's weights 
 it, and `tf.compat.v1.saved_model.Builder` writes it. The export is written to a
 temporary directory beside the target and renamed into place, so a target is either
 absent or complete.
+
+How a SavedModel is written has one owner here: `staged_directory` (the temporary
+directory renamed into place) and `save_session` (the Builder call). An Estimator's
+`export_saved_model` (`dnn_toolkit.estimator`) writes through them too.
 """
 
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -76,19 +82,59 @@ def export_saved_model(run_dir: str, export_dir: str | os.PathLike[str], *,
   n_inputs = _n_inputs(record, prefix)
   scale = _check_standardization(standardization, n_inputs)
   meta_graph, names = _inference_meta_graph(record.config, n_inputs)
+  with staged_directory(export_dir) as staging:
+    _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph)
+  return export_dir
+
+
+@contextlib.contextmanager
+def staged_directory(export_dir: str) -> Iterator[str]:
+  """Yields a temporary directory beside `export_dir` that becomes it when the block ends.
+
+      with staged_directory("exported/mnist") as staging:
+        ...   # write the SavedModel into `staging`
+
+  `export_dir` must not exist or be empty. If the block raises, nothing is left: a
+  target is either absent or complete.
+  """
   parent = os.path.dirname(os.path.abspath(export_dir))
   os.makedirs(parent, exist_ok=True)
   staging = os.path.join(parent,
                          f".tmp-export-{os.getpid()}-{os.path.basename(export_dir)}")
   shutil.rmtree(staging, ignore_errors=True)
   try:
-    _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph)
+    yield staging
     with contextlib.suppress(FileNotFoundError):
       os.rmdir(export_dir)  # Empty (checked above); a rename cannot replace it otherwise.
     os.rename(staging, export_dir)
   finally:
     shutil.rmtree(staging, ignore_errors=True)
-  return export_dir
+
+
+def save_session(staging: str, sess: tf.compat.v1.Session,
+                 signature_def_map: Mapping[str, Any], *,
+                 tags: Sequence[str] = (tf.saved_model.SERVING,), main_op: Any = None,
+                 saver: Any = None, assets_collection: Any = None,
+                 as_text: bool = False) -> None:
+  """Writes the graph of `sess` with its variables as a SavedModel into `staging`.
+
+  Args:
+    staging: the directory to write (from `staged_directory`).
+    sess: a Session holding the graph and the variables' values.
+    signature_def_map: {signature name: SignatureDef}.
+    tags: the MetaGraph's tags. Default ['serve'].
+    main_op: optional op run after the variables are restored on loading (lookup
+      tables, local variables).
+    saver: optional Saver of the variables; default one over all of them.
+    assets_collection: optional asset file tensors to copy into `assets/`.
+    as_text: write `saved_model.pbtxt` instead of `saved_model.pb`.
+  """
+  builder = _V1.saved_model.Builder(staging)
+  with compat.silenced_tf_deprecations():
+    builder.add_meta_graph_and_variables(
+        sess, list(tags), signature_def_map=dict(signature_def_map), main_op=main_op,
+        saver=saver, assets_collection=assets_collection, strip_default_attrs=True)
+    builder.save(as_text)
 
 
 def _check_target(export_dir):
@@ -150,12 +196,8 @@ def _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph):
     signature = _V1.saved_model.signature_def_utils.predict_signature_def(
         inputs={INPUTS: inputs},
         outputs={CLASSES: classes, PROBABILITIES: probabilities})
-    builder = _V1.saved_model.Builder(staging)
+    save_session(staging, sess, {SIGNATURE_KEY: signature})
     with compat.silenced_tf_deprecations():
-      builder.add_meta_graph_and_variables(
-          sess, [_V1.saved_model.tag_constants.SERVING],
-          signature_def_map={SIGNATURE_KEY: signature}, strip_default_attrs=True)
-      builder.save()
       if frozen_graph:
         frozen = _V1.graph_util.convert_variables_to_constants(
             sess, graph.as_graph_def(), [CLASSES, PROBABILITIES])

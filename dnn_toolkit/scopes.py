@@ -245,8 +245,8 @@ def check_counterpart_shapes(var_list: dict[str, tf.Variable],
     ShapeMismatchError: naming every variable whose shape differs, with both shapes.
     CheckpointError: naming every variable whose dtype differs.
   """
-  shapes = [f"{v.op.name}: graph {v.shape.as_list()}, checkpoint {contents[n][0]} "
-            f"({n})" for n, v in var_list.items() if v.shape.as_list() != contents[n][0]]
+  shapes = [f"{v.op.name}: graph {full_shape(v)}, checkpoint {contents[n][0]} "
+            f"({n})" for n, v in var_list.items() if full_shape(v) != contents[n][0]]
   if shapes:
     raise ShapeMismatchError(
         f"Shape mismatch restoring from {prefix!r}: {'; '.join(shapes)}. "
@@ -257,6 +257,14 @@ def check_counterpart_shapes(var_list: dict[str, tf.Variable],
   if dtypes:
     raise CheckpointError(f"Dtype mismatch restoring from {prefix!r}: "
                           f"{'; '.join(dtypes)}. Nothing was restored.")
+
+
+def full_shape(variable: tf.Variable) -> list[int]:
+  """The shape of a variable's checkpoint entry: its own, or for one part of a
+  partitioned variable (`tf.compat.v1.get_variable` under a partitioner), the whole's."""
+  # The slice information is private: TF's Saver reads it the same way.
+  info = getattr(variable, "_save_slice_info", None)
+  return list(info.full_shape) if info is not None else variable.shape.as_list()
 
 
 def _plan(checkpoint, pattern, name_map, collection, graph):

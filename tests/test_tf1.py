@@ -566,7 +566,6 @@ UNAVAILABLE = {
     "tf.layers.experimental": "reuse=True",
     "tf.keras.layers": "tf.layers",
     "tf.keras.datasets.cifar10": "only tf.keras.datasets.mnist",
-    "tf.estimator": "tf.Session",
     "tf.examples.tutorials.word2vec": "tutorials.mnist (input_data and mnist)",
     "tf.contrib.factorization": "sklearn.cluster.KMeans",
     "tf.contrib.tensor_forest": "tensorflow_decision_forests",
@@ -574,6 +573,7 @@ UNAVAILABLE = {
     "tf.contrib.eager.Sequential": "subclass tfe.Network",
     "tf.contrib.eager.defun": "tf.function",
     "tf.contrib.tensorboard": "tensorboard.plugins.projector",
+    "tf.estimator.BoostedTreesClassifier": "write a model_fn",
 }
 
 

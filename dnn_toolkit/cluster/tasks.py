@@ -7,6 +7,9 @@ A TF 1.x cluster has two jobs: 'ps' (parameter servers holding the variables) an
 'worker' (each trains the same graph; worker 0 is the chief). `resolve_task` reads the
 cluster from `--cluster` JSON, `--ps-hosts/--worker-hosts`, or the `TF_CONFIG`
 environment variable that cluster managers set, and checks it before anything starts.
+A TF 1.x Estimator's cluster (`jobs=ESTIMATOR_JOBS`) names its chief in a job of its
+own, 'chief', beside the workers, and may have an 'evaluator' task outside the cluster
+that evaluates the chief's checkpoints.
 Training itself is `dnn_toolkit.cluster.worker`; `dnn_toolkit.cluster.launcher` starts a
 whole cluster on this machine. This module imports no TensorFlow.
 """
@@ -22,7 +25,10 @@ from typing import Any
 from dnn_toolkit.errors import DnnToolkitError
 
 PS, WORKER = "ps", "worker"
+CHIEF, EVALUATOR = "chief", "evaluator"
 JOBS = (PS, WORKER)
+#: The jobs of a TF 1.x Estimator's cluster: one chief, the ps tasks, other workers.
+ESTIMATOR_JOBS = (CHIEF, PS, WORKER)
 TF_CONFIG = "TF_CONFIG"
 
 # Exit codes of a task and of the local launcher: those of the command line
@@ -52,8 +58,10 @@ class TaskSpec:
   """One task of a cluster: the cluster's addresses and which of them this task is.
 
   Attributes:
-    cluster: {'ps': ['host:port', ...], 'worker': ['host:port', ...]}.
-    job_name: 'ps' or 'worker'.
+    cluster: {'ps': ['host:port', ...], 'worker': ['host:port', ...]}, and for an
+      Estimator's cluster {'chief': ['host:port']} too.
+    job_name: 'ps' or 'worker'; for an Estimator's cluster also 'chief' or
+      'evaluator' (a task outside the cluster).
     task_index: index of this task in its job.
   """
   cluster: dict[str, tuple[str, ...]]
@@ -61,18 +69,32 @@ class TaskSpec:
   task_index: int
 
   @property
-  def address(self) -> str:
-    """This task's 'host:port'."""
+  def address(self) -> str | None:
+    """This task's 'host:port'; None for an evaluator, which serves nothing."""
+    if self.job_name == EVALUATOR:
+      return None
     return self.cluster[self.job_name][self.task_index]
 
   @property
   def num_workers(self) -> int:
-    return len(self.cluster[WORKER])
+    """The tasks that train: the workers and the chief, if it has a job of its own."""
+    return len(self.cluster.get(WORKER, ())) + len(self.cluster.get(CHIEF, ()))
 
   @property
   def is_chief(self) -> bool:
-    """Worker 0 is the chief, as in TF 1.x between-graph replication."""
+    """The chief task; without one, worker 0, as in TF 1.x between-graph replication."""
+    if CHIEF in self.cluster:
+      return self.job_name == CHIEF
     return self.job_name == WORKER and self.task_index == 0
+
+  @property
+  def worker_id(self) -> int | None:
+    """This task's index among the tasks that train, the chief first; else None."""
+    if self.job_name == CHIEF:
+      return 0
+    if self.job_name == WORKER:
+      return self.task_index + len(self.cluster.get(CHIEF, ()))
+    return None
 
   @property
   def name(self) -> str:
@@ -104,12 +126,18 @@ def parse_hosts(setting: str, text: Any) -> list[str]:
   return hosts
 
 
-def check_cluster(cluster: Any, setting: str) -> dict[str, tuple[str, ...]]:
+def check_cluster(cluster: Any, setting: str, *,
+                  jobs: tuple[str, ...] = JOBS) -> dict[str, tuple[str, ...]]:
   """Validates a cluster dict; returns it with tuples of addresses.
 
   Args:
     cluster: {'ps': [...], 'worker': [...]}, each a non-empty list of 'host:port'.
+      With `jobs=ESTIMATOR_JOBS`: {'chief': [one 'host:port'], 'ps': [...],
+      'worker': [...]}, where 'worker' may be absent and 'ps' too when there is no
+      worker (a chief alone trains locally); an 'evaluator' entry is left out, the
+      evaluator not being part of the training cluster.
     setting: where it came from ('--cluster', 'TF_CONFIG', ...), for messages.
+    jobs: `JOBS` (the toolkit's clusters) or `ESTIMATOR_JOBS` (TF 1.x Estimators').
 
   Raises:
     ValueError: naming `setting`: not a dict, a missing, empty or unknown job, an
@@ -119,13 +147,18 @@ def check_cluster(cluster: Any, setting: str) -> dict[str, tuple[str, ...]]:
     raise ValueError(f"Received an invalid value for {setting}, expected a JSON object "
                      f"{{\"ps\": [\"host:port\", ...], \"worker\": [...]}}. Received: "
                      f"{cluster!r}")
-  unknown = sorted(set(cluster) - set(JOBS))
+  estimator = CHIEF in jobs
+  if estimator:
+    cluster = {job: hosts for job, hosts in cluster.items() if job != EVALUATOR}
+  unknown = sorted(set(cluster) - set(jobs))
   if unknown:
+    expected = ("'chief', 'ps' and 'worker' (and an 'evaluator' task outside the "
+                "cluster)" if estimator else "'ps' and 'worker' (worker 0 is the "
+                "chief; no 'chief' or 'evaluator' job)")
     raise ValueError(f"Received an invalid value for {setting}, expected only the jobs "
-                     f"'ps' and 'worker' (worker 0 is the chief; no 'chief' or "
-                     f"'evaluator' job). Received the jobs {sorted(cluster)}")
+                     f"{expected}. Received the jobs {sorted(cluster)}")
   checked, seen = {}, set()
-  for job in JOBS:
+  for job in _required_jobs(cluster, jobs, setting):
     hosts = cluster.get(job)
     if not isinstance(hosts, (list, tuple)) or not hosts:
       raise ValueError(f"Received an invalid value for {setting}, expected a non-empty "
@@ -141,6 +174,25 @@ def check_cluster(cluster: Any, setting: str) -> dict[str, tuple[str, ...]]:
   return checked
 
 
+def _required_jobs(cluster, jobs, setting):
+  """The jobs `check_cluster` checks: both of `JOBS`; of an Estimator's, those given."""
+  if CHIEF not in jobs:
+    return JOBS
+  present = [job for job in jobs if cluster.get(job) not in (None, [], ())]
+  if CHIEF not in present:
+    raise ValueError(f"Received an invalid value for {setting}, expected a 'chief' job "
+                     "of one task, as TF 1.x Estimators require beside 'ps' and "
+                     f"'worker'. Received the jobs {sorted(cluster)}")
+  if len(cluster[CHIEF]) != 1:
+    raise ValueError(f"Received an invalid value for {setting}, expected one chief "
+                     f"task. Received: chief={cluster[CHIEF]!r}")
+  if WORKER in present and PS not in present:
+    raise ValueError(f"Received an invalid value for {setting}: its workers need at "
+                     "least one 'ps' task to hold the variables they share. Received "
+                     f"the jobs {sorted(cluster)}")
+  return tuple(present)
+
+
 def _check_address(setting, job, host):
   name, _, port = host.rpartition(":") if isinstance(host, str) else ("", "", "")
   if not name or not port.isdigit() or not 1 <= int(port) <= 65535:
@@ -152,7 +204,8 @@ def _check_address(setting, job, host):
 def resolve_task(*, cluster: str | None = None, ps_hosts: str | None = None,
                  worker_hosts: str | None = None, job_name: str | None = None,
                  task_index: int | None = None,
-                 environ: Mapping[str, str] | None = None) -> TaskSpec:
+                 environ: Mapping[str, str] | None = None,
+                 jobs: tuple[str, ...] = JOBS) -> TaskSpec:
   """Returns this process's `TaskSpec` from the flags or the `TF_CONFIG` variable.
 
   The cluster comes from `cluster` (a JSON object as text, as `--cluster` takes it), or
@@ -163,9 +216,12 @@ def resolve_task(*, cluster: str | None = None, ps_hosts: str | None = None,
   Args:
     cluster: optional JSON text {"ps": [...], "worker": [...]}.
     ps_hosts, worker_hosts: optional comma-separated host:port lists (both or none).
-    job_name: optional 'ps' or 'worker'.
+    job_name: optional 'ps' or 'worker' (with `ESTIMATOR_JOBS`, also 'chief' or
+      'evaluator').
     task_index: optional int, the index in the job.
     environ: the environment to read `TF_CONFIG` from. Default `os.environ`.
+    jobs: `JOBS`, or `ESTIMATOR_JOBS` for a TF 1.x Estimator's cluster (see
+      `check_cluster`); its one evaluator, outside the cluster, is task 0.
 
   Returns:
     A `TaskSpec`.
@@ -177,7 +233,7 @@ def resolve_task(*, cluster: str | None = None, ps_hosts: str | None = None,
   """
   environ = os.environ if environ is None else environ
   tf_config = _read_tf_config(environ.get(TF_CONFIG))
-  spec, source = _cluster_source(cluster, ps_hosts, worker_hosts, tf_config)
+  spec, source = _cluster_source(cluster, ps_hosts, worker_hosts, tf_config, jobs)
   task = tf_config.get("task", {}) if tf_config else {}
   if not isinstance(task, dict):
     raise ValueError(f"Received an invalid value for {TF_CONFIG} 'task', expected "
@@ -190,18 +246,38 @@ def resolve_task(*, cluster: str | None = None, ps_hosts: str | None = None,
     raise ValueError("Which task this process is was not given: pass --job-name and "
                      f"--task-index, or set {TF_CONFIG} with a 'task'. Received: "
                      f"job_name={job_name!r}, task_index={task_index!r}")
-  if job_name not in JOBS:
-    raise ValueError(f"Received an invalid value for {job_setting}, expected 'ps' or "
-                     f"'worker'. Received: {job_name!r}")
+  roles = jobs + ((EVALUATOR,) if CHIEF in jobs else ())
+  if job_name not in roles:
+    expected = " or ".join(repr(role) for role in roles)
+    raise ValueError(f"Received an invalid value for {job_setting}, expected "
+                     f"{expected}. Received: {job_name!r}")
   if isinstance(task_index, bool) or not isinstance(task_index, int):
     raise TypeError(f"Expected {index_setting} to be an integer. Received: "
                     f"{task_index!r}")
+  if job_name == EVALUATOR:  # Outside the cluster; TF 1.x runs one.
+    if task_index != 0:
+      raise ValueError(f"Received an invalid value for {index_setting}, expected 0: "
+                       f"there is one evaluator task. Received: {task_index}")
+    return TaskSpec(spec, job_name, task_index)
+  if job_name not in spec:
+    raise ValueError(f"Received an invalid value for {job_setting}: {source} has no "
+                     f"{job_name!r} job (it has {sorted(spec)}). Received: {job_name!r}")
   hosts = spec[job_name]
   if not 0 <= task_index < len(hosts):
     raise ValueError(f"Received an invalid value for {index_setting}, expected an index "
                      f"of the job {job_name!r} in [0, {len(hosts) - 1}] ({source} lists "
                      f"{len(hosts)} {job_name} tasks). Received: {task_index}")
   return TaskSpec(spec, job_name, task_index)
+
+
+def read_tf_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+  """The `TF_CONFIG` variable of `environ` (default `os.environ`) as a dict; {} if unset.
+
+  Raises:
+    ValueError: if it is set but not a JSON object.
+  """
+  environ = os.environ if environ is None else environ
+  return _read_tf_config(environ.get(TF_CONFIG)) or {}
 
 
 def _read_tf_config(text):
@@ -218,7 +294,7 @@ def _read_tf_config(text):
   return value
 
 
-def _cluster_source(cluster, ps_hosts, worker_hosts, tf_config):
+def _cluster_source(cluster, ps_hosts, worker_hosts, tf_config, jobs=JOBS):
   """Returns (checked cluster dict, the setting it came from)."""
   if cluster is not None and (ps_hosts is not None or worker_hosts is not None):
     raise ValueError("Give the cluster once: --cluster, or --ps-hosts with "
@@ -230,7 +306,7 @@ def _cluster_source(cluster, ps_hosts, worker_hosts, tf_config):
       raise ValueError(f"Received an invalid value for --cluster, expected JSON such as "
                        f"'{{\"ps\": [\"h0:2222\"], \"worker\": [\"h1:2222\"]}}' "
                        f"({error}). Received: {cluster!r}") from None
-    return check_cluster(value, "--cluster"), "--cluster"
+    return check_cluster(value, "--cluster", jobs=jobs), "--cluster"
   if ps_hosts is not None or worker_hosts is not None:
     if ps_hosts is None or worker_hosts is None:
       missing = "--ps-hosts" if ps_hosts is None else "--worker-hosts"
@@ -238,9 +314,11 @@ def _cluster_source(cluster, ps_hosts, worker_hosts, tf_config):
                        "together.")
     spec = {PS: parse_hosts("--ps-hosts", ps_hosts),
             WORKER: parse_hosts("--worker-hosts", worker_hosts)}
-    return check_cluster(spec, "--ps-hosts/--worker-hosts"), "--ps-hosts/--worker-hosts"
+    setting = "--ps-hosts/--worker-hosts"
+    return check_cluster(spec, setting, jobs=jobs), setting
   if tf_config and "cluster" in tf_config:
-    return check_cluster(tf_config["cluster"], f"{TF_CONFIG} 'cluster'"), TF_CONFIG
+    setting = f"{TF_CONFIG} 'cluster'"
+    return check_cluster(tf_config["cluster"], setting, jobs=jobs), TF_CONFIG
   raise ValueError("No cluster was given: pass --cluster JSON, or --ps-hosts and "
                    f"--worker-hosts, or set {TF_CONFIG}.")
 

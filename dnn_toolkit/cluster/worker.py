@@ -80,16 +80,37 @@ def _tf():
 # ---------------------------------------------------------------------- the ps task
 
 
-def _server(task):
-  """Starts this task's `tf.compat.v1.train.Server`; returns (server, session config)."""
+def task_session_config(task: TaskSpec, session_config: Any = None) -> Any:
+  """The session config of a task: `session_config` with the task's device filters.
+
+  `session_config` is a `tf.compat.v1.ConfigProto` (default an empty one); unless it
+  sets device filters, a ps task sees itself and a worker or chief the ps tasks and
+  itself, so a worker's session starts without waiting for every other worker.
+  """
+  config = _tf().compat.v1.ConfigProto()
+  if session_config is not None:
+    config.CopyFrom(session_config)
+  if not config.device_filters:
+    config.device_filters.extend(
+        [f"/job:{PS}/task:{task.task_index}"] if task.job_name == PS else
+        [f"/job:{PS}", f"/job:{task.job_name}/task:{task.task_index}"])
+  return config
+
+
+def start_server(task: TaskSpec, session_config: Any = None) -> tuple[Any, Any]:
+  """Starts this task's `tf.compat.v1.train.Server`; returns (server, session config).
+
+  The one way a task of a cluster starts serving, for the toolkit's own tasks and for
+  an Estimator's (`dnn_toolkit.estimator.training`); the session config is
+  `task_session_config(task, session_config)`.
+
+  Raises:
+    ClusterError: the port is in use, or the server does not start.
+  """
   tf = _tf()
   v1 = tf.compat.v1
   check_port_free(task)
-  # A worker talks to the ps tasks and itself only: without the filter it would wait
-  # for every other worker to be up before its session starts.
-  filters = ([f"/job:{PS}/task:{task.task_index}"] if task.job_name == PS else
-             [f"/job:{PS}", f"/job:{WORKER}/task:{task.task_index}"])
-  config = v1.ConfigProto(device_filters=filters)
+  config = task_session_config(task, session_config)
   spec = v1.train.ClusterSpec({job: list(hosts) for job, hosts in task.cluster.items()})
   try:
     server = v1.train.Server(spec, job_name=task.job_name, task_index=task.task_index,
@@ -101,7 +122,7 @@ def _server(task):
 
 
 def _done_queues(task):
-  """One queue per ps task, on it, where each worker posts its index when finished."""
+  """One queue per ps task, on it, where each worker posts its `worker_id` when done."""
   tf = _tf()
   queues = []
   for index in range(len(task.cluster[PS])):
@@ -127,7 +148,7 @@ def run_ps(task: TaskSpec, stream: TextIO | None = None) -> None:
   """
   stream = stream or sys.stdout
   tf = _tf()
-  server, config = _server(task)
+  server, config = start_server(task)
   print(f"{task.name}: serving at {task.address}", file=stream, flush=True)
   with tf.Graph().as_default(), TaskWatch(task):  # Its launcher, if it has one.
     dequeue = _done_queues(task)[task.task_index].dequeue()
@@ -226,7 +247,6 @@ class _WorkerGraph:
   set_stop: object
   release_tokens: object  # sync chief only: unblocks workers waiting for a token
   sync_hook: object
-  done: list              # enqueue ops of the done queues, one per ps
   ready: object           # names of the uninitialized variables (empty: ready)
   worker_steps: object    # int64 [num_workers] on a ps: the steps each worker ran
   count_step: object      # adds 1 to this worker's count (run with each step)
@@ -254,10 +274,9 @@ def _build_worker_graph(task, config, n_inputs, sync):
     set_stop = v1.assign(stop, True).op
     count_step = v1.scatter_add(worker_steps, [task.task_index],
                                 tf.constant([1], tf.int64)).op
-    done = [q.enqueue(task.task_index) for q in _done_queues(task)]
     ready = (None if task.is_chief else
              v1.report_uninitialized_variables(v1.global_variables()))
-  return _WorkerGraph(dnn, train_op, stop, set_stop, release, sync_hook, done, ready,
+  return _WorkerGraph(dnn, train_op, stop, set_stop, release, sync_hook, ready,
                       worker_steps, count_step)
 
 
@@ -466,7 +485,7 @@ def _train(task, options, config, train, valid, test, stream, run=None):
   """A worker's training once every argument is checked; the chief's keeps `run`."""
   from dnn_toolkit.cluster.chief import Chief  # pylint: disable=import-outside-toplevel
   X = train[0]
-  server, session_config = _server(task)
+  server, session_config = start_server(task)
   spe = steps_per_epoch(len(X), options.batch_size, task.num_workers, options.sync)
   tf = _tf()
   graph = tf.Graph()
@@ -491,7 +510,7 @@ def _train(task, options, config, train, valid, test, stream, run=None):
           test_metrics = chief.finish(test)
     finally:
       sess.close()  # Bounded: STOP_GRACE_S for the sync queue runner; a dead ps: the watch.
-    _post_done(server, session_config, built, graph)
+    post_done(task, server, session_config)
   if options.verbose:
     print(f"{task.name}: finished after {steps} steps of its own", file=stream,
           flush=True)
@@ -561,18 +580,9 @@ class _InitializedFirst:
         max_wait_secs=options.startup_timeout)
 
   def create_session(self):
-    tf = _tf()
     error = ClusterFault if self.created else ClusterError
-    deadline = time.monotonic() + self.options.startup_timeout
-    with tf.compat.v1.Session(self.server.target, graph=self.built.ready.graph,
-                              config=self.config) as sess:
-      while len(sess.run(self.built.ready)):
-        if time.monotonic() >= deadline:
-          raise error(
-              f"{self.task.name} waited {self.options.startup_timeout:g} s "
-              "(startup_timeout, --startup-timeout) for the chief, worker 0, to "
-              "initialize the variables. Is it running?")
-        time.sleep(0.5)
+    wait_until_initialized(self.task, self.server.target, self.config,
+                           self.built.ready, self.options.startup_timeout, error=error)
     self.created += 1
     return self._creator.create_session()
 
@@ -583,6 +593,38 @@ def _shard(X, y, shards, num_workers):
     return X[shards[0]::num_workers], y[shards[0]::num_workers]
   indices = np.sort(np.concatenate([np.arange(i, len(X), num_workers) for i in shards]))
   return X[indices], y[indices]
+
+
+def wait_until_initialized(task: TaskSpec, target: str, session_config: Any,
+                           ready: Any, timeout: float, *,
+                           setting: str = "startup_timeout, --startup-timeout",
+                           chief: str = "the chief, worker 0",
+                           error: type[Exception] = ClusterError) -> None:
+  """Waits until the chief has initialized the variables on the ps tasks.
+
+  MonitoredTrainingSession checks only every 30 s; this checks twice a second.
+
+  Args:
+    task: this (non-chief) worker's `TaskSpec`.
+    target: the master to ask, this task's server (`server.target`).
+    session_config: the task's session config (`task_session_config`).
+    ready: `report_uninitialized_variables()` of the worker's graph: empty when ready.
+    timeout: positive seconds.
+    setting: how the message names the setting behind `timeout`.
+    chief: how the message names the chief.
+    error: the error raised (`ClusterFault` for a session re-created after a fault).
+
+  Raises:
+    `error` (ClusterError): after `timeout` seconds.
+  """
+  tf = _tf()
+  deadline = time.monotonic() + timeout
+  with tf.compat.v1.Session(target, graph=ready.graph, config=session_config) as sess:
+    while len(sess.run(ready)):
+      if time.monotonic() >= deadline:
+        raise error(f"{task.name} waited {timeout:g} s ({setting}) for {chief} to "
+                    "initialize the variables. Is it running?")
+      time.sleep(0.5)
 
 
 def _shard_batches(X, y, batch_size, seed, epoch):
@@ -691,11 +733,17 @@ def _stop_others(sess, built):
     sess.run(built.release_tokens)
 
 
-def _post_done(server, session_config, built, graph):
-  """Posts this worker's index to every ps task, which stops after all have posted."""
+def post_done(task: TaskSpec, server: Any, session_config: Any) -> None:
+  """Posts this worker's `worker_id` to every ps task, which stops after all posted.
+
+  The end of every task that trains (the toolkit's workers, an Estimator's chief and
+  workers); `run_ps` waits for it.
+  """
   tf = _tf()
+  with tf.Graph().as_default() as graph:
+    enqueues = [q.enqueue(task.worker_id) for q in _done_queues(task)]
   with tf.compat.v1.Session(server.target, graph=graph, config=session_config) as sess:
-    for enqueue in built.done:
+    for enqueue in enqueues:
       try:
         sess.run(enqueue, options=tf.compat.v1.RunOptions(timeout_in_ms=10000))
       except tf.errors.OpError as error:  # A ps already gone: nothing left to stop.

@@ -46,11 +46,10 @@ no `I0000 ...` lines and no `failed call to cuInit` on a machine without a GPU.
 every warning of the user's code still shows.
 
 A TF 1.x name that cannot be honoured (removed with no equivalent, such as
-`tf.contrib.slim` or `tf.estimator`, or not provided, such as
-`tf.contrib.layers.layer_norm`) raises `UnavailableAPIError`, naming the TF 1.x API
-and what to use instead; so does an import of a removed TF 1.x module (`from
-tensorflow.contrib.factorization import KMeans`), with `UnavailableModuleError`, in a
-script that imports the stand-in.
+`tf.contrib.slim`, or not provided, such as `tf.contrib.layers.layer_norm`) raises
+`UnavailableAPIError`, naming the TF 1.x API and what to use instead; so does an import
+of a removed TF 1.x module (`from tensorflow.contrib.factorization import KMeans`),
+with `UnavailableModuleError`, in a script that imports the stand-in.
 
 To run an unmodified script (`import tensorflow as tf`), use the runner,
 `dnn-toolkit run SCRIPT ARGS...` or `python -m dnn_toolkit.runner SCRIPT ARGS...`;
@@ -74,14 +73,14 @@ with _compat.silenced_tf_deprecations():  # TF's notice about its own internals
   _compat.enable_tf1_behavior()
 
 # The stand-in's own modules; every other public name is tf.compat.v1's.
-_OWN = ("compat", "contrib", "examples", "keras", "layers", "nn")
+_OWN = ("compat", "contrib", "estimator", "examples", "keras", "layers", "nn")
 for _name in dir(_tf.compat.v1):
   if not _name.startswith("_") and _name not in _OWN:
     globals()[_name] = getattr(_tf.compat.v1, _name)
 del _name
 
 # pylint: disable=wrong-import-position
-from dnn_toolkit.tf1 import compat, contrib, examples, keras, layers, nn
+from dnn_toolkit.tf1 import compat, contrib, estimator, examples, keras, layers, nn
 from dnn_toolkit.tf1 import aliasing as _aliasing
 
 # pylint: enable=wrong-import-position

@@ -120,8 +120,10 @@ ADVICE: dict[str, str] = {
     "tf.keras.datasets.": ("dnn_toolkit.tf1 provides only tf.keras.datasets.mnist "
                            "(offline)"),
     "tf.keras.": _KERAS,
-    "tf.estimator": ("tf.estimator was removed in TensorFlow 2.16. Write the training "
-                     "loop with a tf.Session (see dnn_toolkit.training.loop)"),
+    "tf.estimator.": ("dnn_toolkit.tf1 provides tf.estimator's Estimator, RunConfig, "
+                      "train_and_evaluate, inputs, export and the DNN, linear and "
+                      "DNN-linear-combined models (docs/estimator.md), not this name; "
+                      "write a model_fn for it"),
     "tf.examples.": ("dnn_toolkit.tf1 provides only "
                      "tf.examples.tutorials.mnist (input_data and mnist)"),
 }

@@ -45,6 +45,11 @@ MODULES: dict[str, str] = {
     "tensorflow.contrib.rnn": "dnn_toolkit.tf1.contrib.rnn",
     "tensorflow.contrib.eager": "dnn_toolkit.tf1.contrib.eager",
     "tensorflow.contrib.eager.metrics": "dnn_toolkit.tf1.contrib.eager.metrics",
+    "tensorflow.estimator": "dnn_toolkit.tf1.estimator",
+    "tensorflow.estimator.export": "dnn_toolkit.estimator.export",
+    "tensorflow.estimator.inputs": "dnn_toolkit.estimator.inputs",
+    "tensorflow_estimator": "dnn_toolkit.tf1.estimator",
+    "tensorflow_estimator.estimator": "dnn_toolkit.tf1.estimator",
     "tensorflow.keras": "dnn_toolkit.tf1.keras",
     "tensorflow.keras.datasets": "dnn_toolkit.tf1.keras.datasets",
     "tensorflow.keras.datasets.mnist": "dnn_toolkit.tf1.keras.datasets.mnist",
@@ -58,7 +63,7 @@ MODULES: dict[str, str] = {
 }
 
 # The stand-in namespaces: a submodule of these that is not in MODULES is TF 1.x's.
-_NAMESPACES = ("contrib", "examples", "keras", "layers")
+_NAMESPACES = ("contrib", "estimator", "examples", "keras", "layers")
 
 _saved = None  # {module name: the sys.modules entry install() replaced, or None}
 
