@@ -9,6 +9,7 @@ scoped to a `with` block, so library code may use it around one call:
                                  its notices about its own deprecated internals (not
                                  those about the user's calls)
     silenced_tf_deprecations()   a `with` block in which those notices are dropped
+    silenced_tf_notice(text)     one in which a notice about the package's own call is
     is_startup_notice(line)      whether a stderr line is a TensorFlow start-up notice
                                  (for filtering a child process, e.g. TensorBoard)
 
@@ -26,6 +27,8 @@ from typing import Iterator
 
 # TensorFlow's Python logger; `tf.get_logger()` returns this same object.
 _TF_LOGGER = "tensorflow"
+# What TensorFlow's notices about its own deprecated internals say.
+_DEPRECATED = "is deprecated and will be removed"
 
 # Start-up notices: informational lines, the absl preamble, and the CUDA probe failing on
 # a machine without a GPU.
@@ -103,6 +106,22 @@ def silenced_tf_deprecations() -> Iterator[None]:
     logger.removeFilter(silencer)
 
 
+@contextlib.contextmanager
+def silenced_tf_notice(text: str) -> Iterator[None]:
+  """A `with` block in which TensorFlow's log records containing `text` drop.
+
+  For one notice that TensorFlow logs about a call the package makes on the user's
+  behalf (a canned model's metric, say); the user's own calls keep every notice.
+  """
+  logger = logging.getLogger(_TF_LOGGER)
+  silencer = _Notice(text)
+  logger.addFilter(silencer)
+  try:
+    yield
+  finally:
+    logger.removeFilter(silencer)
+
+
 def is_startup_notice(line: str) -> bool:
   """Returns whether `line` (one line of stderr) is a TensorFlow start-up notice."""
   return bool(_NOISE.match(line))
@@ -161,6 +180,17 @@ class _TensorFlowDeprecations(logging.Filter):
     if "is deprecated and will be removed" not in record.getMessage():
       return True
     return self._users_kept and _called_by_the_user()
+
+
+class _Notice(logging.Filter):
+  """Drops the records whose message contains `text`."""
+
+  def __init__(self, text: str) -> None:
+    super().__init__()
+    self.text = text
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return self.text not in record.getMessage()
 
 
 # The libraries whose own calls of deprecated TensorFlow code are not the user's.

@@ -95,9 +95,14 @@ def staged_directory(export_dir: str) -> Iterator[str]:
         ...   # write the SavedModel into `staging`
 
   `export_dir` must not exist or be empty. If the block raises, nothing is left: a
-  target is either absent or complete.
+  target is either absent or complete, and the directories made for it are removed.
   """
   parent = os.path.dirname(os.path.abspath(export_dir))
+  made = []  # The missing directories above the target, deepest first.
+  missing = parent
+  while not os.path.exists(missing):
+    made.append(missing)
+    missing = os.path.dirname(missing)
   os.makedirs(parent, exist_ok=True)
   staging = os.path.join(parent,
                          f".tmp-export-{os.getpid()}-{os.path.basename(export_dir)}")
@@ -107,6 +112,12 @@ def staged_directory(export_dir: str) -> Iterator[str]:
     with contextlib.suppress(FileNotFoundError):
       os.rmdir(export_dir)  # Empty (checked above); a rename cannot replace it otherwise.
     os.rename(staging, export_dir)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    for directory in made:
+      with contextlib.suppress(OSError):
+        os.rmdir(directory)
+    raise
   finally:
     shutil.rmtree(staging, ignore_errors=True)
 

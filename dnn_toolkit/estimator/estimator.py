@@ -340,6 +340,10 @@ class Estimator:
       _V1.set_random_seed(self._config.tf_random_seed)
       _V1.train.create_global_step(graph)
       features, _, input_hooks = self._call_input_fn(input_fn, ModeKeys.PREDICT)
+      if not input_hooks and not _reads_a_pipeline(features, graph):
+        _LOG.warning("Input graph does not use tf.data.Dataset or contain a "
+                     "QueueRunner. That means predict yields forever. This is "
+                     "probably a mistake.")
       spec = self._call_model_fn(features, None, ModeKeys.PREDICT)
       predictions = _extract_keys(spec.predictions, predict_keys)
       self._prepare_restore(checkpoint_path, graph)
@@ -683,6 +687,14 @@ class _StopAfterSteps(_V1.train.SessionRunHook):
     self._done += 1
     if self._done >= self._steps:
       run_context.request_stop()
+
+
+def _reads_a_pipeline(features, graph):
+  """Whether `features` come from a tf.data iterator or a queue (an input that ends)."""
+  tensors = features.values() if isinstance(features, dict) else [features]
+  return (any(getattr(t, "op", None) is not None and t.op.type == "IteratorGetNext"
+              for t in tensors)
+          or bool(graph.get_collection(_V1.GraphKeys.QUEUE_RUNNERS)))
 
 
 def _metric_ops(spec):

@@ -123,7 +123,8 @@ def _check_train_op(train_op, mode):
                                       "optimizer.minimize(loss, global_step=...)). "
                                       "Received: {received}", None)
     return None
-  if not isinstance(train_op, (tf.Tensor, tf.Operation)):
+  # A resource variable's assign_add gives a Variable; TF 1.x took it as a tensor.
+  if not isinstance(train_op, (tf.Tensor, tf.Operation, tf.Variable)):
     raise ArgumentTypeError("train_op", "Expected {name} to be an op or a tensor. "
                                         "Received: {received}", train_op)
   _check_graph("train_op", train_op)

@@ -25,6 +25,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from dnn_toolkit import compat
 from dnn_toolkit.errors import ArgumentError, ArgumentTypeError
 from dnn_toolkit.estimator import export
 from dnn_toolkit.estimator.model_fn import EstimatorSpec, ModeKeys
@@ -320,9 +321,10 @@ class BinaryClassHead(_ClassificationHead):
                                  tf.maximum(labels_mean[1], 1.0 - labels_mean[1])),
         keys.AUC: _V1.metrics.auc(labels, logistic, weights=_broadcast(
             weights, logistic), curve="ROC", name=keys.AUC),
-        keys.AUC_PR: _V1.metrics.auc(labels, logistic, weights=_broadcast(
-            weights, logistic), curve="PR", name=keys.AUC_PR),
     }
+    with compat.silenced_tf_notice("Trapezoidal rule"):  # TF 1.15's summation.
+      metrics[keys.AUC_PR] = _V1.metrics.auc(labels, logistic, weights=_broadcast(
+          weights, logistic), curve="PR", name=keys.AUC_PR)
     for threshold in self._thresholds:
       above = tf.cast(logistic >= threshold, tf.float32)
       metrics[keys.ACCURACY_AT_THRESHOLD % threshold] = _V1.metrics.accuracy(

@@ -12,6 +12,7 @@ rate 0.2 by default, the training loss summed over the batch, and the summaries 
 and `fraction_of_zero_weights`.
 """
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +39,9 @@ def linear_logits(features: dict[str, Any], *, units: int,
                   feature_columns: Sequence[Any], sparse_combiner: str) -> tf.Tensor:
   """The logits `[batch, units]` of the linear model, in the current variable scope."""
   cols_to_vars: dict[Any, Any] = {}
-  with compat.silenced_tf_deprecations():  # TensorFlow's notice about its own API.
+  # TensorFlow's notices about its own code (linear_model's Keras 2 layer).
+  with compat.silenced_tf_deprecations(), warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="`layer.add_variable` is deprecated")
     logits = _V1.feature_column.linear_model(
         features, list(feature_columns), units=units, sparse_combiner=sparse_combiner,
         cols_to_vars=cols_to_vars)
