@@ -19,7 +19,9 @@ What a task's end means (`LocalCluster.wait`):
 
 Its exit codes are the command line's: 0, `EXIT_FAILED` (1: a task failed, named in a
 line), `EXIT_REFUSED` (2: bad input, refused before training) and `EXIT_INTERRUPTED`
-(130). This module imports no TensorFlow (the run's lock loads it).
+(130). `ScriptCluster` runs a TF 1.x Estimator script as every task, each with its
+own `TF_CONFIG` (chief, workers, ps, evaluator). This module imports no TensorFlow
+(the run's lock loads it).
 """
 
 import contextlib
@@ -40,9 +42,13 @@ from dnn_toolkit.cluster.tasks import (
   EXIT_FAILED,
   EXIT_INTERRUPTED,
   EXIT_REFUSED,
+  CHIEF,
+  EVALUATOR,
   PS,
+  TF_CONFIG,
   WORKER,
   ClusterError,
+  TaskSpec,
 )
 
 #: Seconds a stopped task gets to exit after SIGTERM before it is killed.
@@ -122,6 +128,11 @@ class LocalCluster:
     return self.task_argv + ["--cluster", json.dumps(self.spec), "--job-name", job,
                              "--task-index", str(index)]
 
+  def task_env(self, job: str, index: int) -> dict[str, str]:
+    """The environment of task `index` of `job`: the cluster's."""
+    del job, index  # The same for every task here.
+    return self.env
+
   def start(self) -> None:
     """Locks the run directory, then starts every task, the ps tasks first.
 
@@ -138,7 +149,8 @@ class LocalCluster:
 
   def start_task(self, job: str, index: int) -> subprocess.Popen[bytes]:
     """Starts (or restarts) one task; returns its `Popen`."""
-    env = dict(self.env, **{watch.LAUNCHER_PID_ENV: str(os.getpid())})
+    env = dict(self.task_env(job, index),
+               **{watch.LAUNCHER_PID_ENV: str(os.getpid())})
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         self.task_command(job, index), env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -300,3 +312,83 @@ def _signal_group(process, signum):
     os.killpg(process.pid, signum)
 
 
+
+
+class ScriptCluster(LocalCluster):
+  """A TF 1.x Estimator cluster on this machine: every task runs the same script.
+
+  Each task runs `script_argv` (e.g. the script under `python -m dnn_toolkit.runner`)
+  with its own `TF_CONFIG`, as a cluster manager would set it for
+  `tf.estimator.train_and_evaluate`: `num_workers` trainers, the first the 'chief'
+  and the others 'worker' 0, 1, ..., `num_ps` 'ps' tasks, and optionally an
+  'evaluator' outside the cluster. The launcher waits for every task but the ps ones,
+  which end once every trainer has finished.
+
+  Args:
+    num_ps: positive int, ps tasks.
+    num_workers: positive int, trainers including the chief.
+    script_argv: the command line of every task.
+    evaluator: also run an evaluator task.
+    env, stream, keep_line: as `LocalCluster`.
+  """
+
+  def __init__(self, num_ps: int, num_workers: int, script_argv: Sequence[str], *,
+               evaluator: bool = False, env: Mapping[str, str] | None = None,
+               stream: TextIO | None = None,
+               keep_line: Callable[[str], bool] | None = None) -> None:
+    super().__init__(num_ps, num_workers, script_argv, env=env, stream=stream,
+                     keep_line=keep_line)
+    self.cluster = {CHIEF: self.spec[WORKER][:1], PS: self.spec[PS]}
+    if num_workers > 1:
+      self.cluster[WORKER] = self.spec[WORKER][1:]
+    self.evaluator = evaluator
+
+  def task_command(self, job: str, index: int) -> list[str]:
+    del job, index  # Every task runs the script; TF_CONFIG says which it is.
+    return list(self.task_argv)
+
+  def task_env(self, job: str, index: int) -> dict[str, str]:
+    spec = TaskSpec({k: tuple(v) for k, v in self.cluster.items()}, job, index)
+    return dict(self.env, **{TF_CONFIG: spec.to_tf_config()})
+
+  def wait(self, timeout: float | None = None) -> int:
+    """Waits for every task but the ps tasks, then for those; returns the first
+    failure's code (every task is then stopped).
+
+    Raises:
+      ClusterError: after `timeout` seconds (every task is stopped first).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    trainers = [k for k in self.processes if k[0] != PS]
+    while True:
+      codes = {k: self.processes[k].poll() for k in self.processes}
+      failed = [(k, c) for k, c in codes.items() if c is not None and c != 0]
+      if failed:
+        (job, index), code = failed[0]
+        self._say(f"{job} {index} exited with code {code}: stopping every task")
+        self.stop()
+        return code
+      if all(codes[k] == 0 for k in trainers):
+        break
+      if deadline is not None and time.monotonic() > deadline:
+        self.stop()
+        raise ClusterError(f"The local cluster did not finish within {timeout:g} s; "
+                           "every task was stopped.")
+      time.sleep(0.1)
+    ps_deadline = time.monotonic() + PS_EXIT_TIMEOUT_S  # They end once all reported.
+    for (job, index), process in self.processes.items():
+      if job == PS:
+        try:
+          process.wait(timeout=max(0.0, ps_deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+          self._say(f"{job} {index} did not stop by itself; stopping it")
+    self.stop()
+    return 0
+
+  def start(self) -> None:
+    """Starts the ps tasks, the chief, the workers, then the evaluator."""
+    for job in (PS, CHIEF, WORKER):
+      for index in range(len(self.cluster.get(job, ()))):
+        self.start_task(job, index)
+    if self.evaluator:
+      self.start_task(EVALUATOR, 0)

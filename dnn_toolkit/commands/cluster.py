@@ -8,6 +8,11 @@ a real cluster whose addresses come from `--cluster` JSON, `--ps-hosts/--worker-
 or `TF_CONFIG`. The train flags are the same either way; as with `train --resume`, a
 training flag not given takes the run's own value (the chief's record).
 
+With `--script SCRIPT [ARGS...]` the local cluster runs a TF 1.x Estimator script
+instead: every task is the script under the runner (`dnn-toolkit run`) with its own
+`TF_CONFIG` (a chief and M - 1 workers, N ps tasks, and with `--evaluator` an
+evaluator), as `tf.estimator.train_and_evaluate` expects.
+
 Exit codes: 0; 1 when a task failed while training (one line names it); 2 for bad input
 or state, refused before training; 130 when interrupted. Errors go through the command
 line's one-line mapping (`cli.error_line`), also in a task started as
@@ -34,6 +39,8 @@ examples:
       --job-name worker --task-index 0 --run-dir /shared/run1 --epochs 10
   # under a cluster manager that sets TF_CONFIG:
   dnn-toolkit cluster --epochs 10 --run-dir /shared/run1
+  # a TF 1.x Estimator script (train_and_evaluate) on a local cluster:
+  dnn-toolkit cluster --ps 1 --workers 2 --evaluator --script train.py --steps 1000
 """
 
 _LAUNCHER_FLAGS = ("ps", "workers")
@@ -64,6 +71,13 @@ def add_cluster_flags(parser):
                  help="launch N ps tasks on 127.0.0.1")
   g.add_argument("--workers", type=int, default=None, metavar="N",
                  help="launch N worker tasks on 127.0.0.1 (worker 0 is the chief)")
+  g.add_argument("--script", nargs=argparse.REMAINDER, default=None,
+                 metavar="SCRIPT [ARGS]",
+                 help="run a TF 1.x Estimator script as every task, under the runner "
+                      "with its TF_CONFIG (a chief, workers, ps); everything after "
+                      "SCRIPT is its own")
+  g.add_argument("--evaluator", action="store_true",
+                 help="with --script: also run an evaluator task")
   t = parser.add_argument_group("one task of a cluster (else from $TF_CONFIG)")
   t.add_argument("--job-name", choices=("ps", "worker"), default=None,
                  help="this task's job")
@@ -95,6 +109,8 @@ def add_cluster_flags(parser):
 
 def run(args):
   """Launches a local cluster (--ps/--workers) or runs one task; returns the code."""
+  if args.script is not None or args.evaluator:
+    return _run_script(args)
   local = args.ps is not None or args.workers is not None
   if local:
     return _run_local(args)
@@ -155,6 +171,49 @@ def _take_the_runs_settings(args, run_dir):
 def _patience(args, unset):
   """The patience of the flags: `unset` when not given, None for --patience 0."""
   return unset if args.patience is None else args.patience or None
+
+
+#: Flags a --script cluster takes; the others configure the toolkit's own training.
+_SCRIPT_FLAGS = ("ps", "workers", "script", "evaluator", "help")
+
+
+def _run_script(args):
+  """Launches a local cluster whose every task is the Estimator script --script names."""
+  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit import compat, runner
+  from dnn_toolkit.cluster import launcher as cluster_launcher
+  if not args.script:
+    raise ValueError("--script needs a SCRIPT: dnn-toolkit cluster --ps 1 --workers 2 "
+                     "--script train.py [ARGS...]" if args.script is not None else
+                     "--evaluator goes with --script SCRIPT, an Estimator script whose "
+                     "train_and_evaluate runs the evaluator.")
+  for action in args._parser._actions:  # pylint: disable=protected-access
+    value = getattr(args, action.dest, None)
+    if action.option_strings and action.dest not in _SCRIPT_FLAGS and (
+        value != action.default):
+      raise ValueError(f"{action.option_strings[0]} does not go with --script: the "
+                       "script trains as it is written; pass its own flags after "
+                       "SCRIPT.")
+  for flag in ("ps", "workers"):
+    value = getattr(args, flag)
+    if value is None or value < 1:
+      raise ValueError(f"Expected --{flag} to be a positive integer with --script. "
+                       f"Received: --{flag} {value}")
+  script, script_args = args.script[0], args.script[1:]
+  problem = runner.check_script(script)
+  if problem is not None:
+    raise ValueError(f"--script: {problem}")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  env.pop("TF_CONFIG", None)  # Each task gets its own.
+  argv = [sys.executable, "-m", "dnn_toolkit.runner", script, *script_args]
+  keep = lambda line: not compat.is_startup_notice(line)
+  launcher = cluster_launcher.ScriptCluster(args.ps, args.workers, argv,
+                                            evaluator=args.evaluator, env=env,
+                                            keep_line=keep)
+  roles = ", ".join(f"{job} {launcher.cluster[job]}" for job in launcher.cluster)
+  print(f"[cluster] {script} as every task on 127.0.0.1: {roles}"
+        f"{' and an evaluator' if args.evaluator else ''}", flush=True)
+  return launcher.run()
 
 
 def task_argv(args, run_dir):
