@@ -15,15 +15,31 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from _helpers import files_of, stop_process
+
 from dnn_toolkit import checkpoints, summaries
-from dnn_toolkit.errors import (ArgumentError, ArgumentTypeError, CheckpointError,
-                                RunLockedError, ShapeMismatchError)
-from dnn_toolkit.estimator import (Estimator, EstimatorSpec, EvalSpec, FinalExporter,
-                                   LatestExporter, ModeKeys, RunConfig, TrainSpec,
-                                   WarmStartSettings, add_metrics, export, inputs,
-                                   train_and_evaluate)
+from dnn_toolkit.errors import (
+  ArgumentError,
+  ArgumentTypeError,
+  CheckpointError,
+  RunLockedError,
+  ShapeMismatchError,
+)
+from dnn_toolkit.estimator import (
+  Estimator,
+  EstimatorSpec,
+  EvalSpec,
+  FinalExporter,
+  LatestExporter,
+  ModeKeys,
+  RunConfig,
+  TrainSpec,
+  WarmStartSettings,
+  add_metrics,
+  export,
+  inputs,
+  train_and_evaluate,
+)
 
 V1 = tf.compat.v1
 N, N_FEATURES = 240, 4

@@ -1,4 +1,4 @@
-"""TF 1.x Estimator programs, written as the tutorials wrote them, through `dnn-toolkit run`.
+"""TF 1.x Estimator programs, written as tutorials wrote them, through `dnn-toolkit run`.
 
 A custom `model_fn` MLP on MNIST with `tf.estimator.inputs.numpy_input_fn` trains,
 evaluates, predicts and exports; the tests recompute its accuracy and loss from its
@@ -150,7 +150,7 @@ def mlp_run(small_mnist, tmp_path_factory):  # pylint: disable=redefined-outer-n
 
 
 def test_tutorial_mlp_trains_evaluates_and_predicts(mlp_run, small_mnist):
-  model_dir, results, output = mlp_run
+  _, results, output = mlp_run
   _, labels = _labels(small_mnist)
   evaluated = results["eval"]
   assert evaluated["global_step"] == STEPS
@@ -172,7 +172,7 @@ def test_tutorial_mlp_trains_evaluates_and_predicts(mlp_run, small_mnist):
 
 
 def test_the_savedmodel_serves_in_a_fresh_tf2_process(mlp_run, small_mnist, tmp_path):
-  _, results, _ = mlp_run
+  results = mlp_run[1]
   images, _ = _labels(small_mnist)
   np.save(tmp_path / "images.npy", (images[:50] / 255.0).reshape(-1, 784))
   code = f"""
@@ -318,8 +318,8 @@ def test_train_and_evaluate_on_a_ps_cluster(small_mnist, tmp_path):
            if "] trained " in line}
   # Both trained the one model on the ps: their steps add up to the global step.
   assert steps["chief"] > 0 and steps["worker"] > 0
-  final = int(open(os.path.join(model_dir, "checkpoint")).readline().split("-")[-1]
-              .strip('"\n'))
+  with open(os.path.join(model_dir, "checkpoint")) as f:
+    final = int(f.readline().split("-")[-1].strip('"\n'))
   assert 200 <= final <= steps["chief"] + steps["worker"] <= final + 2
   assert any("[ps 0] ps 0: all 2 workers finished" in line for line in lines)
   with open(os.path.join(model_dir, "graph.pbtxt")) as f:

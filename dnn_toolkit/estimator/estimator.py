@@ -45,7 +45,11 @@ from dnn_toolkit.estimator.model_fn import (
   check_model_fn,
   fn_args,
 )
-from dnn_toolkit.estimator.run_config import RunConfig, TaskType, get_default_session_config
+from dnn_toolkit.estimator.run_config import (
+  RunConfig,
+  TaskType,
+  get_default_session_config,
+)
 from dnn_toolkit.estimator.warm_start import WarmStartSettings, warm_start_settings
 
 _V1 = tf.compat.v1
@@ -243,8 +247,8 @@ class Estimator:
                                                 "save_checkpoints_steps or "
                                                 "save_checkpoints_secs.", listeners)
       # TF 1.x added them to the first saver hook's own list.
-      given[0]._listeners.extend(  # pylint: disable=protected-access
-          [l for l in listeners if l not in given[0]._listeners])  # pylint: disable=protected-access
+      own = given[0]._listeners  # pylint: disable=protected-access
+      own.extend(listener for listener in listeners if listener not in own)
     return chief_hooks
 
   # ------------------------------------------------------------------- evaluate

@@ -30,7 +30,7 @@ _V1 = tf.compat.v1
 _SIGNATURES = _V1.saved_model.signature_def_utils
 
 #: The signature a server uses when a request names none.
-DEFAULT_SERVING_KEY = _V1.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+DEFAULT_SERVING_KEY = _V1.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 #: The names a single feature tensor and a single receiver tensor get.
 SINGLE_FEATURE_KEY = "feature"
 SINGLE_RECEIVER_KEY = "input"
@@ -149,7 +149,7 @@ def build_raw_serving_input_receiver_fn(
 def build_parsing_serving_input_receiver_fn(
     feature_spec: Mapping[str, Any],
     default_batch_size: int | None = None) -> Callable[[], ServingInputReceiver]:
-  """A `serving_input_receiver_fn` taking serialized `tf.Example`s, parsed by `feature_spec`.
+  """A `serving_input_receiver_fn` of serialized `tf.Example`s, parsed by `feature_spec`.
 
   Args:
     feature_spec: {name: `tf.io.FixedLenFeature` / `VarLenFeature`}, e.g. from
@@ -279,8 +279,7 @@ def build_all_signature_defs(receiver_tensors: Mapping[str, Any],
       if _V1.saved_model.is_valid_signature(signature):
         signatures[name] = signature
   if not signatures:
+    why = "; ".join(f"{name}: {reason}" for name, reason in excluded.items())
     raise ArgumentError("export_outputs", "No signature of {name} could be built over "
-                                          "the serving inputs: "
-                                          f"{'; '.join(f'{k}: {v}' for k, v in excluded.items())}",
-                        None)
+                                          f"the serving inputs: {why}", None)
   return signatures

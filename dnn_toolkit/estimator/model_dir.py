@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 
 from dnn_toolkit import checkpoints, scopes
 from dnn_toolkit.errors import CheckpointError
@@ -124,7 +125,7 @@ def write_summary(output_dir: str, values: dict[str, Any], global_step: int) -> 
     elif isinstance(value, bytes):
       try:
         parsed = _V1.Summary.FromString(value)
-      except Exception:  # pylint: disable=broad-except  # Not a Summary: left out.
+      except DecodeError:  # Not a Summary: left out, as TF 1.15 did.
         continue
       for index, item in enumerate(parsed.value):
         item.tag = f"{key}/{index}"

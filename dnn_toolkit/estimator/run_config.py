@@ -49,7 +49,8 @@ _REPLACEABLE = ("model_dir", "tf_random_seed", "save_summary_steps",
 
 def get_default_session_config() -> Any:
   """The session config of an Estimator given none: soft placement, one Grappler pass."""
-  from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from tensorflow.core.protobuf import rewriter_config_pb2
   rewrite = rewriter_config_pb2.RewriterConfig(
       meta_optimizer_iterations=rewriter_config_pb2.RewriterConfig.ONE)
   return _V1.ConfigProto(allow_soft_placement=True,

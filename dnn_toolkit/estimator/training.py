@@ -341,7 +341,8 @@ def _run_trainer(estimator, train_spec, eval_spec):
   estimator.train(train_spec.input_fn, max_steps=train_spec.max_steps,
                   hooks=list(train_spec.hooks), saving_listeners=list(listeners))
   if server is not None and config.num_ps_replicas:
-    worker.post_done(task, server, estimator._session_config)  # pylint: disable=protected-access
+    session_config = estimator._session_config  # pylint: disable=protected-access
+    worker.post_done(task, server, session_config)
 
 
 def _run_ps(estimator, train_spec, eval_spec):
@@ -400,5 +401,6 @@ def add_metrics(estimator: Estimator, metric_fn: Callable[..., Any]) -> Estimato
     extra = metric_fn(**{k: v for k, v in given.items() if k in args})
     return spec._replace(eval_metric_ops={**spec.eval_metric_ops, **extra})
 
+  warm_start = estimator._warm_start_settings  # pylint: disable=protected-access
   return Estimator(model_fn, model_dir=estimator.model_dir, config=estimator.config,
-                   warm_start_from=estimator._warm_start_settings)  # pylint: disable=protected-access
+                   warm_start_from=warm_start)

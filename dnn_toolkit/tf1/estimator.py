@@ -16,7 +16,7 @@ docs/estimator.md.
 import sys as _sys
 
 # pylint: disable=wildcard-import,unused-wildcard-import
-from dnn_toolkit.estimator import *  # noqa: F401,F403
+from dnn_toolkit.estimator import *
 from dnn_toolkit.estimator import __all__  # noqa: F401
 from dnn_toolkit.tf1._unavailable import module_getattr as _module_getattr
 

@@ -94,10 +94,11 @@ def dnn_logits(features: dict[str, Any], mode: str, *, units: int,
   normalization); the output layer is `logits`.
   """
   training = mode == ModeKeys.TRAIN
+  # TensorFlow's notices about its own API are silenced.
   with _V1.variable_scope("input_from_feature_columns", values=list(features.values()),
-                          partitioner=input_layer_partitioner):
-    with compat.silenced_tf_deprecations():  # TensorFlow's notice about its own API.
-      net = _V1.feature_column.input_layer(features, list(feature_columns))
+                          partitioner=input_layer_partitioner), (
+                              compat.silenced_tf_deprecations()):
+    net = _V1.feature_column.input_layer(features, list(feature_columns))
   scope = _V1.get_variable_scope().name
   for i, size in enumerate(hidden_units):
     name = f"hiddenlayer_{i}"
@@ -110,15 +111,16 @@ def dnn_logits(features: dict[str, Any], mode: str, *, units: int,
         net = tf_layers.batch_normalization(net, momentum=0.999, training=training,
                                             name=f"batchnorm_{i}")
     _hidden_layer_summary(net, f"{scope}/{name}")
-  logits = tf_layers.dense(net, units, kernel_initializer=_V1.glorot_uniform_initializer(),
-                           name="logits")
+  logits = tf_layers.dense(net, units, name="logits",
+                           kernel_initializer=_V1.glorot_uniform_initializer())
   _hidden_layer_summary(logits, f"{scope}/logits")
   return logits
 
 
 def dnn_model_fn(features: Any, labels: Any, mode: str, *, head: head_lib.Head,
                  hidden_units: Sequence[int], feature_columns: Sequence[Any],
-                 optimizer: Any = "Adagrad", activation_fn: Callable[..., Any] = tf.nn.relu,
+                 optimizer: Any = "Adagrad",
+                 activation_fn: Callable[..., Any] = tf.nn.relu,
                  dropout: float | None = None, input_layer_partitioner: Any = None,
                  config: Any = None, batch_norm: bool = False) -> Any:
   """The model_fn of the DNN Estimators: the net under `dnn/`, then the head."""

@@ -21,8 +21,8 @@ from dnn_toolkit.errors import ArgumentError
 from dnn_toolkit.estimator.canned import head as head_lib
 from dnn_toolkit.estimator.canned.dnn import (
   INPUT_LAYER_MIN_SLICE_SIZE,
-  check_dnn_arguments,
   check_columns,
+  check_dnn_arguments,
   check_features,
   dnn_logits,
 )

@@ -1,4 +1,4 @@
-"""The heads of the canned Estimators: loss, predictions, metrics and train op from logits.
+"""The heads of the canned Estimators: loss, predictions, metrics, train op from logits.
 
 A head turns a model's logits into an `EstimatorSpec`, as TF 1.15's `head.py` did:
 
