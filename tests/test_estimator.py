@@ -385,11 +385,12 @@ class _InterruptAt(V1.train.SessionRunHook):
   def __init__(self, step):
     self.step = step
 
-  def before_run(self, run_context):
-    return V1.train.SessionRunArgs(V1.train.get_global_step())
+  def begin(self):
+    self._global_step = V1.train.get_global_step()
 
   def after_run(self, run_context, run_values):
-    if run_values.results + 1 == self.step:
+    # Read after the step: fetched with the train op, the read may precede the update.
+    if run_context.session.run(self._global_step) == self.step:
       raise KeyboardInterrupt
 
 

@@ -42,6 +42,7 @@ from dnn_toolkit.estimator.model_fn import (
   EstimatorSpec,
   ModeKeys,
   call_model_fn,
+  check_hooks,
   check_model_fn,
   fn_args,
 )
@@ -181,7 +182,7 @@ class Estimator:
       if value is not None:
         _validation.check_positive_int(name, value)
     _validation.check_callable("input_fn", input_fn, allow_none=False)
-    hooks = list(_check_hooks("hooks", hooks))
+    hooks = list(check_hooks("hooks", hooks))
     listeners = _check_listeners(saving_listeners)
     if max_steps is not None:
       start = model_dirs.global_step_of(self.latest_checkpoint())
@@ -284,7 +285,7 @@ class Estimator:
       raise ArgumentTypeError("name", "Expected {name} to be a string. Received: "
                                       "{received}", name)
     _validation.check_callable("input_fn", input_fn, allow_none=False)
-    hooks = list(_check_hooks("hooks", hooks))
+    hooks = list(check_hooks("hooks", hooks))
     checkpoint_path = self._checkpoint_to_restore(checkpoint_path, "evaluate")
     with tf.Graph().as_default() as graph:
       _V1.set_random_seed(self._config.tf_random_seed)
@@ -338,7 +339,7 @@ class Estimator:
     """
     _validation.check_callable("input_fn", input_fn, allow_none=False)
     _validation.check_bool("yield_single_examples", yield_single_examples)
-    hooks = list(_check_hooks("hooks", hooks))
+    hooks = list(check_hooks("hooks", hooks))
     checkpoint_path = self._checkpoint_to_restore(checkpoint_path, "predict")
     with tf.Graph().as_default() as graph:
       _V1.set_random_seed(self._config.tf_random_seed)
@@ -616,15 +617,6 @@ def _replica_device_setter(config):
       ps_tasks=config.num_ps_replicas,
       worker_device=f"/job:{config.task_type}/task:{config.task_id}",
       merge_devices=True, cluster=config.cluster_spec)
-
-
-def _check_hooks(name, hooks):
-  hooks = list(hooks or ())
-  for hook in hooks:
-    if not isinstance(hook, _V1.train.SessionRunHook):
-      raise ArgumentTypeError(name, "Expected {name} to be tf.compat.v1.train."
-                                    f"SessionRunHook instances. Received: {hook!r}", hook)
-  return hooks
 
 
 def _check_listeners(listeners):

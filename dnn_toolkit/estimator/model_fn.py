@@ -87,7 +87,7 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _SPEC_FIELDS)):
     loss = _check_loss(loss, mode)
     predictions = _check_predictions(predictions, mode)
     export_outputs = _check_export_outputs(export_outputs, predictions, mode)
-    hooks = {name: _check_hooks(name, value) for name, value in (
+    hooks = {name: check_hooks(name, value) for name, value in (
         ("training_chief_hooks", training_chief_hooks),
         ("training_hooks", training_hooks), ("evaluation_hooks", evaluation_hooks),
         ("prediction_hooks", prediction_hooks))}
@@ -191,7 +191,8 @@ def _check_export_outputs(export_outputs, predictions, mode):
   return export_outputs
 
 
-def _check_hooks(name, hooks):
+def check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
+  """`hooks` as a tuple of SessionRunHooks (None: none), or ArgumentTypeError."""
   hooks = tuple(hooks or ())
   for hook in hooks:
     if not isinstance(hook, _V1.train.SessionRunHook):

@@ -38,7 +38,7 @@ import tensorflow as tf
 from dnn_toolkit import _validation
 from dnn_toolkit.errors import ArgumentError, ArgumentTypeError
 from dnn_toolkit.estimator.estimator import Estimator
-from dnn_toolkit.estimator.model_fn import ModeKeys, fn_args
+from dnn_toolkit.estimator.model_fn import ModeKeys, check_hooks, fn_args
 from dnn_toolkit.estimator.run_config import TaskType, get_default_session_config
 
 _V1 = tf.compat.v1
@@ -46,15 +46,6 @@ _LOG = logging.getLogger("tensorflow")
 #: TF 1.x's stagger of non-chief workers: (index + 1) * this, at most _MAX_DELAY_SECS.
 _DELAY_SECS_PER_WORKER = 5
 _MAX_DELAY_SECS = 60
-
-
-def _check_hooks(name, hooks):
-  hooks = tuple(hooks or ())
-  for hook in hooks:
-    if not isinstance(hook, _V1.train.SessionRunHook):
-      raise ArgumentTypeError(name, "Expected {name} to be SessionRunHook instances. "
-                                    f"Received: {hook!r}", hook)
-  return hooks
 
 
 class TrainSpec(collections.namedtuple(
@@ -81,7 +72,7 @@ class TrainSpec(collections.namedtuple(
                                                     "CheckpointSaverListener "
                                                     f"instances. Received: {listener!r}",
                                 listener)
-    return super().__new__(cls, input_fn, max_steps, _check_hooks("hooks", hooks),
+    return super().__new__(cls, input_fn, max_steps, check_hooks("hooks", hooks),
                            listeners)
 
 
@@ -114,7 +105,7 @@ class EvalSpec(collections.namedtuple(
                                       "{received}", name)
     _validation.check_in_range("start_delay_secs", start_delay_secs, 0, None)
     _validation.check_in_range("throttle_secs", throttle_secs, 0, None)
-    return super().__new__(cls, input_fn, steps, name, _check_hooks("hooks", hooks),
+    return super().__new__(cls, input_fn, steps, name, check_hooks("hooks", hooks),
                            _check_exporters(exporters), start_delay_secs,
                            throttle_secs)
 
