@@ -24,7 +24,7 @@ from test_cli_tensorboard import _end, _start, _wait_until_served
 from test_distributed import small_mnist  # noqa: F401  # pylint: disable=unused-import
 from test_tf1 import child_env, run_child
 
-from dnn_toolkit import summaries
+from dnn_toolkit import cli, summaries
 from dnn_toolkit.cluster import launcher
 
 RUNNER = [sys.executable, "-m", "dnn_toolkit", "run"]
@@ -334,3 +334,26 @@ def test_train_and_evaluate_on_a_ps_cluster(small_mnist, tmp_path):
   assert len(exports) == 1
   assert os.path.isfile(os.path.join(model_dir, "export", "mnist", exports[0],
                                      "saved_model.pb"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ps", "1", "--workers", "2", "--script"], "--script needs a SCRIPT"),
+    (["--ps", "1", "--workers", "2", "--evaluator"], "--evaluator goes with --script"),
+    (["--ps", "1", "--workers", "2", "--epochs", "3", "--script", "{script}"],
+     "--epochs does not go with --script"),
+    (["--ps", "1", "--workers", "0", "--script", "{script}"],
+     "Expected --workers to be a positive integer with --script. Received: --workers 0"),
+    (["--workers", "2", "--script", "{script}"],
+     "Expected --ps to be a positive integer with --script. Received: no --ps"),
+    (["--ps", "1", "--workers", "2", "--script", "{missing}"], "--script: "),
+])
+def test_cluster_script_refuses_bad_flags_in_one_line_starting_nothing(
+    argv, message, tmp_path, capsys):
+  script = tmp_path / "train.py"
+  script.write_text(DISTRIBUTED_DNN)
+  argv = [a.format(script=script, missing=tmp_path / "missing.py") for a in argv]
+  assert cli.main(["cluster"] + argv) == cli.EXIT_ERROR
+  out, err = capsys.readouterr()
+  assert message in err and err.count("\n") == 1
+  assert "[cluster]" not in out  # Nothing was launched.
+  assert os.listdir(tmp_path) == ["train.py"]

@@ -197,8 +197,9 @@ def _run_script(args):
   for flag in ("ps", "workers"):
     value = getattr(args, flag)
     if value is None or value < 1:
+      received = f"no --{flag}" if value is None else f"--{flag} {value}"
       raise ValueError(f"Expected --{flag} to be a positive integer with --script. "
-                       f"Received: --{flag} {value}")
+                       f"Received: {received}")
   script, script_args = args.script[0], args.script[1:]
   problem = runner.check_script(script)
   if problem is not None:
