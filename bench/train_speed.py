@@ -16,16 +16,31 @@ chosen automatically (`auto`, `dnn_toolkit.training.multistep`); the lesson's ha
 build has it) and with one thread. Peers that are not installed are skipped, and said
 so (PyTorch: `pip install torch`).
 
-The same run measures the machine's fp32 matmul rate (square 1024 x 1024 matmuls in a
-TensorFlow graph, best of several) and states each trainer's achieved GFLOP/s as a
-share of it (a step's matmul FLOPs: forward, weight gradients, input gradients of the
-upper layers). It also times each trainer to 97.5% validation accuracy at batch 50
-(validation on the 5,000 held-out images after each epoch), and measures the peak RSS
-of a one-epoch default MNIST training in child processes: float32 images one step per
-call (the trainer before multi-step) and uint8 `load_mnist(compact=True)` with auto K.
+Each trainer's CPU use is measured in the same rounds: cpu/wall, the process's CPU
+seconds (`os.times`, user + system, every thread) over the wall seconds of its epochs;
+2.0 keeps both cores of a 2-core machine busy. The machine's load (`os.getloadavg`) is
+printed with each table: on a shared machine the other processes' share bounds it.
+
+The same run measures the machine's fp32 matmul rate with TensorFlow on the training
+step's own matmul shapes at each batch size (`step_matmul_gflops`: the three forward
+matmuls, the three weight gradients and the two input gradients of a step, in a
+`tf.while_loop`, best of several calls), and on square 1024 x 1024 matmuls for
+reference, and states each trainer's achieved GFLOP/s as a share of the step-shaped
+rate. A step's FLOPs per example are those its matmuls execute: forward 2 * sum(in *
+out), weight gradients as much again, input gradients of every layer but the first
+(1.13 MFLOP; the rule of thumb "forward + backward = 3x forward", 1.60 MFLOP, counts
+the first layer's input gradient, which no trainer computes).
+
+It also times each trainer to 97.5% validation accuracy at batch 50 (validation on the
+5,000 held-out images after each epoch; training seconds from a fresh trainer, so the
+first call's graph optimization is counted, and evaluation excluded), and measures the
+peak RSS of a one-epoch default MNIST training in child processes: float32 images one
+step per call (the trainer before multi-step) and uint8 `load_mnist(compact=True)` with
+auto K.
 """
 
 import argparse
+import dataclasses
 import os
 import resource
 import statistics
@@ -55,9 +70,11 @@ _V1 = tf.compat.v1
 CONFIG = DNNConfig(hidden_layers=(300, 100), activation="relu", initializer="he",
                    batch_norm=False, dropout_rate=0.0, optimizer="adam", seed=42)
 LAYERS = (784, 300, 100, 10)
-# Matmul FLOPs per example of a training step: forward and weight gradients
-# 2 * sum(in * out) each, input gradients of every layer but the first.
-FLOPS_PER_EXAMPLE = (4 * sum(a * b for a, b in zip(LAYERS, LAYERS[1:]))
+# Matmul FLOPs per example: forward 2 * sum(in * out); a training step adds the
+# weight gradients (as much again) and the input gradients of every layer but the
+# first (the images need none).
+FORWARD_FLOPS_PER_EXAMPLE = 2 * sum(a * b for a, b in zip(LAYERS, LAYERS[1:]))
+FLOPS_PER_EXAMPLE = (2 * FORWARD_FLOPS_PER_EXAMPLE
                      + 2 * sum(a * b for a, b in zip(LAYERS[1:], LAYERS[2:])))
 TARGET_ACCURACY = 0.975
 
@@ -225,21 +242,39 @@ def trainer_factories():
   return factories, skipped
 
 
+def cpu_seconds():
+  """The CPU seconds this process has used so far, all threads, user + system."""
+  times = os.times()
+  return times.user + times.system
+
+
 def measure(factories, X, y, batch_size, rounds):
-  """Returns {trainer: [samples/s per round]}, trainers alternated within each round."""
+  """Returns {trainer: [(samples/s, cpu/wall) per round]}, trainers alternated."""
   trainers = {}
   for name, make in factories.items():
     trainers[name] = make(X, y, batch_size)
     trainers[name].run()  # Warm-up: graph optimizations, tracing, allocator.
-  speeds = {name: [] for name in trainers}
+  results = {name: [] for name in trainers}
   for _ in range(rounds):
     for name, trainer in trainers.items():
-      start = time.perf_counter()
+      start, cpu = time.perf_counter(), cpu_seconds()
       trainer.run()
-      speeds[name].append(len(X) / (time.perf_counter() - start))
+      wall = time.perf_counter() - start
+      results[name].append((len(X) / wall, (cpu_seconds() - cpu) / wall))
   for trainer in trainers.values():
     trainer.close()
-  return speeds
+  return results
+
+
+def _best_rate(sess, fetch, flops, tries):
+  """The best GFLOP/s of `tries` runs of `fetch`, which executes `flops` FLOPs."""
+  sess.run(fetch)  # Warm-up: graph optimization, allocations.
+  best = 0.0
+  for _ in range(tries):
+    start = time.perf_counter()
+    sess.run(fetch)
+    best = max(best, flops / (time.perf_counter() - start) / 1e9)
+  return best
 
 
 def matmul_gflops(n=1024, repeats=20, tries=5):
@@ -255,17 +290,47 @@ def matmul_gflops(n=1024, repeats=20, tries=5):
     init = _V1.global_variables_initializer()
   with _V1.Session(graph=graph) as sess:
     sess.run(init)
-    sess.run(result)
-    best = 0.0
-    for _ in range(tries):
-      start = time.perf_counter()
-      sess.run(result)
-      best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
-  return best
+    return _best_rate(sess, result, 2 * n**3 * repeats, tries)
+
+
+def step_matmul_gflops(batch_size, steps=100, tries=5):
+  """The best fp32 GFLOP/s of a training step's matmuls at `batch_size`.
+
+  A `tf.while_loop` of `steps` iterations runs what a step of the net multiplies:
+  forward `[b, 784] x [784, 300]`, `[b, 300] x [300, 100]`, `[b, 100] x [100, 10]`,
+  the three weight gradients (`x^T g`) and the input gradients of the upper two
+  layers (`g w^T`), each step's matmuls depending on the last step's weights (a
+  1e-9 step along the weight gradients), as a training step's do. The FLOPs counted
+  are the matmuls' alone (`FLOPS_PER_EXAMPLE * batch_size` per step).
+  """
+  rng = np.random.default_rng(0)
+  graph = tf.Graph()
+  with graph.as_default():
+    X = tf.constant(rng.random((batch_size, LAYERS[0]), np.float32))
+    weights = [tf.constant(rng.normal(0, 0.05, (n_in, n_out)).astype(np.float32))
+               for n_in, n_out in zip(LAYERS, LAYERS[1:])]
+
+    def body(i, *weights):
+      activations = [X]
+      for w in weights:
+        activations.append(tf.matmul(activations[-1], w))  # [b, n_out]
+      grad = activations[-1]  # Stands for dLoss/dlogits: [b, 10].
+      new_weights = [None] * len(weights)
+      for layer in reversed(range(len(weights))):
+        w_grad = tf.matmul(activations[layer], grad, transpose_a=True)  # [n_in, n_out]
+        new_weights[layer] = weights[layer] - 1e-9 * w_grad
+        if layer:
+          grad = tf.matmul(grad, weights[layer], transpose_b=True)  # [b, n_in]
+      return [i + 1] + new_weights
+
+    loop = tf.while_loop(lambda i, *_: i < steps, body, [tf.constant(0)] + weights)
+    result = tf.add_n([tf.reduce_sum(w) for w in loop[1:]])
+  with _V1.Session(graph=graph) as sess:
+    return _best_rate(sess, result, FLOPS_PER_EXAMPLE * batch_size * steps, tries)
 
 
 def time_to_accuracy(factories, datasets, batch_size, max_epochs, max_seconds=30.0):
-  """{trainer: (seconds of training, epochs)} to TARGET_ACCURACY, None if not reached.
+  """{trainer: Reached} to TARGET_ACCURACY (`seconds` None if not reached).
 
   A trainer stops after `max_epochs`, or after the epoch that passes `max_seconds` of
   training: on a loaded machine PyTorch's two spinning threads can slow down 30-fold,
@@ -275,19 +340,33 @@ def time_to_accuracy(factories, datasets, batch_size, max_epochs, max_seconds=30
   X, X_valid = np.asarray(train.images), np.asarray(valid.images)
   results = {}
   for name, make in factories.items():
-    trainer, seconds, reached = make(X, train.labels, batch_size), 0.0, None
-    for epoch in range(1, max_epochs + 1):
-      start = time.perf_counter()
+    trainer = make(X, train.labels, batch_size)
+    reached = Reached([], [], None, 0.0, 0.0)
+    for _ in range(max_epochs):
+      start, cpu = time.perf_counter(), cpu_seconds()
       trainer.run()
-      seconds += time.perf_counter() - start
-      if trainer.accuracy(X_valid, valid.labels) >= TARGET_ACCURACY:
-        reached = (seconds, epoch)
+      reached.epoch_seconds.append(time.perf_counter() - start)
+      reached.cpu += cpu_seconds() - cpu
+      reached.wall += reached.epoch_seconds[-1]
+      reached.accuracies.append(trainer.accuracy(X_valid, valid.labels))
+      if reached.accuracies[-1] >= TARGET_ACCURACY:
+        reached.seconds = reached.wall
         break
-      if seconds > max_seconds:
+      if reached.wall > max_seconds:
         break
     trainer.close()
     results[name] = reached
   return results
+
+
+@dataclasses.dataclass
+class Reached:
+  """A trainer's way to the target accuracy, epoch by epoch."""
+  epoch_seconds: list  # training seconds of each epoch (the first includes warm-up)
+  accuracies: list     # validation accuracy after each epoch
+  seconds: float | None  # training seconds to the target; None: not reached
+  cpu: float           # CPU seconds of the training epochs
+  wall: float          # wall seconds of the training epochs
 
 
 RSS_CHILD = textwrap.dedent("""
@@ -326,17 +405,43 @@ def peak_rss_mb(images, steps_per_call):
   return int(out.split()[-1]) / 1024  # VmHWM is in KiB.
 
 
-def print_speed_table(batch_size, speeds, gflops):
-  tk1 = statistics.median(speeds["toolkit_k1"])
-  auto = statistics.median(speeds["toolkit_auto"])
-  print(f"\nbatch {batch_size}: samples/s median [min-max], ratio of toolkit_auto to it, "
-        f"share of {gflops:.0f} GFLOP/s")
-  for name, values in speeds.items():
-    median = statistics.median(values)
-    share = median * FLOPS_PER_EXAMPLE / 1e9 / gflops
-    print(f"  {name:<15} {median:>9,.0f} [{min(values):>7,.0f}-{max(values):>7,.0f}]"
-          f"  auto/it {auto / median:>5.2f}x  {share:>6.1%}", flush=True)
-  print(f"  toolkit_auto / toolkit_k1 = {auto / tk1:.2f}x")
+def print_speed_table(batch_size, results, gflops):
+  """Prints samples/s, ratios, cpu/wall and the share of the step-shaped matmul rate."""
+  def median(name, i=0):
+    return statistics.median(r[i] for r in results[name])
+
+  auto = median("toolkit_auto")
+  print(f"\nbatch {batch_size}: samples/s median [min-max] of the rounds, toolkit_auto "
+        f"against it, cpu/wall median, share of the step's matmul rate "
+        f"({gflops:.0f} GFLOP/s); load {_load()}")
+  for name, rounds in results.items():
+    speeds = [r[0] for r in rounds]
+    share = median(name) * FLOPS_PER_EXAMPLE / 1e9 / gflops
+    print(f"  {name:<15} {median(name):>9,.0f} [{min(speeds):>7,.0f}-{max(speeds):>7,.0f}]"
+          f"  auto/it {auto / median(name):>5.2f}x  cpu/wall {median(name, 1):4.2f}"
+          f"  {share:>6.1%}", flush=True)
+  torch_names = [name for name in results if name.startswith("torch")]
+  if torch_names:
+    best = max(torch_names, key=median)
+    print(f"  toolkit_auto / PyTorch's best ({best}) = {auto / median(best):.2f}x")
+  print(f"  toolkit_auto / toolkit_k1 = {auto / median('toolkit_k1'):.2f}x")
+
+
+def print_time_to_accuracy(results, max_epochs):
+  print(f"\ntime to {TARGET_ACCURACY:.1%} validation accuracy at batch 50 (training "
+        f"seconds from a fresh trainer, epochs, cpu/wall; load {_load()}):")
+  for name, reached in results.items():
+    text = (f"{reached.seconds:6.1f} s, {len(reached.accuracies)} epochs"
+            if reached.seconds is not None
+            else f"not reached in {max_epochs} epochs or 30 s")
+    epochs = " ".join(f"{s:.1f}s:{a:.2%}"
+                      for s, a in zip(reached.epoch_seconds, reached.accuracies))
+    print(f"  {name:<15} {text}  cpu/wall {reached.cpu / max(reached.wall, 1e-9):4.2f}"
+          f"  [{epochs}]", flush=True)
+
+
+def _load():
+  return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main():
@@ -345,6 +450,8 @@ def main():
   parser.add_argument("--steps", type=int, default=300,
                       help="training steps per trainer and round (default 300)")
   parser.add_argument("--batch-sizes", type=int, nargs="+", default=[50, 200, 500])
+  parser.add_argument("--trainers", nargs="+", default=None, metavar="NAME",
+                      help="only these trainers (toolkit_auto and toolkit_k1 always)")
   parser.add_argument("--no-accuracy", action="store_true",
                       help="skip the time to 97.5%% validation accuracy")
   parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
@@ -353,27 +460,29 @@ def main():
   datasets = mnist.load_mnist()
   train = datasets.train
   factories, skipped = trainer_factories()
+  if args.trainers:
+    keep = set(args.trainers) | {"toolkit_auto", "toolkit_k1"}
+    factories = {name: make for name, make in factories.items() if name in keep}
   print(f"TensorFlow {tf.__version__}, Keras {tf.keras.version()}, "
         f"PyTorch {torch.__version__ if torch else 'not installed'}, "
-        f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.steps} steps")
+        f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.steps} steps; "
+        f"load {_load()}")
   for line in skipped:
     print(f"skipped: {line}")
-  gflops = matmul_gflops()
-  print(f"matmul rate: {gflops:.0f} GFLOP/s fp32 (1024x1024, best of 5); "
-        f"{FLOPS_PER_EXAMPLE / 1e6:.2f} MFLOP per example per step")
+  print(f"matmul rate: {matmul_gflops():.0f} GFLOP/s fp32 (1024x1024, best of 5); "
+        f"{FLOPS_PER_EXAMPLE / 1e6:.2f} MFLOP per example per step "
+        f"({3 * FORWARD_FLOPS_PER_EXAMPLE / 1e6:.2f} by 3x forward)")
   for batch_size in args.batch_sizes:
     n = min(len(train.labels), args.steps * batch_size)
-    speeds = measure(factories, train.images[:n], train.labels[:n], batch_size,
-                     args.rounds)
-    print_speed_table(batch_size, speeds, gflops)
-    print(f"  matmul rate again: {matmul_gflops():.0f} GFLOP/s", flush=True)
+    before = step_matmul_gflops(batch_size)
+    results = measure(factories, train.images[:n], train.labels[:n], batch_size,
+                      args.rounds)
+    after = step_matmul_gflops(batch_size)
+    print_speed_table(batch_size, results, max(before, after))
+    print(f"  the step's matmuls alone: {before:.0f} GFLOP/s before the rounds, "
+          f"{after:.0f} after (best of 5 calls of 100 steps)", flush=True)
   if not args.no_accuracy:
-    print(f"\ntime to {TARGET_ACCURACY:.1%} validation accuracy at batch 50 "
-          "(training seconds, epochs):")
-    for name, reached in time_to_accuracy(factories, datasets, 50, 8).items():
-      text = (f"{reached[0]:6.1f} s, {reached[1]} epochs" if reached
-              else "not reached in 8 epochs or 30 s")
-      print(f"  {name:<15} {text}", flush=True)
+    print_time_to_accuracy(time_to_accuracy(factories, datasets, 50, 8), 8)
   if not args.no_rss:
     print("\npeak RSS of a 1-epoch default MNIST training (DNNConfig(), batch 50):")
     for images, steps, text in (("float32", 1, "float32 images, K=1 (before)"),
