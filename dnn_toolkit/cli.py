@@ -15,11 +15,13 @@ API.
 """
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import os
 import signal
 import sys
+import warnings
 from typing import Optional, Sequence
 
 import dnn_toolkit
@@ -79,13 +81,21 @@ class _Parser(argparse.ArgumentParser):
   """The parser of the command and of each subcommand.
 
   It takes flags only as spelled (`--epoch` is an error, not `--epochs`), suggests the
-  nearest choice or command for a mistyped one, and knows each argument's flag.
+  nearest choice or command for a mistyped one, knows each argument's flag, and
+  reports a bad command line in one line (the usage is `--help`'s).
   """
 
   def __init__(self, *args, **kwargs):
     kwargs.setdefault("allow_abbrev", False)
     kwargs.setdefault("formatter_class", _Formatter)
     super().__init__(*args, **kwargs)
+    self._suggested = False
+
+  def error(self, message):
+    """Exits with code 2 after one line: the error, and where the flags are listed
+    (unless the line already suggests the fix)."""
+    hint = "" if self._suggested else f" (see '{self.prog} --help')"
+    self.exit(EXIT_ERROR, f"{self.prog}: error: {message}{hint}\n")
 
   def _check_value(self, action, value):
     try:
@@ -94,6 +104,7 @@ class _Parser(argparse.ArgumentParser):
       near = _nearest(str(value), [str(c) for c in action.choices])
       if near is None:
         raise
+      self._suggested = True
       raise argparse.ArgumentError(
           action, f"{error.message}; did you mean {near!r}?") from None
 
@@ -109,6 +120,7 @@ class _Parser(argparse.ArgumentParser):
         near = _nearest(extra.split("=")[0], known) if extra.startswith("-") else None
         if near is not None:
           message += f"; did you mean {near!r}?"
+          parser._suggested = True  # pylint: disable=protected-access
           break
       parser.error(message)
     return args
@@ -179,9 +191,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   args = parser.parse_args(argv)
   module, command_parser = parser.commands[args.command]
   try:
-    if getattr(module, "LOADS_TENSORFLOW", True):
-      compat.import_tensorflow_quietly()
-    code = module.run(args)
+    with _package_warnings_as_lines():
+      if getattr(module, "LOADS_TENSORFLOW", True):
+        compat.import_tensorflow_quietly()
+      code = module.run(args)
     sys.stdout.flush()  # A closed pipe shows here, not at exit.
     return code
   except BrokenPipeError:
@@ -195,6 +208,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return EXIT_ERROR
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(dnn_toolkit.__file__)) + os.sep
+
+
+@contextlib.contextmanager
+def _package_warnings_as_lines():
+  """Shows the package's own warnings (a class with no training example) as one line,
+  `dnn-toolkit: warning: ...`; any other warning as Python shows it."""
+  shown = warnings.showwarning
+
+  def show(message, category, filename, lineno, file=None, line=None):
+    if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+      return shown(message, category, filename, lineno, file, line)
+    (file or sys.stderr).write(f"dnn-toolkit: warning: {_one_line(str(message))}\n")
+    return None
+
+  warnings.showwarning = show
+  try:
+    yield
+  finally:
+    warnings.showwarning = shown
+
+
 def _reported_errors():
   """The errors that mean bad input or state, not a bug: one line, not a traceback."""
   errors = (DnnToolkitError, ValueError, TypeError, OSError)
@@ -205,8 +240,9 @@ def _reported_errors():
 
 
 # Python argument names whose command-line argument (the parser's destination) has
-# another name: `load_arrays(path=...)` is `--data`.
-_ALIASES = {"path": "data"}
+# another name: `load_arrays(path=...)` is `--data`; the validation split is made by
+# --validation-size.
+_ALIASES = {"path": "data", "validation": "validation_size"}
 
 
 def error_line(error: BaseException, command_parser: argparse.ArgumentParser) -> str:

@@ -3,14 +3,20 @@
     export.export_saved_model("checkpoints/mnist", "exported/mnist")
     # In any TF 2 process, without dnn_toolkit:
     model = tf.saved_model.load("exported/mnist")
-    out = model.signatures["serving_default"](inputs=tf.constant(images))
-    out["classes"], out["probabilities"]       # [n] int64, [n, n_outputs] float32
+    out = model.signatures["serving_default"](inputs=tf.constant(pixels, tf.float32))
+    out["classes"], out["probabilities"]       # [n] labels, [n, n_outputs] float32
 
-The signature `serving_default` takes `inputs`, float32 `[None, n_inputs]`, features as
-the user has them (a standardized run's mean and std are constants in the graph), and
-returns `classes` and `probabilities`. Inference mode is baked in: every hidden layer
-is built as `build_dnn` builds a frozen one (batch norm on its moving statistics, no
-dropout), so nothing a caller feeds can switch training behaviour on.
+The signature `serving_default` takes `inputs`, float32 `[None, n_inputs]`: the
+features as the training data held them, raw (MNIST's pixels 0-255), and applies the
+run's scaling in the graph (`scaling.Scaling`: the division by 255, a standardization's
+mean and std as constants), as a Keras model with a `Rescaling` layer does. It returns
+`classes`, the labels as the data names them (int64, or string for named classes: a
+run on digits 5-9 answers 5-9), and `probabilities`, whose column i is the i-th label.
+What the signature takes and gives is written beside it, in
+`assets.extra/signature.json` (TensorFlow's place for files it does not load).
+Inference mode is baked in: every hidden layer is built as `build_dnn` builds a frozen
+one (batch norm on its moving statistics, no dropout), so nothing a caller feeds can
+switch training behaviour on.
 
 The graph is made in two steps, both fresh graphs: `build_dnn` builds the net (all
 layers in inference mode) and is exported as a MetaGraphDef; the serving graph imports
@@ -25,6 +31,7 @@ directory renamed into place) and `save_session` (the Builder call). An Estimato
 """
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +41,9 @@ import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import _validation, checkpoints, compat, scopes
-from dnn_toolkit.errors import CheckpointError
+from dnn_toolkit.data import arrays
+from dnn_toolkit.data.scaling import Scaling
+from dnn_toolkit.errors import ArgumentError, CheckpointError
 from dnn_toolkit.model import build_dnn, hidden_scope
 
 _V1 = tf.compat.v1
@@ -46,29 +55,36 @@ CLASSES = "classes"
 PROBABILITIES = "probabilities"
 #: The frozen GraphDef's file name inside the export directory.
 FROZEN_GRAPH = "frozen_graph.pb"
+#: What the signature takes and gives, beside it (TensorFlow leaves assets.extra/ alone).
+SIGNATURE_DOC = os.path.join("assets.extra", "signature.json")
 
 
 def export_saved_model(run_dir: str, export_dir: str | os.PathLike[str], *,
-                       which: str = "best",
-                       standardization: tuple[np.ndarray, np.ndarray] | None = None,
-                       frozen_graph: bool = False) -> str:
+                       which: str = "best", scaling: Scaling | None = None,
+                       classes: Sequence[Any] | None = None,
+                       frozen_graph: bool = False) -> dict[str, Any]:
   """Writes a run's net as a SavedModel (and optionally a frozen GraphDef).
 
   Args:
     run_dir: the run directory (read-only: a run still training may be exported).
     export_dir: the directory to create; must not exist or be empty.
     which: 'best' (default) or 'latest' weights.
-    standardization: None, or the (mean, std) float32 `[n_inputs]` the run's features
-      were standardized with; the graph then applies `(inputs - mean) / std`.
+    scaling: the `Scaling` from raw features to the net's inputs, applied in the
+      graph. Default: the run's, from its record (`runs.run_data.scaling_of` also
+      recovers that of an old standardized record).
+    classes: the labels of the classes 0..n_outputs-1 that `classes` answers with.
+      Default: the run's label map, from its record.
     frozen_graph: also write `export_dir/frozen_graph.pb`, the serving graph with its
       variables as constants (inputs `inputs:0`, outputs `classes:0`,
       `probabilities:0`), for TF 1.x tools.
 
   Returns:
-    The export directory.
+    What the signature takes and gives (`signature_doc`), as written to
+    `export_dir/assets.extra/signature.json`.
 
   Raises:
-    ValueError, TypeError: a bad argument (a standardization of the wrong width).
+    ValueError, TypeError: a bad argument (a standardization of the wrong width, a
+      number of classes other than the net's outputs).
     FileExistsError: `export_dir` exists and is not empty; nothing is written.
     CheckpointError: the run or its checkpoint is missing or damaged.
   """
@@ -80,11 +96,19 @@ def export_saved_model(run_dir: str, export_dir: str | os.PathLike[str], *,
   if not prefix:
     raise CheckpointError(f"The run in {run_dir!r} has no {which} checkpoint yet.")
   n_inputs = _n_inputs(record, prefix)
-  scale = _check_standardization(standardization, n_inputs)
+  if scaling is None:
+    scaling = Scaling.from_identity(record.data) or Scaling()
+  _check_scaling(scaling, n_inputs)
+  if classes is None:
+    classes = arrays.classes_of(record.data, record.config.n_outputs)
+  classes = _check_classes(classes, record.config.n_outputs)
   meta_graph, names = _inference_meta_graph(record.config, n_inputs)
+  doc = signature_doc(n_inputs, scaling, classes)
   with staged_directory(export_dir) as staging:
-    _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph)
-  return export_dir
+    _write(staging, meta_graph, names, prefix, n_inputs, scaling, classes,
+           frozen_graph)
+    _write_signature_doc(staging, doc)
+  return doc
 
 
 @contextlib.contextmanager
@@ -163,15 +187,25 @@ def _n_inputs(record, prefix):
   return int(n_inputs)
 
 
-def _check_standardization(standardization, n_inputs):
-  """Returns (mean, std) float32 `[n_inputs]`, or None."""
-  if standardization is None:
-    return None
-  mean, std = (np.asarray(a, np.float32) for a in standardization)
-  if mean.shape != (n_inputs,) or std.shape != (n_inputs,) or not np.all(std > 0):
-    raise ValueError(f"Expected `standardization` (mean, std) of shape [{n_inputs}] "
-                     f"with std > 0. Received: shapes {mean.shape}, {std.shape}")
-  return mean, std
+def _check_scaling(scaling, n_inputs):
+  if not isinstance(scaling, Scaling):
+    raise ArgumentError("scaling", "Expected {name} to be a `scaling.Scaling`. "
+                        "Received: {received}", scaling)
+  if scaling.standardized and (scaling.mean.shape != (n_inputs,) or
+                               not np.all(scaling.std > 0)):
+    raise ArgumentError("scaling", "Expected {name}'s mean and std of shape "
+                        f"[{n_inputs}] with std > 0. Received: mean of shape "
+                        f"{scaling.mean.shape}", scaling)
+
+
+def _check_classes(classes, n_outputs):
+  """The labels as an int64 or str array of `n_outputs` entries."""
+  labels = np.asarray(list(classes))
+  if labels.shape != (n_outputs,) or labels.dtype.kind not in "iuU":
+    raise ArgumentError("classes", "Expected {name}: one label (an integer or a name) "
+                        f"per output of the net, {n_outputs}. Received: {{received}}",
+                        list(classes))
+  return labels.astype(np.int64) if labels.dtype.kind in "iu" else labels
 
 
 def _inference_meta_graph(config, n_inputs):
@@ -186,18 +220,17 @@ def _inference_meta_graph(config, n_inputs):
   return meta_graph, names
 
 
-def _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph):
+def _write(staging, meta_graph, names, prefix, n_inputs, scaling, labels,
+           frozen_graph):
   """Builds the serving graph, restores the weights, writes the SavedModel."""
   graph = tf.Graph()
   with graph.as_default():
     inputs = _V1.placeholder(tf.float32, (None, n_inputs), name=INPUTS)  # [n, n_inputs]
-    scaled = inputs
-    if scale is not None:
-      scaled = tf.math.divide(inputs - tf.constant(scale[0]), tf.constant(scale[1]),
-                              name="standardize")
-    _V1.train.import_meta_graph(meta_graph, input_map={names["X"]: scaled})
+    _V1.train.import_meta_graph(meta_graph,
+                                input_map={names["X"]: _scaled(inputs, scaling)})
     logits = graph.get_tensor_by_name(names["logits"])  # [n, n_outputs]
-    classes = tf.identity(graph.get_tensor_by_name(names["predictions"]), name=CLASSES)
+    predicted = graph.get_tensor_by_name(names["predictions"])  # [n] class indices
+    classes = tf.gather(tf.constant(labels), predicted, name=CLASSES)  # [n] labels
     probabilities = tf.nn.softmax(logits, name=PROBABILITIES)  # [n, n_outputs]
     model_variables = graph.get_collection(_V1.GraphKeys.MODEL_VARIABLES)
     init = _V1.global_variables_initializer()
@@ -214,3 +247,41 @@ def _write(staging, meta_graph, names, prefix, n_inputs, scale, frozen_graph):
             sess, graph.as_graph_def(), [CLASSES, PROBABILITIES])
         with open(os.path.join(staging, FROZEN_GRAPH), "wb") as f:
           f.write(frozen.SerializeToString())
+
+
+def _scaled(inputs, scaling):
+  """The run's scaling of raw `inputs` `[n, n_inputs]` in the graph: as
+  `Scaling.apply` does it, in float32."""
+  with tf.name_scope("scaling"):
+    scaled = inputs
+    if scaling.divide_by is not None:
+      scaled = tf.math.divide(scaled, tf.constant(np.float32(scaling.divide_by)),
+                              name="divide")
+    if scaling.standardized:
+      scaled = tf.math.divide(scaled - tf.constant(scaling.mean),
+                              tf.constant(scaling.std), name="standardize")
+  return scaled
+
+
+def signature_doc(n_inputs: int, scaling: Scaling, labels: np.ndarray) -> dict:
+  """What the serving signature takes and gives, as written to `SIGNATURE_DOC`."""
+  label_type = "int64" if labels.dtype.kind in "iu" else "string"
+  return {
+      "signature": SIGNATURE_KEY,
+      "inputs": {INPUTS: {"dtype": "float32", "shape": [None, n_inputs],
+                          "takes": scaling.expects(),
+                          "scaling": scaling.to_identity()}},
+      "outputs": {
+          CLASSES: {"dtype": label_type, "shape": [None],
+                    "labels": labels.tolist()},
+          PROBABILITIES: {"dtype": "float32", "shape": [None, len(labels)],
+                          "columns": labels.tolist()}},
+  }
+
+
+def _write_signature_doc(staging, doc):
+  path = os.path.join(staging, SIGNATURE_DOC)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(doc, f, indent=1)
+    f.write("\n")

@@ -88,6 +88,9 @@ RESTORED_DEVICE = "/device:restored:{index}"
 _FROZEN_KIND = "_frozen"
 #: The constant each restored layer holds in the written graph: `<layer>/restored_from`.
 RESTORED_MARKER = "restored_from"
+#: The scalars a run is looked at for first: `dnn-toolkit tensorboard` opens with these
+#: cards pinned at the top of the Time Series, above the layer diagnostics.
+OPENING_CARDS = ("loss", "accuracy")
 _DIAGNOSTIC_SCALARS = (("gradient_norm", "gradient_norms"),
                        ("weight_norm", "weight_norms"),
                        ("activation_mean", "activation_means"),

@@ -111,8 +111,12 @@ def test_train_refuses_data_that_is_not_mnist_unless_told(small_mnist, tmp_path,
     (["--hidden-layers", "20", "0"], "Received: --hidden-layers 0"),
     (["--batch-size", "251"], "at most the 250 training examples"),
     (["--patience", "-2"], "Received: --patience -2"),
-    (["--validation-size", "400"], "Received: validation_size=400"),
-    (["--validation-size", "0"], "`validation` to hold at least one example"),
+    (["--validation-size", "400"], "argument --validation-size: Received an invalid "
+                                   "value for --validation-size, expected an integer "
+                                   "in [0, 300] (the size of the training set). "
+                                   "Received: --validation-size 400"),
+    (["--validation-size", "0"], "argument --validation-size: Expected "
+                                 "--validation-size to hold at least one example"),
     (["--log-every-steps", "0"], "Received: --log-every-steps 0"),
 ])
 def test_train_bad_flag_values_exit_2_and_write_nothing(small_mnist, tmp_path, capsys,

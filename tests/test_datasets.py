@@ -14,6 +14,7 @@ import pytest
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.data import files as datasets
 from dnn_toolkit.data import mnist
+from dnn_toolkit.data.scaling import Scaling
 from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
 
 N_ROWS, N_FEATURES, N_CLASSES = 300, 7, 3
@@ -90,7 +91,7 @@ def test_npz_in_keras_layout_keeps_its_test_split(tmp_path):
       "sha256": reference_digest(x_train=x, y_train=y, x_test=x_test, y_test=y_test),
       "n_train": 270, "n_validation": 30, "n_test": 60, "validation_size": 30,
       "scaling": "none", "n_inputs": N_FEATURES, "n_outputs": N_CLASSES,
-      "test_size": None, "split_seed": 1}
+      "classes": list(range(N_CLASSES)), "test_size": None, "split_seed": 1}
   assert json.loads(json.dumps(loaded.identity)) == loaded.identity
   assert (loaded.n_inputs, loaded.n_outputs) == (N_FEATURES, N_CLASSES)
   assert loaded.standardization is None
@@ -123,8 +124,89 @@ def test_n_classes_is_stated_even_when_a_class_is_absent(tmp_path):
   x, y = table(n_classes=2)
   path = tmp_path / "two.npz"
   np.savez(path, x=x, y=y)
-  assert datasets.load_arrays(path, n_classes=5).n_outputs == 5
+  with pytest.warns(UserWarning, match=r"two.npz: no training example of class\(es\) "
+                    r"2 \(no example at all\), 3 .*, 4 "):
+    assert datasets.load_arrays(path, n_classes=5).n_outputs == 5
   assert datasets.load_arrays(path).n_outputs == 2
+
+
+# ------------------------------------------------------------------- label maps
+
+
+IRIS_LIKE = """sepal_length,sepal_width,petal_length,petal_width,species
+5.1,3.5,1.4,0.2,setosa
+7.0,3.2,4.7,1.4,versicolor
+6.3,3.3,6.0,2.5,virginica
+4.9,3.0,1.4,0.2,setosa
+6.4,3.2,4.5,1.5,versicolor
+5.8,2.7,5.1,1.9,virginica
+"""
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_class_names_in_a_csv_map_to_classes_in_sorted_order(tmp_path, header):
+  path = tmp_path / "iris.csv"
+  first, body = IRIS_LIKE.split("\n", 1)
+  path.write_text((first + "\n" if header else "") + body * 5)  # 30 rows, 10 of each
+  label_column = "species" if header else -1
+  loaded = datasets.load_arrays(path, label_column=label_column, validation_size=0,
+                                test_size=0)
+  names = [line.split(",")[-1] for line in (body * 5).splitlines()]
+  assert loaded.classes == ["setosa", "versicolor", "virginica"]
+  assert loaded.identity["classes"] == ["setosa", "versicolor", "virginica"]
+  expected = np.array([loaded.classes.index(n) for n in names])
+  np.testing.assert_array_equal(loaded.train.labels, expected)
+  assert loaded.n_outputs == 3 and loaded.n_inputs == 4
+  assert loaded.identity["label_column"] == ("species" if header else -1 % 5)
+  assert json.loads(json.dumps(loaded.identity)) == loaded.identity
+  features, labels = datasets.load_features(path, label_column=label_column)
+  assert labels.tolist() == names  # as the file names them
+  assert features.shape == (30, 4)
+
+
+@pytest.mark.parametrize("labels,classes", [
+    ([1, 2, 3], [1, 2, 3]), ([-1, 1], [-1, 1]), ([0, 2, 7], [0, 2, 7]),
+    ([0, 1, 2], [0, 1, 2])])
+def test_integer_labels_not_from_0_map_to_0_to_k(tmp_path, labels, classes):
+  x, _ = table(n=60)
+  y = np.array(labels)[np.arange(60) % len(labels)]
+  path = tmp_path / "ints.npz"
+  np.savez(path, x=x, y=y.astype(np.float64))  # 1.0 is the label 1
+  loaded = datasets.load_arrays(path, validation_size=0, test_size=0)
+  assert loaded.classes == classes and loaded.n_outputs == len(classes)
+  np.testing.assert_array_equal(loaded.train.labels,
+                                [classes.index(v) for v in y[np.sort(
+                                    data.split_permutation(60, 0))]])
+  assert loaded.train.labels.dtype == np.int64
+
+
+def test_a_class_only_in_the_test_split_is_warned_about_by_name(tmp_path):
+  x, _ = table(n=40)
+  y = np.array(["cat", "dog"] * 20)
+  x_test, _ = table(n=4, seed=1)
+  path = tmp_path / "pets.npz"
+  np.savez(path, x_train=x, y_train=y, x_test=x_test,
+           y_test=np.array(["cat", "dog", "fox", "fox"]))
+  with pytest.warns(UserWarning, match=r"pets.npz: no training example of class\(es\) "
+                    r"'fox' \(2 in test\)"):
+    loaded = datasets.load_arrays(path, validation_size=4)
+  assert loaded.classes == ["cat", "dog", "fox"]
+  assert loaded.test.labels.tolist() == [0, 1, 2, 2]
+
+
+def test_a_bare_npy_is_features_to_predict_on_not_training_data(tmp_path):
+  x, _ = table(n=12)
+  path = tmp_path / "x.npy"
+  np.save(path, x.reshape(12, 7, 1))
+  features, labels = datasets.load_features(path)
+  np.testing.assert_array_equal(features, x.astype(np.float32))
+  assert labels is None
+  with pytest.raises(DataIntegrityError, match=r"x.npy is a single .npy array: features "
+                     r"only, nothing to train on. Save the features and labels "
+                     r"together: np.savez\(path, x=x, y=y\)"):
+    datasets.load_arrays(path)
+  with pytest.raises(ValueError, match="label_column.*a .npy of features only"):
+    datasets.load_features(path, label_column="y")
 
 
 # --------------------------------------------------------------------------- CSV
@@ -179,10 +261,16 @@ def test_standardize_uses_the_training_statistics(tmp_path):
   np.testing.assert_array_equal(scaled.train.images[:, 4], 0)
   np.testing.assert_allclose(scaled.standardization[0], mean, rtol=1e-6)
   assert scaled.identity["scaling"] == "standardize"
-  assert {k: v for k, v in scaled.identity.items() if k != "scaling"} == {
-      k: v for k, v in raw.identity.items() if k != "scaling"}
-  new = data.standardize(x[:3], *scaled.standardization)  # the same scaling, new data
+  assert scaled.identity["standardization"] == {
+      "mean": scaled.scaling.mean.tolist(), "std": scaled.scaling.std.tolist()}
+  scaling_keys = ("scaling", "standardization")
+  assert {k: v for k, v in scaled.identity.items() if k not in scaling_keys} == {
+      k: v for k, v in raw.identity.items() if k not in scaling_keys}
+  new = scaled.scaling.apply(x[:3])  # the same scaling, new raw data
   np.testing.assert_allclose(new, (x[:3] - mean) / std, rtol=1e-5, atol=1e-5)
+  # The loader's splits say they are scaled; the record of them can rebuild it.
+  assert scaled.train.images.scaling == scaled.scaling
+  assert Scaling.from_identity(scaled.identity) == scaled.scaling
 
 
 def test_load_features_reads_a_file_to_predict_on(tmp_path):
@@ -306,11 +394,11 @@ _HUGE_AT_5[5, 6] = 1e39
     (_npz(x=_NAN_AT_17, y=Y), r"\(x\), row 17: feature 2 is nan \(not finite\)"),
     (_npz(x=_INF_AT_3, y=Y), r"row 3: feature 0 is -inf"),
     (_npz(x=_HUGE_AT_5, y=Y), r"row 5: feature 6 is 1e\+39 \(beyond float32's range\)"),
-    (_npz(x=X, y=np.where(np.arange(40) == 9, -1, Y)), r"\(y\), row 9: the label is "
-     r"-1, expected a label >= 0"),
+    (_npz(x=X, y=np.stack([Y, Y], axis=1)), r"\(y\) holds labels of dtype int64 and "
+     r"shape \(40, 2\), expected class labels \(integers or names\) of shape \[n\]"),
     (_npz(x=X, y=np.where(np.arange(40) == 2, 2.5, Y)), r"row 2: the label is 2.5, "
-     "expected an integer class label"),
-    (_npz(x=X, y=Y.astype(str)), "expected integer class labels"),
+     "expected a class: an integer or a name"),
+    (_npz(x=X, y=np.where(np.arange(40) == 4, np.nan, Y)), r"row 4: the label is nan"),
 ])
 def test_bad_npz_names_the_file_and_the_row(tmp_path, write, match):
   path = tmp_path / "bad.npz"
@@ -324,7 +412,7 @@ def test_labels_beyond_n_classes_are_refused_with_the_row(tmp_path):
   path = tmp_path / "labels.npz"
   np.savez(path, x=X, y=np.where(np.arange(40) == 11, 3, Y))
   with pytest.raises(DataIntegrityError, match=r"row 11: the label is 3, expected a "
-                     r"label below n_classes=3"):
+                     r"class in \[0, 3\) \(n_classes=3\)"):
     datasets.load_arrays(path, n_classes=3)
   assert datasets.load_arrays(path).n_outputs == 4
 
@@ -347,8 +435,8 @@ _GOOD = "label,a,b\n0,1.5,2\n1,2.5,3\n"
     (_GOOD + "2,,1\n", r"line 4: column 'a' holds '', expected a number"),
     (_GOOD + "\n2,nan,1\n", r"line 5: feature 0 is nan"),
     (_GOOD + "2,1,inf\n", r"line 4: feature 1 is inf"),
-    (_GOOD + "1.5,1,2\n", r"line 4: the label is 1.5, expected an integer"),
-    (_GOOD + "-2,1,2\n", r"line 4: the label is -2.0, expected a label >= 0"),
+    (_GOOD + "1.5,1,2\n", r"line 4: the label is '1.5', expected a class: an "
+     "integer or a name"),
     ("label\n0\n1\n", "only the label column"),
     (b"label,a\n0,\xff\n", "not a readable text table"),
 ])
@@ -364,8 +452,8 @@ def test_bad_csv_names_the_file_and_the_line(tmp_path, text, match):
 
 
 @pytest.mark.parametrize("text,label_column,match", [
-    ("a,b\n1,2\n", None, "no header column named 'label'; pass its name or index "
-     r"\(columns: a, b\)"),
+    ("a,b\n1,2\n", None, "no header column named 'label'; give the label column's name "
+     r"or index \(columns: a, b\)"),
     ("1,2\n3,4\n", None, r"columns: 2, no header"),
     (_GOOD, "species", "expected one of the columns of .*: label, a, b"),
     (_GOOD, 3, r"index in \[-3, 3\)"),

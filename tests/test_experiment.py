@@ -256,7 +256,7 @@ BAD_RUNS = [
     ("epochs", {"epochs": -1}, ValueError, "Received: epochs=-1"),
     ("save_every_steps", {"save_every_steps": 0}, ValueError,
      "Received: save_every_steps=0"),
-    ("labels", {"n_outputs": 2}, ValueError, "labels in [0, 2)"),
+    ("labels", {"n_outputs": 2}, ValueError, "`n_outputs` of at least 3"),
 ]
 
 

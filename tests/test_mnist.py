@@ -700,7 +700,7 @@ def test_identity_of_a_named_path(tmp_path, monkeypatch, cache_dir):
       "source": path, "format": "mnist-format", "sha256": _reference_sha256(raw),
       "n_train": N_TRAIN - 4, "n_validation": 4, "n_test": N_TEST,
       "validation_size": 4, "scaling": "divide by 255", "n_inputs": 784,
-      "n_outputs": 10}
+      "n_outputs": 10, "classes": list(range(10))}
   assert json.loads(json.dumps(datasets.identity)) == datasets.identity
   assert (datasets.n_inputs, datasets.n_outputs) == (784, 10)
   pin_digests(monkeypatch, raw)

@@ -17,6 +17,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -212,3 +213,60 @@ def test_the_graphs_tab_shows_the_net_and_its_restored_layers(tmp_path):
   assert np.unique(pixels[..., :3].reshape(-1, 3), axis=0).shape[0] > 50  # drawn
   if os.environ.get("DNN_TOOLKIT_SCREENSHOT"):
     shutil.copyfile(screenshot, os.environ["DNN_TOOLKIT_SCREENSHOT"])
+
+
+# The cards of Time Series' pinned section, in order, and the tag groups below it.
+_TIME_SERIES = """
+(() => JSON.stringify({
+  pinned: Array.from(document.querySelectorAll(
+      "metrics-pinned-view tb-truncated-path")).map(el => el.getAttribute("title")),
+  groups: Array.from(document.querySelectorAll(
+      "metrics-card-groups .group-title, metrics-card-groups .group-name"))
+      .map(el => el.textContent.trim()).filter(t => t)}))()
+"""
+
+
+def _announced_url(process, deadline):
+  """The URL line `dnn-toolkit tensorboard` prints once TensorBoard answers."""
+  seen = ""
+  while time.monotonic() < deadline:
+    if select.select([process.stdout], [], [], 1.0)[0]:
+      chunk = os.read(process.stdout.fileno(), 4096).decode()
+      if not chunk:
+        break
+      seen += chunk
+      for line in seen.splitlines():
+        if line.strip().startswith("open http"):
+          return line.split("open ", 1)[1].strip()
+  pytest.fail(f"dnn-toolkit tensorboard printed no URL: {seen!r}")
+
+
+def test_dnn_toolkit_tensorboard_opens_on_loss_and_accuracy(tmp_path):
+  """The URL the command prints opens Time Series with the learning curves pinned on
+  top, not on the alphabetically first tag groups (accuracy, activation_mean)."""
+  chromium = shutil.which("chromium")
+  if chromium is None:
+    pytest.skip("no chromium installed (Debian: apt-get install chromium)")
+  run_dir, _, _, _ = train_transfer_run(str(tmp_path))
+  command = subprocess.Popen(
+      [sys.executable, "-m", "dnn_toolkit", "tensorboard", run_dir, "--port", "0"],
+      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+  browser = None
+  try:
+    deadline = time.monotonic() + DEADLINE_S
+    url = _announced_url(command, deadline)
+    browser = DevTools(chromium, tempfile.mkdtemp(dir=tmp_path))
+    target = browser.call("Target.createTarget", deadline, url=url)
+    browser.session = browser.call("Target.attachToTarget", deadline, flatten=True,
+                                   targetId=target["targetId"])["sessionId"]
+    state = {}
+    while time.monotonic() < deadline:
+      state = json.loads(browser.evaluate(_TIME_SERIES, deadline))
+      if len(state["pinned"]) >= 2:
+        break
+      time.sleep(0.5)
+    assert state["pinned"] == ["loss", "accuracy"], state
+  finally:
+    if browser is not None:
+      browser.close()
+    stop_process(command)

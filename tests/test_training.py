@@ -332,9 +332,10 @@ BAD_FIT_ARGUMENTS = [
     ("patience=True", lambda d: {"patience": True}, TypeError,
      ["`patience`", "got type bool"]),
     ("label<0", lambda d: {"train": (d[0][0], _relabel(d[0][1], 0, -1))}, ValueError,
-     ["`train` labels in [0, 3) (n_outputs)", "Received labels from -1 to 2"]),
+     ["`train` labels to be classes 0 .. n_outputs-1", "Received labels from -1 to 2"]),
     ("label=n_outputs", lambda d: {"validation": (d[1][0], _relabel(d[1][1], 0, 3))},
-     ValueError, ["`validation` labels in [0, 3)", "Received labels from 1 to 3"]),
+     ValueError, ["`n_outputs` of at least 4, the classes of the `validation` labels "
+                  "(0 .. 3)", "Received: n_outputs=3"]),
     ("features", lambda d: {"train": (d[0][0][:, :10], d[0][1])}, ValueError,
      ["`train` images of 20 features", "Received: 10"]),
     ("lengths", lambda d: {"train": (d[0][0], d[0][1][:-1])}, ValueError,

@@ -174,7 +174,87 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
                       "'label' column)")
   g.add_argument("--standardize", action="store_true",
                  help="standardize your data's features with the training split's mean "
-                      "and std (default: features as given; MNIST is divided by 255)")
+                      "and std (default: features as given; MNIST is divided by 255). "
+                      "The run keeps its scaling: evaluate, predict and export take "
+                      "features as your data holds them")
+
+
+def add_task_flags(parser: argparse.ArgumentParser) -> None:
+  """Adds --digits and --per-class: a task drawn from the data (`run_data.make_task`)."""
+  d = parser.add_argument_group("the task's examples")
+  d.add_argument("--digits", default=None, metavar="LABELS",
+                 help="keep these labels only (MNIST's digits, or your data's integer "
+                      "labels): '0-4' or '5,7,9'; they become the run's classes, and "
+                      "it answers in them")
+  d.add_argument("--per-class", type=int, default=None, metavar="N",
+                 help="train on N examples of each class (a seeded draw)")
+
+
+def parse_digits(text: str | None) -> list[int] | None:
+  """'5-9' -> [5, 6, 7, 8, 9]; '5,7,9' -> [5, 7, 9]; None -> None.
+
+  Raises:
+    ValueError: naming --digits.
+  """
+  if text is None:
+    return None
+  digits = []
+  try:
+    for part in text.split(","):
+      low, _, high = part.strip().partition("-")
+      low, high = int(low), int(high) if high else int(low)
+      if low > high:
+        raise ValueError
+      digits.extend(range(low, high + 1))
+  except ValueError:
+    raise ValueError(f"argument --digits: expected labels such as '5-9' or '5,7,9'. "
+                     f"Received: --digits {text!r}") from None
+  if len(set(digits)) != len(digits):
+    raise ValueError(f"argument --digits: expected distinct labels. "
+                     f"Received: --digits {text!r}")
+  return sorted(digits)
+
+
+def check_task_flags(args: argparse.Namespace) -> list[int] | None:
+  """Checks --digits and --per-class before anything loads; returns the digits."""
+  check_positive_flag(args, "per_class", "--per-class")
+  return parse_digits(args.digits)
+
+
+def task_from_args(args: argparse.Namespace, seed: int = 0) -> tuple[Any, dict]:
+  """Loads the data the flags name and draws the task of --digits and --per-class.
+
+  Returns:
+    ((train, validation, test) `DataSet`s, the identity the run's record keeps).
+
+  Raises:
+    As `datasets_from_args`; ValueError naming --digits or --per-class.
+  """
+  from dnn_toolkit.runs import run_data  # pylint: disable=import-outside-toplevel
+  loaded = datasets_from_args(args)
+  return run_data.make_task(loaded, parse_digits(args.digits), args.per_class, seed)
+
+
+def add_scaled_flag(parser: argparse.ArgumentParser) -> None:
+  """Adds --scaled: the data's features are already scaled as the run's inputs."""
+  parser.add_argument("--scaled", action="store_true",
+                      help="the --data features are already scaled as the run's "
+                           "inputs (e.g. MNIST pixels already divided by 255); default: "
+                           "they are as your data holds them and the run's scaling is "
+                           "applied")
+
+
+def check_data_path(path: str | None) -> None:
+  """Raises naming --data unless `path` exists: before TensorFlow loads (fast)."""
+  if path is None:
+    return
+  # pylint: disable-next=import-outside-toplevel
+  from dnn_toolkit.errors import ArgumentError, DataNotFoundError
+  from dnn_toolkit.data import files  # pylint: disable=import-outside-toplevel
+  try:
+    files.check_data_path(path)
+  except DataNotFoundError as error:  # The loader's message, with the flag named.
+    raise ArgumentError("path", str(error), path) from None
 
 
 def _count_or_fraction(text):
@@ -206,7 +286,8 @@ def datasets_from_args(args: argparse.Namespace) -> Any:
   if args.data is None:
     for flag in ("test_size", "label_column"):
       if getattr(args, flag) is not None:
-        raise ValueError(f"{flag_of(flag)} applies to your own --data, not to MNIST.")
+        raise ValueError(f"argument {flag_of(flag)}: applies to your own --data, not "
+                         "to MNIST.")
     # Compact: MNIST stays uint8 (a quarter of float32's memory), scaled per batch or
     # in the graph, with the same values.
     return mnist.load_mnist(validation_size=5000 if args.validation_size is None
@@ -223,7 +304,7 @@ def refuse_data_flags_on_resume(args: argparse.Namespace) -> None:
   A resumed run reloads its own data, split and scaled as it was; a split flag would
   change nothing, so it is refused rather than ignored.
   """
-  for dest in ("validation_size", "test_size", "label_column"):
+  for dest in ("validation_size", "test_size", "label_column", "digits", "per_class"):
     if getattr(args, dest, None) is not None:
       raise ValueError(f"argument {flag_of(dest)}: a resumed run reloads its own data, "
                        "split as it was; leave it out (or give the data with --data).")
@@ -269,9 +350,7 @@ def add_quiet_flag(parser: argparse.ArgumentParser) -> None:
 
 def check_log_every_steps(args: argparse.Namespace) -> None:
   """Raises ValueError unless --log-every-steps is a positive integer."""
-  if args.log_every_steps < 1:
-    raise ValueError("Expected --log-every-steps to be a positive integer. "
-                     f"Received: --log-every-steps {args.log_every_steps}")
+  check_positive_flag(args, "log_every_steps", "--log-every-steps")
 
 
 # --------------------------------------------------- flags of the commands reading a run
@@ -287,8 +366,9 @@ def add_checkpoint_flag(parser: argparse.ArgumentParser) -> None:
 def add_label_column_flag(parser: argparse.ArgumentParser) -> None:
   """Adds --label-column NAME|INDEX for a CSV data file."""
   parser.add_argument("--label-column", default=None, metavar="COLUMN",
-                      help="CSV only: the label column's name or index (default: a "
-                           "header column named 'label')")
+                      help="CSV only: the label column's name or index (default: the "
+                           "run's own, if the file has it, else a header column named "
+                           "'label')")
 
 
 def add_inference_batch_flag(parser: argparse.ArgumentParser) -> None:
@@ -302,7 +382,7 @@ def check_positive_flag(args: argparse.Namespace, dest: str, flag: str) -> None:
   """Raises ValueError naming `flag` unless `args.<dest>` is a positive integer."""
   value = getattr(args, dest)
   if value is not None and value < 1:
-    raise ValueError(f"Expected {flag} to be a positive integer. Received: {flag} "
+    raise ValueError(f"argument {flag}: expected a positive integer. Received: {flag} "
                      f"{value}")
 
 
@@ -332,3 +412,15 @@ def check_run_dir(run_dir: str) -> None:
                             f"{checkpoints.STATE_FILE}); train one there first.")
 
 
+def nothing_left(result: Any, run_dir: str) -> str:
+  """What `train --resume` or `transfer --resume` says when the run (a
+  `lifecycle.RunResult` that did not train) had nothing left, and how to extend it."""
+  state, record = result.state, result.record
+  if state.stopped_early:
+    return (f"nothing left to train: {run_dir} stopped early at epoch {state.epoch} "
+            f"(no lower validation loss for {state.epochs_without_improvement} epochs, "
+            f"--patience {record.patience}). To train on, resume with a larger "
+            f"--patience (and --epochs above {state.epoch} if needed), or --patience 0.")
+  return (f"nothing left to train: {run_dir} has trained {state.epoch} of its "
+          f"{record.epochs} epochs. To train on, resume with --epochs "
+          f"{state.epoch + 10} (any number above {state.epoch}).")

@@ -2,8 +2,9 @@
 
 It evaluates the run read-only (`runs.evaluation.evaluate_run`: a run still training is
 evaluated from its best checkpoint) on the test split of the data it trained on, or on
-`--data`, prints the metrics and saves them into the run directory (evaluation.json,
-confusion_matrix.png).
+`--data` (features as the file holds them, such as MNIST's raw pixels: the run's own
+scaling is applied; labels as the training data named them), prints the metrics and
+saves them into the run directory (evaluation.json, confusion_matrix.png).
 """
 
 import argparse
@@ -17,7 +18,8 @@ LOADS_TENSORFLOW = False
 EXAMPLES = """\
 examples:
   dnn-toolkit evaluate checkpoints/mnist                 # its data's test split
-  dnn-toolkit evaluate checkpoints/iris --data new.csv --label-column species
+  dnn-toolkit evaluate checkpoints/iris --data new.csv     # the run's label column
+  dnn-toolkit evaluate checkpoints/mnist --data test_images.npz  # uint8 x, y
   dnn-toolkit evaluate checkpoints/mnist --checkpoint latest --json
 """
 
@@ -36,6 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                  help="a labelled data file (.npz, .csv, MNIST's files); default: the "
                       "test split of the run's own data")
   _flags.add_label_column_flag(p)
+  _flags.add_scaled_flag(p)
   _flags.add_checkpoint_flag(p)
   _flags.add_inference_batch_flag(p)
   p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
@@ -45,11 +48,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
   """Evaluates, saves evaluation.json and confusion_matrix.png, prints; returns 0."""
   _flags.check_positive_flag(args, "batch_size", "--batch-size")
+  if args.scaled and args.data is None:
+    raise ValueError("argument --scaled: applies to --data; the run's own test split "
+                     "is scaled as it was.")
+  _flags.check_data_path(args.data)
   _flags.check_run_dir(args.run_dir)
   from dnn_toolkit.runs import evaluation  # pylint: disable=import-outside-toplevel
   report = evaluation.evaluate_run(
       args.run_dir, which=args.checkpoint, data=args.data,
-      label_column=_flags.label_column(args.label_column), batch_size=args.batch_size)
+      label_column=_flags.label_column(args.label_column), batch_size=args.batch_size,
+      scaled=args.scaled or None)
   paths = evaluation.save_evaluation(report, args.run_dir)
   print(json.dumps(report, indent=1) if args.json else evaluation.format_report(report))
   if not args.json:

@@ -5,6 +5,11 @@ import json
 import os
 from typing import Any, Dict
 
+from dnn_toolkit import compat
+
+# The path is checked first: a missing one is refused before TensorFlow loads.
+LOADS_TENSORFLOW = False
+
 EXAMPLES = """\
 examples:
   dnn-toolkit inspect checkpoints/mnist                   # its best checkpoint
@@ -30,6 +35,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Prints the report of `checkpoints.inspect_checkpoint`; returns 0."""
+  path = args.checkpoint
+  if not os.path.exists(path) and not os.path.isfile(path + ".index"):
+    raise FileNotFoundError(f"argument CHECKPOINT: nothing at {path!r}: no such file, "
+                            f"directory or checkpoint prefix ({path}.index).")
+  compat.import_tensorflow_quietly()
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
   from dnn_toolkit.runs import evaluation  # pylint: disable=import-outside-toplevel
   report = checkpoints.inspect_checkpoint(args.checkpoint)
@@ -37,8 +47,11 @@ def run(args: argparse.Namespace) -> int:
   if args.json:
     if is_run:  # A run directory: also what training and `evaluate` measured.
       record = checkpoints.read_run_state(args.checkpoint)
-      report = dict(report, test=record.get("test"),
-                    evaluation=evaluation.read_evaluation(args.checkpoint))
+      evaluated = evaluation.read_evaluation(args.checkpoint)
+      if evaluated is not None:
+        evaluated = dict(evaluated, stale=evaluation.stale_evaluation(
+            evaluated, checkpoints.RunRecord.read(args.checkpoint)))
+      report = dict(report, test=record.get("test"), evaluation=evaluated)
     print(json.dumps(report, indent=1))
   else:
     lines = [format_inspection(report)]
@@ -47,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
       if isinstance(test, dict) and "accuracy" in test:
         lines.append(f"test (at the end of training): accuracy {test['accuracy']:.4f}, "
                      f"loss {test.get('loss', float('nan')):.4f}")
-      lines += evaluation.evaluation_lines(args.checkpoint)
+      lines += evaluation.evaluation_lines(args.checkpoint,
+                                           checkpoints.RunRecord.read(args.checkpoint))
     print("\n".join(lines))
   return 0
 

@@ -1,13 +1,16 @@
 """`dnn-toolkit predict`: a run's classes and class probabilities for a data file.
 
-The run is loaded read-only (`runs.loading.load_run`); the features are scaled as the
-run's training data was (its standardization, if any) and run through the net in
-batches of `--batch-size`. `--out` gets, per example, the predicted class and the
-probability of each class:
+The run is loaded read-only (`runs.loading.load_run`); the features, as the file holds
+them (MNIST's raw pixels 0-255; a CSV's columns but the run's label column), become the
+run's inputs through its own scaling, and are run through the net in batches of
+`--batch-size`. `--out` gets, per example, the predicted class as the training data
+named it and the probability of each class:
 
-    .npy  a structured array: out["class"] int64 [n], out["probabilities"] float32
-          [n, n_outputs] (np.load(path) reads it, no pickle)
-    .csv  a header `class,p0,p1,...` and one row per example
+    .npy  a structured array: out["class"] [n] (int64, or str for named classes),
+          out["probabilities"] float32 [n, n_outputs] (np.load(path) reads it, no
+          pickle)
+    .csv  a header `class,p<label>...` (`p_<name>` for named classes) and one row per
+          example
 
 An existing `--out` is refused (it may be the input): nothing is overwritten.
 """
@@ -27,7 +30,8 @@ OUT_SUFFIXES = (".npy", ".csv")
 EXAMPLES = """\
 examples:
   dnn-toolkit predict checkpoints/iris --data new.csv --out predictions.csv
-  dnn-toolkit predict checkpoints/mnist --data images.npz --out predictions.npy
+  dnn-toolkit predict checkpoints/mnist --data images.npy --out predictions.npy
+  dnn-toolkit predict checkpoints/mnist --data scaled.npz --scaled --out p.csv
 """
 
 
@@ -36,16 +40,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   p = subparsers.add_parser(
       "predict", help="a run's classes and probabilities for a data file",
       description="Predict the class and class probabilities of each example of a data "
-                  "file with a run's best (or latest) weights, in batches; the "
-                  "features are scaled as the run's were.",
+                  "file with a run's best (or latest) weights, in batches. Give the "
+                  "features as your data holds them (MNIST's raw pixels 0-255): the "
+                  "run's own scaling is applied.",
       epilog=EXAMPLES)
   p.add_argument("run_dir", metavar="RUN", help="the run directory")
   p.add_argument("--data", required=True, metavar="PATH",
-                 help="the examples: .npz (x, or x_test), .csv (labels, if any, in a "
-                      "'label' column or --label-column), MNIST's files (test images)")
+                 help="the examples: .npy (the features), .npz (x, or x_test), .csv "
+                      "(the run's label column, or a 'label' column, is left out), "
+                      "MNIST's files (test images)")
   p.add_argument("--out", required=True, metavar="FILE",
                  help="where the predictions go: .npy or .csv (must not exist)")
   _flags.add_label_column_flag(p)
+  _flags.add_scaled_flag(p)
   _flags.add_checkpoint_flag(p)
   _flags.add_inference_batch_flag(p)
   return p
@@ -65,37 +72,49 @@ def run(args: argparse.Namespace) -> int:
   """Predicts and writes --out; prints a summary line. Returns 0."""
   check_out(args.out)
   _flags.check_positive_flag(args, "batch_size", "--batch-size")
+  _flags.check_data_path(args.data)
   _flags.check_run_dir(args.run_dir)
   # pylint: disable-next=import-outside-toplevel
   from dnn_toolkit import checkpoints
   from dnn_toolkit.runs import loading, run_data  # pylint: disable=import-outside-toplevel
   record = checkpoints.RunRecord.read(args.run_dir)
-  features, _ = run_data.load_examples(
-      record, args.data, label_column=_flags.label_column(args.label_column))
+  inputs, _ = run_data.load_examples(
+      record, args.data, label_column=_flags.label_column(args.label_column),
+      scaled=args.scaled or None)
   with loading.load_run(args.run_dir, which=args.checkpoint) as loaded:
-    probabilities = loaded.probabilities(features, args.batch_size)
-  classes = probabilities.argmax(axis=1).astype(np.int64)  # [n]
-  write_predictions(args.out, classes, probabilities)
-  digits = run_data.class_digits(record)
-  meaning = (f"; classes 0-{len(digits) - 1} stand for digits "
-             f"{', '.join(map(str, digits))}" if digits else "")
-  print(f"predicted {len(classes)} examples into {args.out}{meaning}")
+    probabilities = loaded.probabilities(inputs, args.batch_size, scaled=True)
+    classes = loaded.classes
+  write_predictions(args.out, probabilities, classes)
+  shown = ", ".join(map(str, classes[:10])) + (", ..." if len(classes) > 10 else "")
+  print(f"predicted {len(probabilities)} examples into {args.out} (classes {shown})")
   return 0
 
 
-def write_predictions(path: str, classes: np.ndarray, probabilities: np.ndarray) -> None:
-  """Writes classes `[n]` and probabilities `[n, k]` to a .npy or .csv, atomically."""
+def write_predictions(path: str, probabilities: np.ndarray, classes) -> None:
+  """Writes each example's class and the probabilities `[n, k]` of the `classes`
+  (labels as the data names them) to a .npy or .csv, atomically."""
   from dnn_toolkit import _files  # pylint: disable=import-outside-toplevel
+  from dnn_toolkit.data import arrays  # pylint: disable=import-outside-toplevel
   n, k = probabilities.shape
+  labels = arrays.class_labels(probabilities.argmax(axis=1), classes)  # [n]
   if path.lower().endswith(".npy"):
-    table = np.zeros(n, dtype=[("class", np.int64), ("probabilities", np.float32, (k,))])
-    table["class"], table["probabilities"] = classes, probabilities
+    table = np.zeros(n, dtype=[("class", labels.dtype),
+                               ("probabilities", np.float32, (k,))])
+    table["class"], table["probabilities"] = labels, probabilities
     with _files.atomic_writer(path) as f:
       np.save(f, table, allow_pickle=False)
     return
+  columns = [f"p{c}" if isinstance(c, int) else f"p_{c}" for c in classes]
   with _files.atomic_writer(path, "w") as f:
-    f.write(",".join(["class"] + [f"p{i}" for i in range(k)]) + "\n")
+    f.write(",".join(["class"] + [_csv_field(c) for c in columns]) + "\n")
     for start in range(0, n, 10000):  # Any size: rows are formatted a block at a time.
       block = probabilities[start:start + 10000]
-      f.writelines(f"{c}," + ",".join(f"{p:.7g}" for p in row) + "\n"
-                   for c, row in zip(classes[start:start + 10000], block))
+      f.writelines(_csv_field(str(c)) + "," + ",".join(f"{p:.7g}" for p in row) + "\n"
+                   for c, row in zip(labels[start:start + 10000].tolist(), block))
+
+
+def _csv_field(text):
+  """A CSV field: quoted if it holds a comma, a quote or a line break."""
+  if any(c in text for c in ',"\n\r'):
+    return '"' + text.replace('"', '""') + '"'
+  return text

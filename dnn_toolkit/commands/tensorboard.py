@@ -2,12 +2,18 @@
 
 TensorBoard runs as a child process that this command always ends (Ctrl-C, SIGTERM,
 or the kernel's parent-death signal), with TensorFlow's C++ start-up lines dropped from
-its stderr. A port already in use is refused before anything slow is loaded.
+its stderr. A missing directory or a port already in use is refused before anything
+slow is loaded. The URL it prints opens TensorBoard's Time Series with the loss and the
+accuracy pinned at the top (`summaries.OPENING_CARDS`), the learning curves a run is
+looked at for first, above the layer diagnostics.
 """
 
 import argparse
 import errno
+import json
+import os
 import socket
+import urllib.parse
 
 from dnn_toolkit import compat
 from dnn_toolkit.commands import _child
@@ -44,6 +50,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Serves the logs until stopped (returns 0) or prints the command."""
+  if not os.path.isdir(args.run_dir):
+    raise FileNotFoundError(f"argument RUN_DIR: no directory at {args.run_dir!r}; give "
+                            "a run directory (or one holding event files).")
   if not args.print_command and 0 < args.port <= 65535:
     check_port_free(args.port)  # Before TensorFlow loads: the answer comes at once.
   compat.import_tensorflow_quietly()
@@ -104,4 +113,19 @@ class _Announcer:
         return
     self.done = True
     print(f"TensorBoard is serving {self.logdir}\n"
-          f"  open http://{HOST}:{self.port}/  (Ctrl-C stops it)", flush=True)
+          f"  open {opening_url(self.port)}\n"
+          f"  (loss and accuracy pinned at the top; Ctrl-C stops it)", flush=True)
+
+
+def opening_url(port: int) -> str:
+  """The URL that opens TensorBoard's Time Series on the loss and accuracy cards.
+
+  TensorBoard reads the cards to pin from the `pinnedCards` query parameter (the one
+  its own "share" links carry); the rest of the scalars follow, grouped by tag.
+  """
+  # pylint: disable-next=import-outside-toplevel
+  from dnn_toolkit.summaries import OPENING_CARDS
+  cards = [{"plugin": "scalars", "tag": tag} for tag in OPENING_CARDS]
+  query = urllib.parse.urlencode({"pinnedCards": json.dumps(cards,
+                                                            separators=(",", ":"))})
+  return f"http://{HOST}:{port}/?{query}#timeseries"

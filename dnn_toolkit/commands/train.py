@@ -19,8 +19,10 @@ EXAMPLES = """\
 examples:
   dnn-toolkit train --hidden-layers 300 100 --epochs 20 --run-dir checkpoints/mnist
   dnn-toolkit train --resume --run-dir checkpoints/mnist --epochs 30
-  dnn-toolkit train --data iris.csv --label-column species --standardize \
+  dnn-toolkit train --data iris.csv --label-column species --standardize \\
       --hidden-layers 16 --epochs 50 --run-dir checkpoints/iris
+  dnn-toolkit train --digits 0-4 --hidden-layers 100 100 100 100 100 \\
+      --run-dir checkpoints/digits-0-4      # the lesson's base net for transfer
   dnn-toolkit train --activation selu --no-batch-norm --dropout-rate 0 --quiet
   dnn-toolkit train --data fashion-mnist/ --no-verify --optimizer momentum
 """
@@ -36,6 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
       epilog=EXAMPLES)
   _flags.add_config_flags(p, resumable=True)
   _flags.add_data_flags(p)
+  _flags.add_task_flags(p)
   _flags.add_training_flags(p, resumable=True)
   _flags.add_run_flags(p)
   p.add_argument("--from-checkpoint", default=None, metavar="CHECKPOINT",
@@ -58,16 +61,18 @@ def run(args: argparse.Namespace) -> int:
   if args.from_checkpoint is not None and not args.resume:
     raise ValueError("argument --from-checkpoint: continues a saved run; give it with "
                      "--resume.")
+  _flags.check_task_flags(args)
   changes = _flags.given_config(args)
   _flags.config_from_args(args)  # Refuses a bad value before TensorFlow loads.
-  datasets = None
+  _flags.check_data_path(args.data)
+  sets = identity = None
   if args.resume and args.data is None:
     _flags.refuse_data_flags_on_resume(args)
   else:
     compat.import_tensorflow_quietly()
-    datasets = _flags.datasets_from_args(args)
+    sets, identity = _flags.task_from_args(args, seed=args.seed or 0)
     if not args.resume and args.n_outputs is None:  # The classes come from the data.
-      changes.setdefault("n_outputs", datasets.n_outputs or 10)
+      changes.setdefault("n_outputs", identity.get("n_outputs") or 10)
   compat.import_tensorflow_quietly()
   # pylint: disable-next=import-outside-toplevel
   from dnn_toolkit.runs import lifecycle, nets
@@ -79,18 +84,16 @@ def run(args: argparse.Namespace) -> int:
       steps_per_call=args.steps_per_call, verbose=0 if args.quiet else 1)
   try:
     result = lifecycle.train(
-        nets.PlainNet(changes=changes), datasets.train if datasets else None,
-        datasets.validation if datasets else None,
-        test=datasets.test if datasets else None, run_dir=run_dir,
-        resume=args.resume, from_checkpoint=args.from_checkpoint, settings=settings,
-        data=_identity(datasets) if datasets else None)
+        nets.PlainNet(changes=changes), *(sets[:2] if sets else (None, None)),
+        test=sets[2] if sets else None, run_dir=run_dir, resume=args.resume,
+        from_checkpoint=args.from_checkpoint, settings=settings, data=identity)
   except KeyboardInterrupt:
     print(f"\nInterrupted: the position is saved in {run_dir}. Continue with:\n"
           f"  dnn-toolkit train --resume --run-dir {run_dir}", file=sys.stderr)
     return EXIT_INTERRUPTED
   state = result.state
   if not result.trained:
-    print(_nothing_left(result, run_dir))
+    print(_flags.nothing_left(result, run_dir))
     return 0
   stop = " (early stopping)" if state.stopped_early else ""
   print(f"trained {state.epoch} epochs{stop}; best epoch {state.best_epoch}, "
@@ -99,26 +102,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"test accuracy {result.test['accuracy']:.4f}, loss {result.test['loss']:.4f}")
   print(f"run directory: {run_dir}")
   return 0
-
-
-def _nothing_left(result, run_dir):
-  """What to say when a resumed run had nothing left to train, and how to extend it."""
-  state, record = result.state, result.record
-  if state.stopped_early:
-    return (f"nothing left to train: {run_dir} stopped early at epoch {state.epoch} "
-            f"(no lower validation loss for {state.epochs_without_improvement} epochs, "
-            f"--patience {record.patience}). To train on, resume with a larger "
-            f"--patience (and --epochs above {state.epoch} if needed), or --patience 0.")
-  return (f"nothing left to train: {run_dir} has trained {state.epoch} of its "
-          f"{record.epochs} epochs. To train on, resume with --epochs "
-          f"{state.epoch + 10} (any number above {state.epoch}).")
-
-
-def _identity(datasets):
-  """The loader's identity, with the standardization the run's inputs went through."""
-  from dnn_toolkit.runs import run_data  # pylint: disable=import-outside-toplevel
-  identity = dict(datasets.identity)
-  standardization = getattr(datasets, "standardization", None)
-  if standardization is not None:
-    identity["standardization"] = run_data.standardization_json(standardization)
-  return identity

@@ -1,5 +1,7 @@
 """`dnn-toolkit transfer`: reuse a run's layers for a new task, the lesson's recipe.
 
+    dnn-toolkit train --digits 0-4 --hidden-layers 100 100 100 100 100 \\
+        --run-dir checkpoints/digits-0-4
     dnn-toolkit transfer --from checkpoints/digits-0-4 --reuse 'hidden[123]' \\
         --replace 4 --freeze 'hidden[12]' --cache-frozen --digits 5-9 --per-class 100
 
@@ -25,6 +27,8 @@ examples:
   dnn-toolkit transfer --from checkpoints/digits-0-4 --reuse 'hidden[123]' \\
       --replace 4 --freeze 'hidden[12]' --cache-frozen --digits 5-9 --per-class 100 \\
       --run-dir checkpoints/digits-5-9
+    (its base net: dnn-toolkit train --digits 0-4 --hidden-layers 100 100 100 100 100 \\
+      --epochs 5 --run-dir checkpoints/digits-0-4)
   dnn-toolkit transfer --from checkpoints/mnist --reuse 'hidden[12]' \\
       --data fashion-mnist/ --no-verify --epochs 5
 """
@@ -62,11 +66,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                  help="default: the run's")
   g.add_argument("--seed", type=int, default=None, help="default: the run's")
   _flags.add_data_flags(p)
-  d = p.add_argument_group("the new task's examples")
-  d.add_argument("--digits", default=None, metavar="LABELS",
-                 help="keep these labels only, renumbered from 0: '5-9' or '5,7,9'")
-  d.add_argument("--per-class", type=int, default=None, metavar="N",
-                 help="train on N examples of each class (a seeded draw)")
+  _flags.add_task_flags(p)
   _flags.add_training_flags(p, resumable=True)  # Not given: None (see --resume).
   r = p.add_argument_group("run directory and output")
   r.add_argument("--run-dir", default=None,
@@ -82,28 +82,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   return p
 
 
-def parse_digits(text):
-  """'5-9' -> [5, 6, 7, 8, 9]; '5,7,9' -> [5, 7, 9]; raises ValueError naming --digits."""
-  digits = []
-  try:
-    for part in text.split(","):
-      low, _, high = part.strip().partition("-")
-      low, high = int(low), int(high) if high else int(low)
-      if low > high:
-        raise ValueError
-      digits.extend(range(low, high + 1))
-  except ValueError:
-    raise ValueError(f"argument --digits: expected labels such as '5-9' or '5,7,9'. "
-                     f"Received: --digits {text!r}") from None
-  if min(digits) < 0 or max(digits) > 9 or len(set(digits)) != len(digits):
-    raise ValueError(f"argument --digits: expected distinct labels in 0-9. "
-                     f"Received: --digits {text!r}")
-  return sorted(digits)
-
-
 def _check_flags(args):
   """Refuses bad flag values before TensorFlow loads."""
-  for dest, flag in (("per_class", "--per-class"), ("epochs", "--epochs"),
+  for dest, flag in (("epochs", "--epochs"),
                      ("batch_size", "--batch-size"), ("n_outputs", "--n-outputs"),
                      ("save_every_steps", "--save-every-steps"),
                      ("log_every_steps", "--log-every-steps")):
@@ -114,15 +95,16 @@ def _check_flags(args):
   if any(n < 1 for n in args.replace):
     raise ValueError(f"argument --replace: expected hidden layer numbers from 1. "
                      f"Received: --replace {' '.join(map(str, args.replace))}")
+  _flags.check_task_flags(args)
   if args.resume:
     _check_resume_flags(args)
-    return None
+    return
   for dest, flag in (("from_run", "--from"), ("reuse", "--reuse")):
     if getattr(args, dest) is None:
       raise ValueError(f"argument {flag}: required (unless --resume).")
   if args.cache_frozen and not args.freeze:
     raise ValueError("argument --cache-frozen: needs --freeze (the layers to cache).")
-  return parse_digits(args.digits) if args.digits is not None else None
+  _flags.check_data_path(args.data)
 
 
 # Flags a resumed run takes from its record: given with --resume, they are refused.
@@ -147,7 +129,7 @@ def _check_resume_flags(args):
 
 def run(args: argparse.Namespace) -> int:
   """Trains the transfer run; prints what was reused and the result. Returns 0/130."""
-  digits = _check_flags(args)
+  _check_flags(args)
   if args.resume:
     _flags.check_run_dir(args.run_dir)
   else:
@@ -169,8 +151,9 @@ def run(args: argparse.Namespace) -> int:
     if os.path.exists(os.path.join(run_dir, "state.json")):
       raise FileExistsError(f"argument --run-dir: {run_dir} already holds a run; "
                             "nothing was changed. Choose a new run directory.")
-    sets, identity = _task_data(args, digits)
-    config = new_config(args, base.config, hidden, n_outputs(args, sets))
+    sets, identity = _flags.task_from_args(args, seed=args.seed or 0)
+    config = new_config(args, base.config, hidden,
+                        args.n_outputs or identity["n_outputs"])
     net = nets.TransferNet(base, config, reuse=reused, frozen_layers=frozen,
                            cache_frozen=args.cache_frozen)
   try:
@@ -181,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nInterrupted: the run in {run_dir} keeps its last checkpoint.",
           file=sys.stderr)
     return EXIT_INTERRUPTED
+  if not result.trained:
+    print(_flags.nothing_left(result, run_dir))
+    return 0
   _print_result(result, run_dir)
   return 0
 
@@ -196,31 +182,6 @@ def _print_result(result, run_dir):
   if result.test is not None:
     print(f"test accuracy {result.test['accuracy']:.4f}, loss {result.test['loss']:.4f}")
   print(f"run directory: {run_dir}")
-
-
-def _task_data(args, digits):
-  """(train, validation, test) of the new task, and the identity the record keeps."""
-  from dnn_toolkit.runs import run_data  # pylint: disable=import-outside-toplevel
-  loaded = _flags.datasets_from_args(args)
-  identity = dict(loaded.identity or {})
-  seed = args.seed if args.seed is not None else 0
-  sets = run_data.task_splits(loaded, digits, args.per_class, seed)
-  if digits:
-    identity["digits"] = digits
-  if args.per_class:
-    identity.update(per_class=args.per_class, per_class_seed=seed)
-  identity.update(n_test=len(sets[2].labels),
-                  n_outputs=max(int(s.labels.max()) + 1 for s in sets if len(s.labels)))
-  if loaded.standardization is not None:
-    identity["standardization"] = run_data.standardization_json(loaded.standardization)
-  return sets, identity
-
-
-def n_outputs(args, sets):
-  """--n-outputs, else the classes of the task's data (largest label + 1)."""
-  if args.n_outputs is not None:
-    return args.n_outputs
-  return max(int(split.labels.max()) + 1 for split in sets if len(split.labels))
 
 
 def resolve_layers(args, base_config):

@@ -34,6 +34,7 @@ from dnn_toolkit._validation import (
   check_optional_seed,
   check_positive_int,
 )
+from dnn_toolkit.data import scaling as scaling_lib
 
 # Tags that keep the random streams of shuffling, sampling and splitting apart for one
 # seed.
@@ -76,7 +77,9 @@ class ScaledImages(np.lib.mixins.NDArrayOperatorsMixin):
   Indexing, `len`, `shape`, `dtype` (float32), arithmetic and NumPy functions work as
   on the float32 array (the latter two convert it in full). `training.fit` recognises
   it: its in-graph training set stays uint8, scaled in the graph, and fed batches are
-  converted one batch at a time.
+  converted one batch at a time. Its `scaling` says how its values were made, so a
+  run given it (`Scaling.prepare`) takes it as scaled; values read from it are
+  `scaling.ScaledArray`s that say the same.
 
   Args:
     pixels: uint8 array `[n, ...]`.
@@ -118,12 +121,21 @@ class ScaledImages(np.lib.mixins.NDArrayOperatorsMixin):
   def __repr__(self):
     return f"ScaledImages(shape={self.shape}, scale={self.scale})"
 
+  @property
+  def scaling(self):
+    """The `scaling.Scaling` its values were made with: a division by `scale`."""
+    return scaling_lib.Scaling(divide_by=self.scale)
+
   def _scaled(self, pixels):
-    return np.divide(pixels, np.float32(self.scale), dtype=np.float32)
+    return scaling_lib.divide(pixels, self.scale)
+
+  def take(self, index):
+    """The images `pixels[index]`, still compact (a new `ScaledImages`)."""
+    return ScaledImages(self.pixels[index], self.scale)
 
   def __getitem__(self, index):
-    """Returns the float32 values of `pixels[index]` (a new array)."""
-    return self._scaled(self.pixels[index])
+    """Returns the float32 values of `pixels[index]` (a new, marked array)."""
+    return self.scaling.mark(self._scaled(self.pixels[index]))
 
   def __iter__(self):
     return (self._scaled(row) for row in self.pixels)
@@ -167,25 +179,43 @@ class Datasets(collections.namedtuple("Datasets", ["train", "validation", "test"
         validation_size: the validation size as resolved (a count, or for a user's
           file possibly a fraction of its rows).
         scaling: "divide by 255" (MNIST's pixels), "none" (features as given),
-          "standardize" (train mean and std, see `standardization`), or
-          "divide by 255, then standardize".
+          "standardize" (train mean and std), or "divide by 255, then
+          standardize" (`scaling.Scaling.description`); a standardized one also
+          keeps standardization: {"mean": [...], "std": [...]}.
         n_inputs, n_outputs: features per example and number of classes.
+        classes: the labels of classes 0 .. n_outputs-1 as the data holds them
+          (integers, or names such as "setosa"): the label map.
       Keys of a user's .npz or CSV only: test_size (as resolved; None when the file
       has its own test split), split_seed (the seed of the shuffled split), and for a
       CSV label_column (its name, or its index in a file without a header).
-    standardization: None, or the (mean, std) float32 [n_inputs] arrays of the train
-      split that were applied: apply the same to new data with `standardize`.
+    scaling: the `scaling.Scaling` that made the features from the data's raw
+      values (apply it to new raw data with `scaling.apply`), or None.
   """
 
-  def __new__(cls, train, validation, test, identity=None, standardization=None):
+  def __new__(cls, train, validation, test, identity=None, scaling=None):
     self = super().__new__(cls, train, validation, test)
     self.identity = identity
-    self.standardization = standardization
+    self.scaling = scaling
     return self
 
   def _replace(self, **changes):
     return Datasets(**dict(zip(self._fields, self), identity=self.identity,
-                           standardization=self.standardization, **changes))
+                           scaling=self.scaling, **changes))
+
+  @property
+  def standardization(self):
+    """The (mean, std) float32 `[n_inputs]` of a standardized `scaling`, or None."""
+    if self.scaling is None or not self.scaling.standardized:
+      return None
+    return self.scaling.mean, self.scaling.std
+
+  @property
+  def classes(self):
+    """The labels of classes 0 .. n_outputs-1 as the data holds them (the label
+    map), from `identity["classes"]`; else 0 .. n_outputs-1."""
+    if self.identity is not None and self.identity.get("classes") is not None:
+      return list(self.identity["classes"])
+    return list(range(self.n_outputs))
 
   @property
   def n_inputs(self):
@@ -212,34 +242,37 @@ def _n_outputs(splits):
 
 
 def make_datasets(train, validation, test, *, source, data_format, sha256,
-                  validation_size, scaling, n_outputs=None, standardization=None,
-                  **details):
+                  validation_size, scaling, classes=None, **details):
   """Returns `Datasets(train, validation, test)` with its `identity`: the one builder.
 
   Every loader ends here, so the identity has the same keys whatever the source.
 
   Args:
-    train, validation, test: `DataSet`s.
-    source, data_format, sha256, validation_size, scaling: identity entries (see
-      `Datasets`; `data_format` is stored as "format").
-    n_outputs: the number of classes; default the largest label present + 1.
-    standardization: None, or the (mean, std) applied to the features.
+    train, validation, test: `DataSet`s, their images scaled by `scaling` (marked
+      here as such: `scaling.ScaledArray`, or compact `ScaledImages` as they are).
+    source, data_format, sha256, validation_size: identity entries (see `Datasets`;
+      `data_format` is stored as "format").
+    scaling: the `scaling.Scaling` the images were made with.
+    classes: the labels of classes 0..k-1 as the data holds them; default
+      0 .. the largest label present.
     **details: further JSON-ready identity entries (test_size, label_column, ...).
 
   Returns:
     A `Datasets`.
   """
-  splits = (train, validation, test)
+  splits = [DataSet(images if isinstance(images, ScaledImages) or scaling.is_identity
+                    else scaling.mark(images), labels)
+            for images, labels in (train, validation, test)]
+  classes = list(range(_n_outputs(splits))) if classes is None else list(classes)
   identity = {
       "source": source, "format": data_format, "sha256": sha256,
       "n_train": train.num_examples, "n_validation": validation.num_examples,
       "n_test": test.num_examples, "validation_size": validation_size,
-      "scaling": scaling, "n_inputs": _n_inputs(splits),
-      "n_outputs": _n_outputs(splits) if n_outputs is None else int(n_outputs),
+      **scaling.to_identity(), "n_inputs": _n_inputs(splits),
+      "n_outputs": len(classes), "classes": classes,
   }
   identity.update(details)
-  return Datasets(train, validation, test, identity=identity,
-                  standardization=standardization)
+  return Datasets(*splits, identity=identity, scaling=scaling)
 
 
 def array_sha256(array):
@@ -258,20 +291,6 @@ def combined_sha256(digests):
   """
   text = "".join(f"{name} {digest}\n" for name, digest in digests.items())
   return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
-def standardize(features, mean, std):
-  """Returns float32 (features - mean) / std, the scaling `load_arrays` applies.
-
-  Args:
-    features: array [n, n_inputs].
-    mean, std: float32 [n_inputs], as in `Datasets.standardization` (std > 0).
-
-  Returns:
-    float32 [n, n_inputs].
-  """
-  features = np.asarray(features, dtype=np.float32)
-  return ((features - mean) / std).astype(np.float32, copy=False)
 
 
 def split_permutation(n, seed):
@@ -305,7 +324,10 @@ def _check_labels(labels):
 
 
 def _check_images_labels(images, labels):
-  images, labels = np.asarray(images), _check_labels(labels)
+  # Compact and marked images keep their type (`take` keeps it through a selection).
+  if not isinstance(images, ScaledImages):
+    images = np.asanyarray(images)
+  labels = _check_labels(labels)
   if images.ndim == 0 or len(images) != len(labels):
     raise ValueError(f"Received `images` and `labels` of different lengths, expected "
                      f"one label per image. Received: images of shape {images.shape}, "
@@ -318,9 +340,9 @@ def _check_digits(digits):
     raise TypeError(f"Expected `digits` to be an iterable of integers, got type "
                     f"{type(digits).__name__}. Received: digits={digits!r}")
   digits = [check_int("digits", d) for d in digits]
-  if not digits or min(digits) < 0 or max(digits) > 9:
+  if not digits or min(digits) < 0:
     raise ValueError(f"Received an invalid value for `digits`, expected one or more "
-                     f"digits in [0, 9]. Received: digits={digits!r}")
+                     f"labels >= 0 (MNIST's digits 0-9). Received: digits={digits!r}")
   return sorted(set(digits))
 
 
@@ -329,18 +351,27 @@ def filter_digits(dataset, digits=(0, 1, 2, 3, 4)):
 
   Args:
     dataset: a DataSet, or an (images [n, ...], labels [n]) pair.
-    digits: the labels to keep, integers in [0, 9]. Default (0, 1, 2, 3, 4).
+    digits: the labels to keep, integers >= 0 (MNIST's digits 0-9). Default
+      (0, 1, 2, 3, 4).
 
   Returns:
     A DataSet with images [m, ...] and labels [m], m <= n; labels are unchanged.
 
   Raises:
     TypeError: `dataset` is not a pair, or `digits` is not an iterable of integers.
-    ValueError: `digits` is empty or outside [0, 9]; images and labels differ in length.
+    ValueError: `digits` is empty or negative; images and labels differ in length.
   """
   images, labels = _check_dataset(dataset)
-  keep = np.isin(labels, _check_digits(digits))
-  return DataSet(images[keep], labels[keep])
+  keep = np.flatnonzero(np.isin(labels, _check_digits(digits)))
+  return DataSet(take(images, keep), labels[keep])
+
+
+def take(images, index):
+  """`images[index]` of the rows `index`, keeping compact images compact and marked
+  (`scaling.ScaledArray`) images marked."""
+  if isinstance(images, ScaledImages):
+    return images.take(index)
+  return images[index]
 
 
 def _class_counts_text(classes, counts):
@@ -385,7 +416,7 @@ def sample_per_class(dataset, n_per_class, seed=None):
     entropy = None if seed is None else [seed, _SAMPLE_STREAM, label]
     chosen.append(members[_permutation(len(members), entropy)[:n_per_class]])
   keep = np.sort(np.concatenate(chosen))
-  return DataSet(images[keep], labels[keep])
+  return DataSet(take(images, keep), labels[keep])
 
 
 def _map_labels(labels, mapping):
@@ -441,6 +472,83 @@ def relabel(data, mapping):
                      f"{new.min()}), expected new labels >= 0. Received: "
                      f"mapping={mapping!r}")
   return new
+
+
+# ------------------------------------------------------------------------ label maps
+
+
+def label_classes(*label_arrays):
+  """The label map of labels as a data set holds them: its classes, sorted.
+
+  Integer labels 0 .. k-1, all present, map to themselves; any other labels (names
+  such as "setosa", integers from 1, integers with gaps) map in sorted order: class i
+  stands for the i-th smallest label.
+
+  Args:
+    *label_arrays: 1-D arrays of labels, integers or strings (each array all one
+      kind); None entries are skipped.
+
+  Returns:
+    The list of distinct labels (Python ints or strs), sorted: class i is `[i]`.
+  """
+  present = [np.asarray(a) for a in label_arrays if a is not None and len(a)]
+  if not present:
+    return []
+  return np.unique(np.concatenate(present)).tolist()
+
+
+def classes_of(identity, n_outputs):
+  """The labels of classes 0..n_outputs-1 that a data identity (a run's record)
+  names: its `classes`, else (a record from before label maps) its `digits`, else
+  0 .. n_outputs-1."""
+  identity = identity or {}
+  for key in ("classes", "digits"):
+    if identity.get(key):
+      return list(identity[key])
+  return list(range(n_outputs))
+
+
+def class_indices(labels, classes):
+  """Each label's class: its position in `classes` (the inverse of `class_labels`).
+
+  Args:
+    labels: 1-D array of labels as the data holds them.
+    classes: the label map (`label_classes`, or a run's `classes`).
+
+  Returns:
+    (int64 `[n]` class indices, bool `[n]` of the labels that are no class; their
+    index is 0).
+  """
+  labels = np.asarray(labels)
+  keys = np.asarray(classes)
+  if labels.dtype.kind == "f" and keys.dtype.kind in "iu" and np.all(
+      np.isfinite(labels) & (labels == np.round(labels))):
+    labels = labels.astype(np.int64)  # 5.0 is the label 5
+  if not len(keys) or labels.dtype.kind != keys.dtype.kind and not (
+      labels.dtype.kind in "iu" and keys.dtype.kind in "iu"):
+    return np.zeros(len(labels), np.int64), np.ones(len(labels), bool)
+  order = np.argsort(keys, kind="stable")
+  positions = np.minimum(np.searchsorted(keys[order], labels), len(keys) - 1)
+  indices = order[positions].astype(np.int64)
+  unknown = keys[indices] != labels
+  indices[unknown] = 0
+  return indices, unknown
+
+
+def class_labels(indices, classes):
+  """The labels as the data holds them of class indices: `classes[indices]`.
+
+  Args:
+    indices: int array `[n]` of classes 0..len(classes)-1.
+    classes: the label map.
+
+  Returns:
+    `[n]`: int64 labels, or str labels for named classes.
+  """
+  table = np.asarray(classes)
+  if table.dtype.kind in "iu":
+    table = table.astype(np.int64)
+  return table[np.asarray(indices, np.int64)]
 
 
 # --------------------------------------------------------------------------- batches
@@ -564,15 +672,19 @@ def minibatch_indices(n, batch_size, seed=None, epoch=0, start_batch=0,
           for b in range(start_batch, num_batches))
 
 
+def _pair(data: Any, name: str = "data") -> tuple[Any, Any]:
+  """(images, labels) of a DataSet-like object or a pair, as they are (no conversion)."""
+  if hasattr(data, "images") and hasattr(data, "labels"):
+    return data.images, data.labels
+  if isinstance(data, (tuple, list)) and len(data) == 2:
+    return tuple(data)
+  raise TypeError(f"Expected `{name}` to be a DataSet or an (images, labels) pair. "
+                  f"Received: {name} of type {type(data).__name__}")
+
+
 def as_arrays(name: str, data: Any) -> tuple[Any, np.ndarray]:
   """Returns (images, labels) of a DataSet-like object or an (images, labels) pair."""
-  if hasattr(data, "images") and hasattr(data, "labels"):
-    images, labels = data.images, data.labels
-  elif isinstance(data, (tuple, list)) and len(data) == 2:
-    images, labels = data
-  else:
-    raise TypeError(f"Expected `{name}` to be a DataSet or an (images, labels) pair. "
-                    f"Received: {name} of type {type(data).__name__}")
+  images, labels = _pair(data, name)
   labels = np.asarray(labels)
   if labels.dtype.kind == "f":
     fractional = labels[labels != np.round(labels)]
@@ -604,8 +716,14 @@ def data_identity(train_set: DataSet | tuple[np.ndarray, np.ndarray],
   Returns:
     A JSON-ready dict: `source`'s fields plus 'n_train', 'n_validation', 'n_inputs',
     'train_sha256' and 'validation_sha256' (of the float32 images and int64 labels).
+    Without a 'scaling' in `source`, the training images' own (a loader's
+    `scaling.ScaledArray` or `ScaledImages` says it) is recorded, so a run given
+    a loader's splits applies it to raw features later.
   """
   identity = dict(source or {})
+  own = getattr(_pair(train_set)[0], "scaling", None)
+  if "scaling" not in identity and isinstance(own, scaling_lib.Scaling):
+    identity.update(own.to_identity())
   for name, part in (("train", train_set), ("validation", validation_set)):
     images, labels = as_arrays(name, part)
     digest = hashlib.sha256()

@@ -45,7 +45,8 @@ from dnn_toolkit._validation import check_bool, check_non_negative_int, check_pa
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.data import mnist_files as mnist_sources
 from dnn_toolkit.data.mnist_files import SourceMissing
-from dnn_toolkit.errors import DataIntegrityError, DataNotFoundError
+from dnn_toolkit.data.scaling import PIXEL_MAX, Scaling
+from dnn_toolkit.errors import ArgumentError, DataIntegrityError, DataNotFoundError
 
 PATH_ENV = "DNN_TOOLKIT_MNIST"
 CACHE_ENV = "DNN_TOOLKIT_CACHE"
@@ -54,8 +55,8 @@ NUM_TRAIN = 60000
 NUM_TEST = 10000
 #: `identity["source"]` of MNIST found in the automatic sources, all verified alike.
 AUTO_SOURCE = "auto"
-#: `identity["scaling"]` of every MNIST-format load: float32 pixels = uint8 / 255.
-SCALING = "divide by 255"
+#: The scaling of every MNIST-format load: float32 pixels = uint8 / 255.
+SCALING = Scaling(divide_by=PIXEL_MAX)
 
 # SHA-256 of the official MNIST contents: for each field, the uint8 array's bytes in
 # official order, i.e. each IDX file's payload without its 16- or 8-byte header (images
@@ -127,10 +128,11 @@ def load_mnist(validation_size=5000, path=None, cache_dir=None, verify=True,
 
   Returns:
     A `data.Datasets(train, validation, test)`; in each `DataSet`, images are float32
-    [n, 784] equal to uint8 / 255 (`data.ScaledImages` of the uint8 pixels when
-    `compact`) and labels int64 [n]. Its `identity` has format
-    "mnist", "fashion-mnist" or (unverified) "mnist-format", and scaling
-    "divide by 255".
+    [n, 784] equal to uint8 / 255 (a `scaling.ScaledArray`, which says so; compact:
+    `data.ScaledImages` of the uint8 pixels) and labels int64 [n]. Its `identity` has
+    format "mnist", "fashion-mnist" or (unverified) "mnist-format", and scaling
+    "divide by 255"; its `scaling` is `SCALING`. A run trained on them divides raw
+    pixels by 255 wherever it is used.
 
   Raises:
     TypeError: an argument has the wrong type (bools are not counts).
@@ -146,9 +148,9 @@ def load_mnist(validation_size=5000, path=None, cache_dir=None, verify=True,
   """
   validation_size = check_non_negative_int("validation_size", validation_size)
   if validation_size > NUM_TRAIN:
-    raise ValueError(f"Received an invalid value for `validation_size`, expected an "
-                     f"integer in [0, {NUM_TRAIN}] (the size of the MNIST training "
-                     f"set). Received: validation_size={validation_size}")
+    raise ArgumentError("validation_size", "Received an invalid value for {name}, "
+                        f"expected an integer in [0, {NUM_TRAIN}] (the size of the "
+                        "MNIST training set). Received: {received}", validation_size)
   if not isinstance(compact, bool):
     raise TypeError(f"Expected `compact` to be a bool. Received: compact={compact!r}")
   found = _find(path, cache_dir, verify, allow_download)
@@ -424,14 +426,14 @@ def _split(found, validation_size, compact=False):
   raw = found.raw
   num_train = len(raw.train_labels)
   if validation_size > num_train:
-    raise ValueError(f"Received an invalid value for `validation_size`, expected an "
-                     f"integer in [0, {num_train}] (the size of the training set). "
-                     f"Received: validation_size={validation_size}")
+    raise ArgumentError("validation_size", "Received an invalid value for {name}, "
+                        f"expected an integer in [0, {num_train}] (the size of the "
+                        "training set). Received: {received}", validation_size)
 
   def scale(images):  # uint8 [n, 784] -> float32 [n, 784] in [0, 1]
     if compact:
-      return data.ScaledImages(images, 255)
-    return np.divide(images, np.float32(255), dtype=np.float32)
+      return data.ScaledImages(images, SCALING.divide_by)
+    return SCALING.apply(images)
 
   images, labels = raw.train_images, raw.train_labels.astype(np.int64)
   return data.make_datasets(
@@ -441,4 +443,4 @@ def _split(found, validation_size, compact=False):
       test=data.DataSet(scale(raw.test_images), raw.test_labels.astype(np.int64)),
       source=found.source, data_format=found.data_format,
       sha256=data.combined_sha256(found.digests), validation_size=validation_size,
-      scaling=SCALING, n_outputs=mnist_sources.NUM_CLASSES)
+      scaling=SCALING, classes=list(range(mnist_sources.NUM_CLASSES)))

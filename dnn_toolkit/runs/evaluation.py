@@ -22,6 +22,7 @@ import numpy as np
 
 from dnn_toolkit import _files, plots
 from dnn_toolkit.checkpoints import RunRecord
+from dnn_toolkit.data import arrays
 from dnn_toolkit.runs import loading, run_data
 
 EVALUATION_FILE = "evaluation.json"
@@ -31,18 +32,21 @@ _MAX_ANNOTATED = 20
 
 
 def evaluate_run(run_dir: str, *, which: str = "best", data: str | None = None,
-                 label_column: str | int | None = None,
-                 batch_size: int = 5000) -> dict[str, Any]:
+                 label_column: str | int | None = None, batch_size: int = 5000,
+                 scaled: bool | None = None) -> dict[str, Any]:
   """Evaluates a run read-only on its own test split, or on a data file.
 
   Args:
     run_dir: the run directory (a run still training is evaluated from its best
       checkpoint).
     which: 'best' or 'latest' checkpoint.
-    data: a labelled data file (`data.files.load_features` formats); default the test
-      split of the run's own data.
-    label_column: CSV only, the label column's name or index.
+    data: a labelled data file (`data.files.load_features` formats), its features
+      as the file holds them (raw pixels for an MNIST run); default the test split
+      of the run's own data.
+    label_column: CSV only, the label column's name or index (default: the run's).
     batch_size: examples per Session run.
+    scaled: True if the file's features are already scaled as the run's inputs
+      (see `scaling.Scaling.prepare`).
 
   Returns:
     The report of `evaluation_report`, with 'loss', 'accuracy', 'data' (what was
@@ -53,18 +57,19 @@ def evaluate_run(run_dir: str, *, which: str = "best", data: str | None = None,
   """
   record = RunRecord.read(run_dir)
   if data is None:
-    images, labels, described = run_data.record_test_split(record)
+    inputs, indices, described = run_data.record_test_split(record)
   else:
-    images, labels = run_data.load_examples(record, data, label_column=label_column,
-                                            labels_required=True)
+    inputs, indices = run_data.load_examples(record, data, label_column=label_column,
+                                             labels_required=True, scaled=scaled)
     described = os.path.abspath(data)
+  classes = run_data.class_labels(record)
   with loading.load_run(run_dir, which=which) as loaded:
-    metrics = loaded.evaluate(images, labels, batch_size=batch_size)
-    probabilities = loaded.probabilities(images, batch_size)
+    metrics = loaded.evaluate(inputs, arrays.class_labels(indices, classes),
+                              batch_size, scaled=True)
+    probabilities = loaded.probabilities(inputs, batch_size, scaled=True)
     checkpoint = loaded.checkpoint
-  report = evaluation_report(labels, probabilities.argmax(axis=1),
-                             record.config.n_outputs,
-                             class_names=run_data.class_digits(record))
+  report = evaluation_report(indices, probabilities.argmax(axis=1),
+                             record.config.n_outputs, class_names=classes)
   report.update(loss=metrics["loss"], accuracy=metrics["accuracy"], data=described,
                 checkpoint=os.path.relpath(checkpoint, run_dir), which=which)
   return report
@@ -78,7 +83,7 @@ def evaluation_report(labels: np.ndarray, predictions: np.ndarray, n_classes: in
     labels: int array `[n]`, the true classes in [0, n_classes).
     predictions: int array `[n]`, the predicted classes.
     n_classes: positive int.
-    class_names: optional names of classes 0..n_classes-1 (a digits run's digits).
+    class_names: optional names of classes 0..n_classes-1 (the run's labels).
 
   Returns:
     A JSON-ready dict: 'n', 'classes' (names), 'per_class' (one dict per class with
@@ -170,12 +175,34 @@ def read_evaluation(run_dir: str) -> dict[str, Any] | None:
   return report if isinstance(report, dict) and "accuracy" in report else None
 
 
-def evaluation_lines(run_dir: str) -> list[str]:
+def stale_evaluation(report: dict[str, Any], record: RunRecord) -> str | None:
+  """The run's checkpoint that replaced the one a saved evaluation used, or None.
+
+  Args:
+    report: a saved evaluation (`read_evaluation`).
+    record: the run's record now.
+
+  Returns:
+    The checkpoint (relative to the run) its `which` ('best' or 'latest') names now,
+    if that is not the one evaluated; else None.
+  """
+  now = record.best_checkpoint if report.get("which", "best") == "best" else (
+      record.latest_checkpoint)
+  if not now:
+    return None
+  now = os.path.relpath(now, record.run_dir)
+  return None if now == report.get("checkpoint") else now
+
+
+def evaluation_lines(run_dir: str, record: RunRecord | None = None) -> list[str]:
   """Lines that show a run's saved evaluation and its figure, or [] if there is none.
 
       evaluation: accuracy 0.9440, loss 0.1902 on 4861 examples of MNIST (test split),
         best/model.ckpt-30: checkpoints/digits/evaluation.json
       confusion matrix: checkpoints/digits/confusion_matrix.png
+
+  Given the run's `record`, an evaluation of a checkpoint the run has since replaced
+  is marked stale, with the command that evaluates the current one.
   """
   report = read_evaluation(run_dir)
   if report is None:
@@ -184,6 +211,12 @@ def evaluation_lines(run_dir: str) -> list[str]:
            f"{report.get('loss', float('nan')):.4f} on {report.get('n')} examples of "
            f"{report.get('data')}, {report.get('checkpoint')}: "
            f"{os.path.join(run_dir, EVALUATION_FILE)}"]
+  now = stale_evaluation(report, record) if record is not None else None
+  if now is not None:
+    which = report.get("which", "best")
+    again = "" if which == "best" else " --checkpoint latest"
+    lines.append(f"  stale: the run's {which} checkpoint is now {now}; evaluate it "
+                 f"with: dnn-toolkit evaluate {run_dir}{again}")
   png = os.path.join(run_dir, CONFUSION_PNG)
   if os.path.isfile(png):
     lines.append(f"confusion matrix: {png}")

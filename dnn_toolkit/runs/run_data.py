@@ -1,20 +1,22 @@
-"""A run's data as the run saw it: reload, split, scale, label.
+"""A run's data as the run saw it: its task, reloaded, scaled and labelled.
 
 A run's record (`checkpoints.RunRecord.data`) names the data it trained on: the loader's
-identity (source, format, split sizes and seed, scaling) plus, for a transfer run, the
-digits it kept. This module owns turning that record back into arrays, for resuming,
-evaluating, predicting, exporting and transferring:
+identity (source, format, split sizes and seed, scaling, the label map `classes`) plus,
+for a task drawn from it (`--digits`, `--per-class`), the labels it kept and the draw.
+This module owns turning that record back into arrays, for resuming, evaluating,
+predicting, exporting and transferring:
 
+    splits, identity = make_task(loaded, digits=[0, 1, 2, 3, 4])   # a new run's task
     train, validation, test = reload_splits(record)    # checked against its digests
-    X, y = load_examples(record, "new.csv")            # a file, scaled as the run was
+    inputs, classes = load_examples(record, "new.csv")  # a file, as the run's inputs
 
-Features are scaled as the run's were: a standardized run's (mean, std) comes from
-`record.data["standardization"]` where stored, else from the training split of its
-source, reloaded and checked against the record's digests. Labels are kept or relabelled
-as the run's were (a run on digits 5-9 calls them classes 0-4).
+Features become the run's inputs through the run's `scaling.Scaling` (`scaling_of`):
+raw values as the file holds them are scaled as the training data was. Labels become
+the run's classes through its label map (`class_labels`): a run on digits 5-9 calls
+them classes 0-4 and answers 5-9; a run on a CSV of names answers in names.
 """
 
-from collections.abc import Sequence
+import os
 from typing import Any
 
 import numpy as np
@@ -22,49 +24,77 @@ import numpy as np
 from dnn_toolkit.checkpoints import RunRecord
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.data import files, mnist
-from dnn_toolkit.errors import DataError
+from dnn_toolkit.data.scaling import STANDARDIZE, Scaling
+from dnn_toolkit.errors import ArgumentError, DataError
 
-STANDARDIZE = "standardize"
 
-
-def class_digits(record) -> Sequence[int] | None:
-  """The original labels a run's classes 0..k-1 stand for (a digits run), or None."""
-  digits = (record.data or {}).get("digits")
-  return list(digits) if digits else None
+def class_labels(record: RunRecord) -> list[Any]:
+  """The labels, as the data holds them, of a run's classes 0..k-1 (its label map)."""
+  return data.classes_of(record.data, record.config.n_outputs)
 
 
 def select_digits(dataset, digits):
-  """Keeps the examples of `digits` and relabels them 0..len(digits)-1, in order."""
+  """Keeps the examples of class indices `digits` and renumbers them 0..len-1, in order."""
   kept = data.filter_digits(dataset, digits)
   return data.relabel(kept, {d: i for i, d in enumerate(digits)})
 
 
-def task_splits(loaded, digits=None, per_class=None, seed=0):
-  """The (train, validation, test) `DataSet`s of a task drawn from loaded data.
+def make_task(loaded, digits=None, per_class=None, seed=0):
+  """The (train, validation, test) of a task drawn from loaded data, and its identity.
 
-  The one recipe of the transfer command's `--digits` and `--per-class`, so that a run
-  of it can be reloaded exactly.
+  The one recipe of `--digits` and `--per-class` (`train` and `transfer`), so that a
+  run of it can be reloaded exactly (`reload_source`).
 
   Args:
     loaded: a `data.Datasets`.
-    digits: optional labels to keep, relabelled 0..len(digits)-1 in every split.
+    digits: optional labels to keep, as the data holds them (MNIST's digits), in
+      every split; they become classes 0..len(digits)-1, in sorted order.
     per_class: optional positive int: that many training examples of each class, a
       draw seeded by `seed`.
     seed: the draw's seed.
 
+  Returns:
+    ((train, validation, test) `DataSet`s, the identity the record keeps: the
+    loader's, with digits, per_class and per_class_seed, the task's n_test,
+    n_outputs and classes).
+
   Raises:
-    ValueError: a split holds none of `digits`, or a class too few examples.
+    ArgumentError: `digits` names a label the data does not have, or a split holds
+      none of them; `per_class` exceeds a class's training examples.
   """
+  identity = dict(loaded.identity or {})
+  classes = loaded.classes
   splits = list(loaded)
   if digits:
-    splits = [select_digits(split, digits) for split in splits]
+    digits = sorted(digits)
+    unknown = [d for d in digits if d not in classes]
+    if unknown:
+      raise ArgumentError("digits", f"The data has no class {unknown[0]} (its classes: "
+                          f"{_listed(classes)}). Received: {{received}}", digits)
+    indices = [classes.index(d) for d in digits]
+    splits = [select_digits(split, indices) for split in splits]
     for name, split in zip(("train", "validation", "test"), splits):
       if not len(split.labels):
-        raise ValueError(f"argument --digits: the {name} split holds no examples of "
-                         f"the labels {list(digits)}.")
+        raise ArgumentError("digits", f"The {name} split holds no examples of the "
+                            "labels {received}.", digits)
+    classes = list(digits)
+    identity["digits"] = list(digits)
   if per_class:
-    splits[0] = data.sample_per_class(splits[0], per_class, seed=seed)
-  return tuple(splits)
+    try:
+      splits[0] = data.sample_per_class(splits[0], per_class, seed=seed)
+    except ValueError as error:
+      raise ArgumentError("per_class", f"{{name}} {per_class} is more than the training "
+                          f"split holds of some class: {error}", per_class) from None
+    identity.update(per_class=per_class, per_class_seed=seed)
+  if digits or per_class:
+    identity.update(n_test=len(splits[2].labels), n_outputs=len(classes),
+                    classes=classes)
+  return tuple(splits), identity
+
+
+def _listed(values, limit=12):
+  shown = ", ".join(map(str, values[:limit]))
+  return shown + (", ..." if len(values) > limit else "")
 
 
 def reload_source(identity: dict | None):
@@ -93,8 +123,8 @@ def reload_source(identity: dict | None):
                     seed=identity.get("split_seed", 0),
                     label_column=identity.get("label_column"))
     loaded = files.load_arrays(source, **kwargs)
-  splits = task_splits(loaded, identity.get("digits"), identity.get("per_class"),
-                       identity.get("per_class_seed", 0))
+  splits, _ = make_task(loaded, identity.get("digits"), identity.get("per_class"),
+                        identity.get("per_class_seed", 0))
   found = data.data_identity(splits[0], splits[1])
   differs = [k for k in ("train_sha256", "validation_sha256")
              if identity.get(k) and identity[k] != found[k]]
@@ -116,10 +146,11 @@ def reload_splits(record: RunRecord) -> tuple[Any, Any, Any]:
 
 
 def record_test_split(record):
-  """The test split of the data the run trained on (digits selected as the run's).
+  """The test split of the data the run trained on (its task, as the run's).
 
   Returns:
-    (images float32 [n, n_inputs], labels int64 [n], a description of the source).
+    (inputs float32 [n, n_inputs], scaled as the run's, class indices int64 [n], a
+    description of the source).
 
   Raises:
     DataError: the source is gone or changed, or its test split is empty.
@@ -130,72 +161,97 @@ def record_test_split(record):
   if not len(test.labels):
     raise DataError(f"The run's data source {source} has no test examples; pass the "
                     "data to evaluate with --data.")
-  return test.images, test.labels, f"{source} (test split)"
+  return np.asarray(test.images, np.float32), test.labels, f"{source} (test split)"
 
 
-def standardization(record) -> tuple[np.ndarray, np.ndarray] | None:
-  """The (mean, std) float32 [n_inputs] a run standardized with, or None if it did not.
+def scaling_of(record: RunRecord) -> Scaling | None:
+  """The `Scaling` from raw features to the run's inputs, or None if unrecorded.
 
-  Read from `record.data["standardization"]` ({"mean": [...], "std": [...]}) when the
-  record holds it; else recomputed from the training split of the run's source, which
-  `reload_source` checks against the record's digest.
+  Read from the record (`Scaling.from_identity`); a standardized run recorded before
+  the values were kept gets them from the training split of its source, which
+  `reload_source` checks against the record's digests.
   """
   identity = record.data or {}
-  if STANDARDIZE not in (identity.get("scaling") or ""):
-    return None
-  stored = identity.get("standardization")
-  if stored:
-    return (np.asarray(stored["mean"], np.float32), np.asarray(stored["std"], np.float32))
-  mean, std = reload_source(identity)[0].standardization
-  return mean, std
+  scaling = Scaling.from_identity(identity)
+  if scaling is None and STANDARDIZE in (identity.get("scaling") or ""):
+    scaling = reload_source(identity)[0].scaling
+  return scaling
 
 
-def standardization_json(pair) -> dict | None:
-  """(mean, std) arrays as the record stores them: {"mean": [...], "std": [...]}."""
-  if pair is None:
-    return None
-  return {"mean": np.asarray(pair[0]).tolist(), "std": np.asarray(pair[1]).tolist()}
+def label_column_for(record: RunRecord, path: str,
+                     label_column: str | int | None) -> str | int | None:
+  """The label column to read a CSV `path` with: the one given, else the run's own
+  if the file has it (by name in its header, or by index when the file is one
+  column wider than the run's features), else None (a 'label' column, if any)."""
+  identity = record.data or {}
+  recorded = identity.get("label_column")
+  if label_column is not None or recorded is None or not path.lower().endswith(
+      (".csv", ".tsv")) or not os.path.isfile(path):
+    return label_column
+  header, n_columns = files.csv_layout(path)
+  if isinstance(recorded, str):
+    return recorded if header is not None and recorded in header else None
+  return recorded if n_columns == identity.get("n_inputs", -2) + 1 else None
 
 
-def load_examples(record, path, *, label_column=None, labels_required=False):
-  """Reads a data file to run a run's net on: scaled and labelled as the run's data.
+def load_examples(record, path, *, label_column=None, labels_required=False,
+                  scaled=None):
+  """Reads a data file to run a run's net on: as the run's inputs and classes.
 
   Args:
     record: the run's `RunRecord`.
-    path: a data file (`datasets.load_features` formats).
-    label_column: CSV only, as in `datasets.load_features`.
+    path: a data file (`files.load_features` formats: also a bare .npy).
+    label_column: CSV only; default the run's own, if the file has that column
+      (`label_column_for`), else a 'label' column if there is one.
     labels_required: raise unless the file holds labels (to evaluate on); else any
       labels are ignored and every row is returned (to predict on).
+    scaled: as in `scaling.Scaling.prepare`: None, the features are raw (refused if
+      they plainly are not); True, already scaled as the run's inputs.
 
   Returns:
-    (features float32 [n, n_inputs], labels int64 [n] or None). With labels, a
-    digits run's rows of other labels are left out and the rest relabelled.
+    (inputs float32 [n, n_inputs], class indices int64 [n] or None). With labels, a
+    digits run keeps only the rows of its digits; any other run refuses labels that
+    are none of its classes.
 
   Raises:
     DataError, ValueError: unreadable file, no labels where required, a width other
-      than the run's n_inputs, labels outside the run's classes.
+      than the run's n_inputs, labels outside the run's classes, features that are
+      plainly not raw.
   """
-  features, labels = files.load_features(path, label_column=label_column)
-  n_inputs = (record.data or {}).get("n_inputs")
+  features, labels = files.load_features(
+      path, label_column=label_column_for(record, os.fspath(path), label_column))
+  identity = record.data or {}
+  n_inputs = identity.get("n_inputs")
   if n_inputs is not None and features.shape[1] != n_inputs:
     raise DataError(f"{path} holds {features.shape[1]} features per example, expected "
-                    f"{n_inputs} (the run's n_inputs).")
+                    f"{n_inputs} (the run's inputs).")
   if labels_required and labels is None:
     raise DataError(f"{path} holds no labels (a CSV needs a 'label' column or "
                     "--label-column; an .npz a y or y_test array).")
-  if not labels_required:
-    labels = None  # To predict on: every row counts, whatever its label.
-  digits = class_digits(record)
-  if digits and labels is not None:
-    features, labels = select_digits((features, labels), digits)
-    if not len(labels):
-      raise DataError(f"{path} holds no examples of the run's digits {digits}.")
-  n_classes = record.config.n_outputs
-  if labels is not None and len(labels) and labels.max() >= n_classes:
-    row = int(np.argmax(labels >= n_classes))
-    raise DataError(f"{path}, row {row}: the label is {int(labels[row])}, expected a "
-                    f"class below {n_classes} (the run's n_outputs).")
-  pair = standardization(record)
-  if pair is not None:
-    features = data.standardize(features, *pair)
-  return features, labels
+  indices = None
+  if labels_required:
+    features, indices = _as_classes(record, path, features, labels)
+  scaling = scaling_of(record)
+  if scaling is None:
+    return np.asarray(features, np.float32), indices
+  return scaling.prepare(features, scaled=scaled, where=os.fspath(path)), indices
+
+
+def _as_classes(record, path, features, labels):
+  """(features, class indices) of the rows whose labels are the run's classes."""
+  classes = class_labels(record)
+  indices, unknown = data.class_indices(labels, classes)
+  if (record.data or {}).get("digits"):  # A task of some labels: the others are not.
+    keep = ~unknown
+    if not keep.any():
+      raise DataError(f"{path} holds no examples of the run's classes "
+                      f"{_listed(classes)}.")
+    return features[keep], indices[keep]
+  if unknown.any():
+    row = int(np.flatnonzero(unknown)[0])
+    others = np.unique(labels[unknown]).tolist()
+    raise DataError(f"{path}, row {row}: the label {labels[row].item()!r} is none of "
+                    f"the run's classes ({_listed(classes)}); {len(others)} unknown "
+                    f"label(s): {_listed(others)}.")
+  return features, indices
+

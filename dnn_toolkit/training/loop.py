@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from dnn_toolkit import _validation
 from dnn_toolkit.data.arrays import ScaledImages, as_arrays, epoch_permutation
-from dnn_toolkit.errors import TrainingDivergedError
+from dnn_toolkit.errors import ArgumentError, TrainingDivergedError
 from dnn_toolkit.progress import Progress
 from dnn_toolkit.training import _fast_run, multistep
 from dnn_toolkit.training.hooks import (BestWeights, HeldInterrupt, Hook, call_hooks,
@@ -60,18 +60,24 @@ def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
   if patience is not None:
     _validation.check_positive_int("patience", patience)
   if batch_size > len(X_train):
-    raise ValueError("Received an invalid value for `batch_size`, expected at most the "
-                     f"{len(X_train)} training examples. Received: batch_size={batch_size}")
+    raise ArgumentError("batch_size", "Received an invalid value for {name}, expected "
+                        f"at most the {len(X_train)} training examples. Received: "
+                        "{received}", batch_size)
   if not len(X_valid):  # Its loss would read 0.0: a best epoch that means nothing.
-    raise ValueError("Expected `validation` to hold at least one example; it drives "
-                     "early stopping and the epoch metrics. Received: 0 examples")
+    raise ArgumentError("validation", "Expected {name} to hold at least one example; "
+                        "it drives early stopping and the epoch metrics. Received: 0 "
+                        "examples", 0)
   for name, X, y in (("train", X_train, y_train), ("validation", X_valid, y_valid)):
     if X.shape[1] != n_inputs:
-      raise ValueError(f"Expected `{name}` images of {n_inputs} features. "
-                       f"Received: {X.shape[1]}")
-    if len(y) and (y.min() < 0 or y.max() >= config.n_outputs):
-      raise ValueError(f"Expected `{name}` labels in [0, {config.n_outputs}) "
-                       f"(n_outputs). Received labels from {y.min()} to {y.max()}")
+      raise ArgumentError(name, f"Expected {{name}} images of {n_inputs} features. "
+                          f"Received: {X.shape[1]}", X.shape[1])
+    if len(y) and y.min() < 0:
+      raise ArgumentError(name, "Expected {name} labels to be classes 0 .. n_outputs-1. "
+                          f"Received labels from {y.min()} to {y.max()}", int(y.min()))
+    if len(y) and y.max() >= config.n_outputs:
+      raise ArgumentError("n_outputs", f"Expected {{name}} of at least {y.max() + 1}, "
+                          f"the classes of the `{name}` labels (0 .. {y.max()}). "
+                          "Received: {received}", config.n_outputs)
   return (X_train, y_train), (X_valid, y_valid)
 
 
