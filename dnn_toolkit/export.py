@@ -101,11 +101,11 @@ def export_saved_model(run_dir: str, export_dir: str | os.PathLike[str], *,
   _check_scaling(scaling, n_inputs)
   if classes is None:
     classes = arrays.classes_of(record.data, record.config.n_outputs)
-  classes = _check_classes(classes, record.config.n_outputs)
+  labels = _check_classes(classes, record.config.n_outputs)
   meta_graph, names = _inference_meta_graph(record.config, n_inputs)
-  doc = signature_doc(n_inputs, scaling, classes)
+  doc = signature_doc(n_inputs, scaling, labels)
   with staged_directory(export_dir) as staging:
-    _write(staging, meta_graph, names, prefix, n_inputs, scaling, classes,
+    _write(staging, meta_graph, names, prefix, n_inputs, scaling, labels,
            frozen_graph)
     _write_signature_doc(staging, doc)
   return doc
@@ -198,7 +198,8 @@ def _check_scaling(scaling, n_inputs):
                         f"{scaling.mean.shape}", scaling)
 
 
-def _check_classes(classes, n_outputs):
+def _check_classes(classes: Sequence[Any] | np.ndarray, n_outputs: int
+                   ) -> np.ndarray:
   """The labels as an int64 or str array of `n_outputs` entries."""
   labels = np.asarray(list(classes))
   if labels.shape != (n_outputs,) or labels.dtype.kind not in "iuU":

@@ -142,11 +142,18 @@ class Chief:
     self.progress = Progress(options.verbose, stream)
     self.workers = WorkerWatch(task.num_workers, lost_timeout=options.replica_timeout,
                                join_timeout=options.startup_timeout)
-    self.state: TrainState | None = None
+    self._state: TrainState | None = None
     self.sess = None
     self._saved: tuple[str | None, dict[str, Any], str | None] | None = None
     self._seen = 0
     self._started = time.perf_counter()
+
+  @property
+  def state(self) -> TrainState:
+    """The run's training state, set when the first session is created."""
+    if self._state is None:
+      raise RuntimeError("The chief's state is set when its first session starts.")
+    return self._state
 
   # Session hook protocol, called by MonitoredSession.
   def begin(self) -> None:
@@ -156,10 +163,10 @@ class Chief:
     """The first session starts the run's state; a re-created one rewinds it."""
     del coord  # Unused.
     self.sess = session
-    if self.state is not None:
+    if self._state is not None:
       self._rewind(session)
       return
-    self.state = self.run.initial_state(self.checkpoint, self.best_weights)
+    self._state = self.run.initial_state(self.checkpoint, self.best_weights)
     # Means over the examples this process trains on since the epoch began: a
     # restarted chief starts its sums afresh.
     self.state.epoch_loss_sum = self.state.epoch_correct = 0.0

@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from dnn_toolkit import _signals
 from dnn_toolkit.cluster import watch
@@ -122,7 +122,7 @@ class LocalCluster:
     self.processes: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
     self._pumps: list[threading.Thread] = []
     self._output = threading.Lock()
-    self._run_lock = None
+    self._run_lock: Any = None  # the run lock, taken by `start`
 
   def task_command(self, job: str, index: int) -> list[str]:
     return self.task_argv + ["--cluster", json.dumps(self.spec), "--job-name", job,

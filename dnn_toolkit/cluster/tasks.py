@@ -332,6 +332,8 @@ def check_port_free(task: TaskSpec) -> None:
   `tf.compat.v1.train.Server` listens on every interface, so the port is tried there.
   gRPC would share a port with another server (SO_REUSEPORT) instead of failing.
   """
+  if task.address is None:  # An evaluator serves nothing.
+    return
   port = int(task.address.rpartition(":")[2])
   with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
     # Like the server: a port whose last connections are closing (TIME_WAIT) is free.

@@ -134,7 +134,8 @@ def _add_optimization_flags(parser, d):
 
 
 def config_from_args(args: argparse.Namespace,
-                     base: config_lib.DNNConfig = None) -> config_lib.DNNConfig:
+                     base: config_lib.DNNConfig | None = None
+                     ) -> config_lib.DNNConfig:
   """Returns the validated `DNNConfig` of the flags of `add_config_flags`.
 
   Args:
@@ -198,11 +199,11 @@ def parse_digits(text: str | None) -> list[int] | None:
   """
   if text is None:
     return None
-  digits = []
+  digits: list[int] = []
   try:
     for part in text.split(","):
-      low, _, high = part.strip().partition("-")
-      low, high = int(low), int(high) if high else int(low)
+      first, _, last = part.strip().partition("-")
+      low, high = int(first), int(last) if last else int(first)
       if low > high:
         raise ValueError
       digits.extend(range(low, high + 1))
@@ -343,7 +344,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
   add_quiet_flag(g)
 
 
-def add_quiet_flag(parser: argparse.ArgumentParser) -> None:
+def add_quiet_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup
+                   ) -> None:
   """Adds --quiet (no progress output) to a parser or an argument group."""
   parser.add_argument("--quiet", action="store_true", help="no progress output")
 

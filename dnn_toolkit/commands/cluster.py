@@ -22,6 +22,7 @@ line's one-line mapping (`cli.error_line`), also in a task started as
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 from dnn_toolkit.cluster.tasks import EXIT_FAILED, EXIT_INTERRUPTED
 from dnn_toolkit.commands import _flags
@@ -47,7 +48,7 @@ _LAUNCHER_FLAGS = ("ps", "workers")
 _TASK_FLAGS = ("job_name", "task_index", "cluster", "ps_hosts", "worker_hosts")
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `cluster` with the train flags and the cluster flags."""
   p = subparsers.add_parser(
       "cluster", help="train on a cluster of ps and worker tasks (TF 1.x distributed)",
@@ -64,7 +65,7 @@ def add_parser(subparsers):
   return p
 
 
-def add_cluster_flags(parser):
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
   """Adds the flags of the local launcher, of one task, and of distributed training."""
   g = parser.add_argument_group("local cluster (all tasks on this machine)")
   g.add_argument("--ps", type=int, default=None, metavar="N",
@@ -107,7 +108,7 @@ def add_cluster_flags(parser):
                       "(continue); default: stop with --sync, continue without")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
   """Launches a local cluster (--ps/--workers) or runs one task; returns the code."""
   if args.script is not None or args.evaluator:
     return _run_script(args)
@@ -217,7 +218,7 @@ def _run_script(args):
   return launcher.run()
 
 
-def task_argv(args, run_dir):
+def task_argv(args: argparse.Namespace, run_dir: str) -> list[str]:
   """The command line of one task: this command with the same train flags."""
   argv = [sys.executable, "-m", "dnn_toolkit.commands.cluster"]
   skip = set(_LAUNCHER_FLAGS + _TASK_FLAGS + ("run_dir",))
@@ -314,7 +315,7 @@ def _failed(line):
   return EXIT_FAILED
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
   """Runs `dnn-toolkit cluster` on its own: how the local launcher starts each task.
 
   The command line's own `main`, so its errors are the same one line naming flags.

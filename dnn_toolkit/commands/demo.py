@@ -25,7 +25,7 @@ examples:
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `demo [NAME [ARGS...]]`."""
   p = subparsers.add_parser(
       "demo", help="list the lesson demos, or run one with its flags",
@@ -44,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
   if args.name is None:
     print(format_listing())
     return 0
-  path = os.path.join(demos_dir(), args.name + ".py")
+  directory = demos_dir()
+  if directory is None:
+    print(format_listing())
+    return 2
+  path = os.path.join(directory, args.name + ".py")
   return _child.run_child([sys.executable, path, *args.demo_args])
 
 
@@ -69,7 +73,7 @@ def format_listing() -> str:
   """Returns one line per demo: its name and the first line of its docstring."""
   directory = demos_dir()
   names = demo_names()
-  if not names:
+  if directory is None or not names:
     return "no demos are installed (the package was built without dnn_toolkit.demos)"
   lines = ["demos (run one with: dnn-toolkit demo NAME [ARGS]):"]
   width = max(map(len, names))

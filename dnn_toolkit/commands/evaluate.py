@@ -24,7 +24,7 @@ examples:
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `evaluate RUN [--data PATH] [--checkpoint best|latest]`."""
   p = subparsers.add_parser(
       "evaluate", help="a run's loss, accuracy, per-class table and confusion matrix",

@@ -20,7 +20,7 @@ then, in any TensorFlow 2 process (features as your data holds them: raw pixels)
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `export RUN --out DIR [--frozen-graph] [--checkpoint best|latest]`."""
   p = subparsers.add_parser(
       "export", help="write a run as a SavedModel for serving",

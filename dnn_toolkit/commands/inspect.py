@@ -18,7 +18,7 @@ examples:
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `inspect CHECKPOINT [--json]`."""
   p = subparsers.add_parser(
       "inspect", help="list a checkpoint's variables, statistics and scopes",

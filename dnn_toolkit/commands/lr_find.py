@@ -5,6 +5,7 @@ them (their learning rate and schedule are replaced by the growing rate), a rang
 the PNG to draw loss against learning rate into.
 """
 
+import argparse
 import os
 
 import dnn_toolkit
@@ -22,7 +23,7 @@ examples:
 """
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `lr-find` with the model, optimization, data and range-test flags."""
   p = subparsers.add_parser(
       "lr-find", help="find a starting learning rate (range test, PNG plot)",
@@ -51,7 +52,7 @@ def add_parser(subparsers):
   return p
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
   """Runs the range test, prints the suggestion and writes the plot. Returns 0."""
   # pylint: disable=import-outside-toplevel
   check_out(args.out)
@@ -69,7 +70,7 @@ def run(args):
   return 0
 
 
-def check_out(out):
+def check_out(out: str) -> None:
   """Raises ValueError unless `out` names a .png file that is not a directory."""
   if not out.lower().endswith(".png") or os.path.isdir(out):
     raise ArgumentError("out", "Expected {name} to be a .png file path. Received: "

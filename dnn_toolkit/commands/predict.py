@@ -17,6 +17,8 @@ An existing `--out` is refused (it may be the input): nothing is overwritten.
 
 import argparse
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +37,7 @@ examples:
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `predict RUN --data PATH --out FILE`."""
   p = subparsers.add_parser(
       "predict", help="a run's classes and probabilities for a data file",
@@ -90,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
   return 0
 
 
-def write_predictions(path: str, probabilities: np.ndarray, classes) -> None:
+def write_predictions(path: str, probabilities: np.ndarray,
+                      classes: Sequence[Any] | np.ndarray) -> None:
   """Writes each example's class and the probabilities `[n, k]` of the `classes`
   (labels as the data names them) to a .npy or .csv, atomically."""
   from dnn_toolkit import _files  # pylint: disable=import-outside-toplevel

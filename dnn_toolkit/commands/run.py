@@ -22,7 +22,7 @@ examples:
 """
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `run SCRIPT [ARGS...]`."""
   p = subparsers.add_parser(
       "run", help="run an unmodified TF 1.x script (import tensorflow as tf)",
@@ -44,7 +44,7 @@ def add_parser(subparsers):
   return p
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
   """Runs the script; returns its exit code (1 after an uncaught exception)."""
   from dnn_toolkit import runner as script_runner  # pylint: disable=import-outside-toplevel
   problem = script_runner.check_script(args.script)

@@ -22,7 +22,7 @@ _SORT_KEYS = {"name": "run", "val": "val_accuracy", "test": "test_accuracy",
               "time": "seconds"}
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `runs [DIR] [--sort KEY] [--json]`."""
   p = subparsers.add_parser(
       "runs", help="a table of the runs under a directory",

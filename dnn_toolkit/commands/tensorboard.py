@@ -31,7 +31,7 @@ examples:
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `tensorboard RUN_DIR [--port PORT] [--print-command]`."""
   p = subparsers.add_parser(
       "tensorboard", help="serve a run's TensorBoard logs on 127.0.0.1",

@@ -28,7 +28,7 @@ examples:
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `train` with the model, optimization, data, training and run flags."""
   p = subparsers.add_parser(
       "train", help="train a DNN on MNIST or your data in a Session",

@@ -16,8 +16,10 @@ import argparse
 import dataclasses
 import os
 import sys
+from typing import Any
 
 from dnn_toolkit.commands import EXIT_INTERRUPTED, _flags
+from dnn_toolkit.config import DNNConfig
 
 # The flags are checked first, so a bad value is refused before TensorFlow loads.
 LOADS_TENSORFLOW = False
@@ -34,7 +36,7 @@ examples:
 """
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
   """Adds `transfer --from RUN --reuse PATTERN ...` with the data and training flags."""
   p = subparsers.add_parser(
       "transfer", help="reuse a run's layers for a new task (restore, replace, freeze)",
@@ -184,7 +186,8 @@ def _print_result(result, run_dir):
   print(f"run directory: {run_dir}")
 
 
-def resolve_layers(args, base_config):
+def resolve_layers(args: argparse.Namespace, base_config: DNNConfig
+                   ) -> tuple[list[int], int, tuple[int, ...]]:
   """The reused layer numbers, the frozen count and the new net's hidden layers.
 
   Raises:
@@ -217,9 +220,10 @@ def resolve_layers(args, base_config):
   return reused, frozen, hidden
 
 
-def new_config(args, base_config, hidden, classes):
+def new_config(args: argparse.Namespace, base_config: DNNConfig,
+               hidden: tuple[int, ...], classes: int) -> DNNConfig:
   """The new net's `DNNConfig`: the run's, with these layers, classes and flags."""
-  changes = {"hidden_layers": hidden, "n_outputs": classes}
+  changes: dict[str, Any] = {"hidden_layers": hidden, "n_outputs": classes}
   for dest in ("learning_rate", "seed"):
     if getattr(args, dest) is not None:
       changes[dest] = getattr(args, dest)

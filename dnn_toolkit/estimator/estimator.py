@@ -54,6 +54,8 @@ from dnn_toolkit.estimator.run_config import (
 from dnn_toolkit.estimator.warm_start import WarmStartSettings, warm_start_settings
 
 _V1 = tf.compat.v1
+# TensorFlow's hook base class (a name mypy can use as a base).
+_SessionRunHook: Any = _V1.train.SessionRunHook
 _LOG = logging.getLogger("tensorflow")
 _INPUT_FN_ARGS = ("mode", "params", "config", "input_context")
 _EXPORT_ATTEMPTS = 10
@@ -398,7 +400,7 @@ class Estimator:
         that returns no receiver, no signature that fits the inputs.
       CheckpointError, ShapeMismatchError: a damaged checkpoint or another model's.
     """
-    if not serving_input_receiver_fn:
+    if serving_input_receiver_fn is None:
       raise ArgumentError("serving_input_receiver_fn", "An input_receiver_fn must be "
                                                        "defined: received no {name}.",
                           None)
@@ -510,7 +512,7 @@ class Estimator:
 # ------------------------------------------------------------------- training run
 
 
-class _SessionKeeper(_V1.train.SessionRunHook):
+class _SessionKeeper(_SessionRunHook):
   """Keeps the raw Session MonitoredTrainingSession creates, to save on Ctrl-C."""
 
   session = None
@@ -657,7 +659,7 @@ def _parse_input_fn_result(result, mode):
   return features, labels, hooks
 
 
-class _DatasetInitializerHook(_V1.train.SessionRunHook):
+class _DatasetInitializerHook(_SessionRunHook):
   """Initializes the iterator of an input_fn's Dataset when the Session is created."""
 
   def __init__(self, iterator):
@@ -672,7 +674,7 @@ class _DatasetInitializerHook(_V1.train.SessionRunHook):
     session.run(self._initializer)
 
 
-class _StopAfterSteps(_V1.train.SessionRunHook):
+class _StopAfterSteps(_SessionRunHook):
   """Requests a stop after `steps` evaluation batches."""
 
   def __init__(self, steps):

@@ -265,7 +265,7 @@ def build_all_signature_defs(receiver_tensors: Mapping[str, Any],
   Raises:
     ArgumentError: no signature could be built (naming why each failed).
   """
-  receivers = {None: receiver_tensors}
+  receivers: dict[str | None, Mapping[str, Any]] = {None: receiver_tensors}
   receivers.update(receiver_tensors_alternatives or {})
   signatures, excluded = {}, {}
   for receiver_name, tensors in receivers.items():

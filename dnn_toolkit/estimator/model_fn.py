@@ -48,12 +48,10 @@ EXPORT_TAG_MAP = {ModeKeys.PREDICT: [_TAGS.SERVING], ModeKeys.TRAIN: [_TAGS.TRAI
 #: The arguments a `model_fn` may take, by name.
 MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
 
-_SPEC_FIELDS = ("mode", "predictions", "loss", "train_op", "eval_metric_ops",
-                "export_outputs", "training_chief_hooks", "training_hooks", "scaffold",
-                "evaluation_hooks", "prediction_hooks")
-
-
-class EstimatorSpec(collections.namedtuple("EstimatorSpec", _SPEC_FIELDS)):
+class EstimatorSpec(collections.namedtuple("EstimatorSpec", (
+    "mode", "predictions", "loss", "train_op", "eval_metric_ops", "export_outputs",
+    "training_chief_hooks", "training_hooks", "scaffold", "evaluation_hooks",
+    "prediction_hooks"))):
   """Ops and objects a `model_fn` returns: the model of one mode, checked.
 
   Args:

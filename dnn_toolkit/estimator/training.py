@@ -42,6 +42,8 @@ from dnn_toolkit.estimator.model_fn import ModeKeys, check_hooks, fn_args
 from dnn_toolkit.estimator.run_config import TaskType, get_default_session_config
 
 _V1 = tf.compat.v1
+# TensorFlow's listener base class (a name mypy can use as a base).
+_CheckpointSaverListener: Any = _V1.train.CheckpointSaverListener
 _LOG = logging.getLogger("tensorflow")
 #: TF 1.x's stagger of non-chief workers: (index + 1) * this, at most _MAX_DELAY_SECS.
 _DELAY_SECS_PER_WORKER = 5
@@ -152,8 +154,8 @@ class _SavedModelExporter(Exporter):
 class FinalExporter(_SavedModelExporter):
   """Exports once, after the evaluation of the last checkpoint (at `max_steps`)."""
 
-  def export(self, estimator, export_path, checkpoint_path, eval_result,
-             is_the_final_export):
+  def export(self, estimator: Estimator, export_path: str, checkpoint_path: str,
+             eval_result: dict[str, Any], is_the_final_export: bool) -> bytes | None:
     del eval_result  # Unused.
     if not is_the_final_export:
       return None
@@ -176,8 +178,8 @@ class LatestExporter(_SavedModelExporter):
       _validation.check_positive_int("exports_to_keep", exports_to_keep)
     self._keep = exports_to_keep
 
-  def export(self, estimator, export_path, checkpoint_path, eval_result,
-             is_the_final_export):
+  def export(self, estimator: Estimator, export_path: str, checkpoint_path: str,
+             eval_result: dict[str, Any], is_the_final_export: bool) -> bytes | None:
     del eval_result, is_the_final_export  # Unused.
     path = self._export(estimator, export_path, checkpoint_path)
     if self._keep is not None:
@@ -272,7 +274,7 @@ class _Evaluator:
     return bool(self.max_steps) and step is not None and step >= self.max_steps
 
 
-class _EvaluateOnSave(_V1.train.CheckpointSaverListener):
+class _EvaluateOnSave(_CheckpointSaverListener):
   """Evaluates after a checkpoint is saved, at most every `throttle_secs` (local)."""
 
   def __init__(self, evaluator, throttle_secs):
