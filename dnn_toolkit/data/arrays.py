@@ -24,9 +24,11 @@ import collections
 import collections.abc
 import hashlib
 import numbers
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from dnn_toolkit._validation import (
   check_int,
@@ -58,7 +60,7 @@ class DataSet(collections.namedtuple("DataSet", ["images", "labels"])):
   __slots__ = ()
 
   @property
-  def num_examples(self):
+  def num_examples(self) -> int:
     """The number of examples, `len(labels)`."""
     return len(self.labels)
 
@@ -92,7 +94,7 @@ class ScaledImages(np.lib.mixins.NDArrayOperatorsMixin):
 
   dtype = np.dtype(np.float32)
 
-  def __init__(self, pixels, scale=255):
+  def __init__(self, pixels: np.ndarray, scale: float = 255) -> None:
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
       raise TypeError("Expected `pixels` to be a uint8 array. Received: "
                       f"{type(pixels).__name__} of dtype "
@@ -100,19 +102,19 @@ class ScaledImages(np.lib.mixins.NDArrayOperatorsMixin):
     if not isinstance(scale, numbers.Real) or isinstance(scale, bool) or scale <= 0:
       raise ValueError("Received an invalid value for `scale`, expected a positive "
                        f"number. Received: scale={scale!r}")
-    self.pixels = pixels
-    self.scale = scale
+    self.pixels: np.ndarray = pixels
+    self.scale: float = scale
 
   @property
-  def shape(self):
+  def shape(self) -> tuple[int, ...]:
     return self.pixels.shape
 
   @property
-  def ndim(self):
+  def ndim(self) -> int:
     return self.pixels.ndim
 
   @property
-  def size(self):
+  def size(self) -> int:
     return self.pixels.size
 
   def __len__(self):
@@ -122,14 +124,14 @@ class ScaledImages(np.lib.mixins.NDArrayOperatorsMixin):
     return f"ScaledImages(shape={self.shape}, scale={self.scale})"
 
   @property
-  def scaling(self):
+  def scaling(self) -> scaling_lib.Scaling:
     """The `scaling.Scaling` its values were made with: a division by `scale`."""
     return scaling_lib.Scaling(divide_by=self.scale)
 
   def _scaled(self, pixels):
     return scaling_lib.divide(pixels, self.scale)
 
-  def take(self, index):
+  def take(self, index: Any) -> "ScaledImages":
     """The images `pixels[index]`, still compact (a new `ScaledImages`)."""
     return ScaledImages(self.pixels[index], self.scale)
 
@@ -149,7 +151,7 @@ class ScaledImages(np.lib.mixins.NDArrayOperatorsMixin):
     inputs = [np.asarray(x) if isinstance(x, ScaledImages) else x for x in inputs]
     return getattr(ufunc, method)(*inputs, **kwargs)
 
-  def astype(self, dtype, copy=True):
+  def astype(self, dtype: npt.DTypeLike, copy: bool = True) -> np.ndarray:
     del copy  # Always a new array.
     return np.asarray(self, dtype=dtype)
 
@@ -192,6 +194,9 @@ class Datasets(collections.namedtuple("Datasets", ["train", "validation", "test"
       values (apply it to new raw data with `scaling.apply`), or None.
   """
 
+  identity: dict[str, Any] | None
+  scaling: scaling_lib.Scaling | None
+
   def __new__(cls, train, validation, test, identity=None, scaling=None):
     self = super().__new__(cls, train, validation, test)
     self.identity = identity
@@ -203,14 +208,15 @@ class Datasets(collections.namedtuple("Datasets", ["train", "validation", "test"
                            scaling=self.scaling, **changes))
 
   @property
-  def standardization(self):
+  def standardization(self) -> tuple[np.ndarray, np.ndarray] | None:
     """The (mean, std) float32 `[n_inputs]` of a standardized `scaling`, or None."""
     if self.scaling is None or not self.scaling.standardized:
       return None
-    return self.scaling.mean, self.scaling.std
+    # `standardized` means both are set.
+    return cast("tuple[np.ndarray, np.ndarray]", (self.scaling.mean, self.scaling.std))
 
   @property
-  def classes(self):
+  def classes(self) -> list[Any]:
     """The labels of classes 0 .. n_outputs-1 as the data holds them (the label
     map), from `identity["classes"]`; else 0 .. n_outputs-1."""
     if self.identity is not None and self.identity.get("classes") is not None:
@@ -218,14 +224,14 @@ class Datasets(collections.namedtuple("Datasets", ["train", "validation", "test"
     return list(range(self.n_outputs))
 
   @property
-  def n_inputs(self):
+  def n_inputs(self) -> int:
     """Features per example: `identity["n_inputs"]`, else the width of the splits."""
     if self.identity is not None:
       return self.identity["n_inputs"]
     return _n_inputs(self)
 
   @property
-  def n_outputs(self):
+  def n_outputs(self) -> int:
     """Number of classes: `identity["n_outputs"]`, else the largest label + 1."""
     if self.identity is not None:
       return self.identity["n_outputs"]
@@ -241,8 +247,10 @@ def _n_outputs(splits):
   return max((int(s.labels.max()) + 1 for s in splits if s.num_examples), default=0)
 
 
-def make_datasets(train, validation, test, *, source, data_format, sha256,
-                  validation_size, scaling, classes=None, **details):
+def make_datasets(train: DataSet, validation: DataSet, test: DataSet, *, source: str,
+                  data_format: str, sha256: str, validation_size: float,
+                  scaling: scaling_lib.Scaling, classes: Iterable[Any] | None = None,
+                  **details: Any) -> Datasets:
   """Returns `Datasets(train, validation, test)` with its `identity`: the one builder.
 
   Every loader ends here, so the identity has the same keys whatever the source.
@@ -272,15 +280,15 @@ def make_datasets(train, validation, test, *, source, data_format, sha256,
       "n_outputs": len(classes), "classes": classes,
   }
   identity.update(details)
-  return Datasets(*splits, identity=identity, scaling=scaling)
+  return Datasets(splits[0], splits[1], splits[2], identity=identity, scaling=scaling)
 
 
-def array_sha256(array):
+def array_sha256(array: npt.ArrayLike) -> str:
   """Hex SHA-256 of an array's bytes in C order (for uint8, the plain payload)."""
   return hashlib.sha256(np.ascontiguousarray(array).data).hexdigest()
 
 
-def combined_sha256(digests):
+def combined_sha256(digests: Mapping[str, str]) -> str:
   """One hex SHA-256 for a data set from its per-array digests.
 
   Args:
@@ -293,7 +301,7 @@ def combined_sha256(digests):
   return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def split_permutation(n, seed):
+def split_permutation(n: int, seed: int) -> np.ndarray:
   """The seeded order in which a loader splits `n` rows into test / validation / train.
 
   Raises:
@@ -346,7 +354,8 @@ def _check_digits(digits):
   return sorted(set(digits))
 
 
-def filter_digits(dataset, digits=(0, 1, 2, 3, 4)):
+def filter_digits(dataset: DataSet | tuple[Any, Any],
+                  digits: Iterable[int] = (0, 1, 2, 3, 4)) -> DataSet:
   """Keeps only the examples whose label is one of `digits`, in their original order.
 
   Args:
@@ -366,7 +375,7 @@ def filter_digits(dataset, digits=(0, 1, 2, 3, 4)):
   return DataSet(take(images, keep), labels[keep])
 
 
-def take(images, index):
+def take(images: np.ndarray | ScaledImages, index: Any) -> np.ndarray | ScaledImages:
   """`images[index]` of the rows `index`, keeping compact images compact and marked
   (`scaling.ScaledArray`) images marked."""
   if isinstance(images, ScaledImages):
@@ -378,7 +387,8 @@ def _class_counts_text(classes, counts):
   return ", ".join(f"{c}: {n}" for c, n in zip(classes.tolist(), counts.tolist()))
 
 
-def sample_per_class(dataset, n_per_class, seed=None):
+def sample_per_class(dataset: DataSet | tuple[Any, Any], n_per_class: int,
+                     seed: int | None = None) -> DataSet:
   """Draws `n_per_class` examples of each label present, without replacement.
 
   The draw depends only on `seed` and the labels; the examples keep their original
@@ -436,7 +446,16 @@ def _map_labels(labels, mapping):
   return values[positions]
 
 
-def relabel(data, mapping):
+@overload
+def relabel(data: DataSet, mapping: dict[int, int] | int) -> DataSet: ...
+
+
+@overload
+def relabel(data: np.ndarray, mapping: dict[int, int] | int) -> np.ndarray: ...
+
+
+def relabel(data: DataSet | np.ndarray,
+            mapping: dict[int, int] | int) -> DataSet | np.ndarray:
   """Renames labels, e.g. digits 5-9 to 0-4 for a transfer-learning head of 5 classes.
 
   Args:
@@ -477,7 +496,7 @@ def relabel(data, mapping):
 # ------------------------------------------------------------------------ label maps
 
 
-def label_classes(*label_arrays):
+def label_classes(*label_arrays: Sequence[Any] | np.ndarray | None) -> list[Any]:
   """The label map of labels as a data set holds them: its classes, sorted.
 
   Integer labels 0 .. k-1, all present, map to themselves; any other labels (names
@@ -497,7 +516,7 @@ def label_classes(*label_arrays):
   return np.unique(np.concatenate(present)).tolist()
 
 
-def classes_of(identity, n_outputs):
+def classes_of(identity: Mapping[str, Any] | None, n_outputs: int) -> list[Any]:
   """The labels of classes 0..n_outputs-1 that a data identity (a run's record)
   names: its `classes`, else (a record from before label maps) its `digits`, else
   0 .. n_outputs-1."""
@@ -508,7 +527,8 @@ def classes_of(identity, n_outputs):
   return list(range(n_outputs))
 
 
-def class_indices(labels, classes):
+def class_indices(labels: npt.ArrayLike,
+                  classes: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Each label's class: its position in `classes` (the inverse of `class_labels`).
 
   Args:
@@ -535,7 +555,8 @@ def class_indices(labels, classes):
   return indices, unknown
 
 
-def class_labels(indices, classes):
+def class_labels(indices: npt.ArrayLike,
+                 classes: Sequence[Any] | np.ndarray) -> np.ndarray:
   """The labels as the data holds them of class indices: `classes[indices]`.
 
   Args:
@@ -565,7 +586,7 @@ def _permutation(n, entropy):
   return np.argsort(keys, kind="stable")
 
 
-def epoch_permutation(n, seed, epoch):
+def epoch_permutation(n: int, seed: int | None, epoch: int) -> np.ndarray:
   """The order in which one epoch visits `n` examples, reproducible from (seed, epoch).
 
   Args:
@@ -587,7 +608,8 @@ def epoch_permutation(n, seed, epoch):
   return _permutation(n, entropy).astype(np.int64, copy=False)
 
 
-def batches_per_epoch(num_examples, batch_size, drop_remainder=False):
+def batches_per_epoch(num_examples: int, batch_size: int,
+                      drop_remainder: bool = False) -> int:
   """The number of batches `iterate_minibatches` yields per epoch.
 
   Raises:
@@ -601,8 +623,10 @@ def batches_per_epoch(num_examples, batch_size, drop_remainder=False):
   return -(-num_examples // batch_size)
 
 
-def iterate_minibatches(images, labels, batch_size, seed=None, epoch=0, start_batch=0,
-                        drop_remainder=False):
+def iterate_minibatches(images: np.ndarray | ScaledImages, labels: np.ndarray,
+                        batch_size: int, seed: int | None = None, epoch: int = 0,
+                        start_batch: int = 0, drop_remainder: bool = False
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
   """Yields the shuffled mini-batches of one epoch; every example appears exactly once.
 
   The order is `epoch_permutation(len(labels), seed, epoch)`, so a run resumed from
@@ -638,8 +662,9 @@ def iterate_minibatches(images, labels, batch_size, seed=None, epoch=0, start_ba
                             drop_remainder))
 
 
-def minibatch_indices(n, batch_size, seed=None, epoch=0, start_batch=0,
-                      drop_remainder=False):
+def minibatch_indices(n: int, batch_size: int, seed: int | None = None, epoch: int = 0,
+                      start_batch: int = 0, drop_remainder: bool = False
+                      ) -> Iterator[np.ndarray]:
   """Yields the example indices of each mini-batch of one epoch: the one batching rule.
 
   Batch b of epoch e holds `epoch_permutation(n, seed, e)[b*batch_size:(b+1)*batch_size]`.

@@ -93,7 +93,7 @@ class DigestMismatchError(DataIntegrityError):
     path: the file or directory the data came from.
   """
 
-  def __init__(self, message, path):
+  def __init__(self, message: str, path: str) -> None:
     super().__init__(message, arguments={"verify": False})
     self.path = path
 
@@ -103,8 +103,9 @@ class DigestMismatchError(DataIntegrityError):
 _Found = collections.namedtuple("_Found", ["raw", "source", "data_format", "digests"])
 
 
-def load_mnist(validation_size=5000, path=None, cache_dir=None, verify=True,
-               allow_download=True, *, compact=False):
+def load_mnist(validation_size: int = 5000, path: str | os.PathLike[str] | None = None,
+               cache_dir: str | os.PathLike[str] | None = None, verify: bool = True,
+               allow_download: bool = True, *, compact: bool = False) -> data.Datasets:
   """Loads MNIST as train / validation / test `DataSet`s, offline where it can.
 
   The validation set is the first `validation_size` of the 60,000 official training
@@ -157,7 +158,10 @@ def load_mnist(validation_size=5000, path=None, cache_dir=None, verify=True,
   return _split(found, validation_size, compact)
 
 
-def load_data(path=None, *, cache_dir=None, verify=True, allow_download=True):
+def load_data(path: str | os.PathLike[str] | None = None, *,
+              cache_dir: str | os.PathLike[str] | None = None, verify: bool = True,
+              allow_download: bool = True
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
   """Returns MNIST exactly as `tf.keras.datasets.mnist.load_data()` does, offline.
 
   Same sources, verification and cache as `load_mnist`. Unlike Keras's `path` (a file

@@ -17,6 +17,7 @@ them classes 0-4 and answers 5-9; a run on a CSV of names answers in names.
 """
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,13 +34,15 @@ def class_labels(record: RunRecord) -> list[Any]:
   return data.classes_of(record.data, record.config.n_outputs)
 
 
-def select_digits(dataset, digits):
+def select_digits(dataset: data.DataSet, digits: Sequence[int]) -> data.DataSet:
   """Keeps the examples of class indices `digits` and renumbers them 0..len-1, in order."""
   kept = data.filter_digits(dataset, digits)
   return data.relabel(kept, {d: i for i, d in enumerate(digits)})
 
 
-def make_task(loaded, digits=None, per_class=None, seed=0):
+def make_task(loaded: data.Datasets, digits: Sequence[Any] | None = None,
+              per_class: int | None = None, seed: int = 0) -> tuple[
+                  tuple[data.DataSet, data.DataSet, data.DataSet], dict[str, Any]]:
   """The (train, validation, test) of a task drawn from loaded data, and its identity.
 
   The one recipe of `--digits` and `--per-class` (`train` and `transfer`), so that a
@@ -89,7 +92,7 @@ def make_task(loaded, digits=None, per_class=None, seed=0):
   if digits or per_class:
     identity.update(n_test=len(splits[2].labels), n_outputs=len(classes),
                     classes=classes)
-  return tuple(splits), identity
+  return (splits[0], splits[1], splits[2]), identity
 
 
 def _listed(values, limit=12):
@@ -97,7 +100,8 @@ def _listed(values, limit=12):
   return shown + (", ..." if len(values) > limit else "")
 
 
-def reload_source(identity: dict | None):
+def reload_source(identity: dict | None) -> tuple[
+    data.Datasets, tuple[data.DataSet, data.DataSet, data.DataSet]]:
   """Loads the data a record's identity names, split and scaled as the run's was.
 
   Args:
@@ -115,9 +119,10 @@ def reload_source(identity: dict | None):
   if source in (None, "auto"):
     loaded = mnist.load_mnist(validation_size=identity.get("validation_size", 5000))
   else:
-    kwargs = {"validation_size": identity.get("validation_size"),
-              "standardize": STANDARDIZE in (identity.get("scaling") or ""),
-              "verify": identity.get("format") != "mnist-format"}
+    kwargs: dict[str, Any] = {
+        "validation_size": identity.get("validation_size"),
+        "standardize": STANDARDIZE in (identity.get("scaling") or ""),
+        "verify": identity.get("format") != "mnist-format"}
     if identity.get("format") in ("npz", "csv"):
       kwargs.update(test_size=identity.get("test_size"),
                     seed=identity.get("split_seed", 0),
@@ -145,7 +150,7 @@ def reload_splits(record: RunRecord) -> tuple[Any, Any, Any]:
   return reload_source(record.data)[1]
 
 
-def record_test_split(record):
+def record_test_split(record: RunRecord) -> tuple[np.ndarray, np.ndarray, str]:
   """The test split of the data the run trained on (its task, as the run's).
 
   Returns:
@@ -194,8 +199,9 @@ def label_column_for(record: RunRecord, path: str,
   return recorded if n_columns == identity.get("n_inputs", -2) + 1 else None
 
 
-def load_examples(record, path, *, label_column=None, labels_required=False,
-                  scaled=None):
+def load_examples(record: RunRecord, path: str | os.PathLike[str], *,
+                  label_column: str | int | None = None, labels_required: bool = False,
+                  scaled: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
   """Reads a data file to run a run's net on: as the run's inputs and classes.
 
   Args:

@@ -15,8 +15,8 @@ Where the net and the hooks allow, `fit` runs several steps per Session call
 import contextlib
 import math
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO, overload
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +30,10 @@ from dnn_toolkit.training.hooks import (BestWeights, HeldInterrupt, Hook, call_h
                                         standard_hooks)
 from dnn_toolkit.training.state import TrainState
 
+if TYPE_CHECKING:
+  from dnn_toolkit.config import DNNConfig
+  from dnn_toolkit.model import DNN
+
 _V1 = tf.compat.v1
 
 #: What an automatically sized multi-step call aims at: short enough that progress,
@@ -42,8 +46,9 @@ MAX_STEPS_PER_CALL = 1000
 _FIRST_CALL_STEPS = 10
 
 
-def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
-                        patience):
+def check_fit_arguments(config: "DNNConfig", n_inputs: int, train: Any, validation: Any,
+                        epochs: int, batch_size: int, patience: int | None
+                        ) -> tuple[tuple[Any, np.ndarray], tuple[Any, np.ndarray]]:
   """Validates the training arguments before a graph is built; returns the arrays.
 
   Returns:
@@ -81,7 +86,22 @@ def check_fit_arguments(config, n_inputs, train, validation, epochs, batch_size,
   return (X_train, y_train), (X_valid, y_valid)
 
 
-def run_batched(sess, fetch, feeds, batch_size=5000):
+@overload
+def run_batched(sess: tf.compat.v1.Session,
+                fetch: list[tf.Tensor] | tuple[tf.Tensor, ...],
+                feeds: Mapping[tf.Tensor, Any], batch_size: int = ...
+                ) -> list[np.ndarray]: ...
+
+
+@overload
+def run_batched(sess: tf.compat.v1.Session, fetch: tf.Tensor,
+                feeds: Mapping[tf.Tensor, Any], batch_size: int = ...) -> np.ndarray: ...
+
+
+def run_batched(sess: tf.compat.v1.Session,
+                fetch: tf.Tensor | list[tf.Tensor] | tuple[tf.Tensor, ...],
+                feeds: Mapping[tf.Tensor, Any], batch_size: int = 5000
+                ) -> np.ndarray | list[np.ndarray]:
   """Runs `fetch` over consecutive slices of the fed arrays: the one batched-run loop.
 
   Inference over a data set (evaluation, prediction, caching frozen outputs, layer-wise
@@ -123,7 +143,8 @@ def run_batched(sess, fetch, feeds, batch_size=5000):
   return results if isinstance(fetch, (list, tuple)) else results[0]
 
 
-def evaluate(sess, dnn, images, labels, batch_size=5000):
+def evaluate(sess: tf.compat.v1.Session, dnn: "DNN", images: np.ndarray | ScaledImages,
+             labels: np.ndarray, batch_size: int = 5000) -> dict[str, float]:
   """Returns {'loss': mean cross-entropy, 'accuracy': ...} with dropout off.
 
   Args:
@@ -140,7 +161,8 @@ def evaluate(sess, dnn, images, labels, batch_size=5000):
           "accuracy": float(np.sum(correct)) / n}
 
 
-def predict(sess, dnn, images, batch_size=5000):
+def predict(sess: tf.compat.v1.Session, dnn: "DNN", images: np.ndarray | ScaledImages,
+            batch_size: int = 5000) -> np.ndarray:
   """Returns the predicted classes `[n]` (int64) of `images` `[n, n_inputs]`."""
   return run_batched(sess, dnn.predictions, {dnn.X: images}, batch_size)
 
@@ -269,7 +291,7 @@ def end_epoch(sess: tf.compat.v1.Session, dnn: Any,
   """
   valid = evaluate(sess, dnn, *validation)
   seen = max(n_seen, 1)
-  metrics = {"epoch": state.epoch + 1, "global_step": state.global_step,
+  metrics: dict[str, Any] = {"epoch": state.epoch + 1, "global_step": state.global_step,
              "loss": state.epoch_loss_sum / seen, "accuracy": state.epoch_correct / seen,
              "val_loss": valid["loss"], "val_accuracy": valid["accuracy"],
              "learning_rate": float(sess.run(dnn.learning_rate)),

@@ -27,12 +27,16 @@ and data that fits `MAX_IN_GRAPH_BYTES`. Otherwise it feeds each step.
 """
 
 import weakref
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import compat
 from dnn_toolkit.data import arrays as data_lib
+
+if TYPE_CHECKING:
+  from dnn_toolkit.model import DNN
 
 _V1 = tf.compat.v1
 
@@ -65,7 +69,9 @@ def _step_graph_def(dnn):
     return _V1.graph_util.extract_sub_graph(graph_def, _targets(dnn))
 
 
-def unsupported_reason(dnn, images, labels, graph_def=None):
+def unsupported_reason(dnn: "DNN", images: np.ndarray | data_lib.ScaledImages,
+                       labels: np.ndarray,
+                       graph_def: tf.compat.v1.GraphDef | None = None) -> str | None:
   """Why `dnn` must be trained by feeding each step, or None when `build` can run.
 
   Args:
@@ -111,7 +117,9 @@ class MultiStep:
     num_examples: the training set's size n.
   """
 
-  def __init__(self, sess, dnn, images, labels, batch_size, graph_def):
+  def __init__(self, sess: tf.compat.v1.Session, dnn: "DNN",
+               images: np.ndarray | data_lib.ScaledImages, labels: np.ndarray,
+               batch_size: int, graph_def: tf.compat.v1.GraphDef) -> None:
     self._sess = sess
     self.batch_size = batch_size
     self.num_examples = len(labels)
@@ -160,7 +168,7 @@ class MultiStep:
     self.load(images, labels)
     self._run = self._sess.make_callable(self._stats, [self._first, self._steps])
 
-  def load(self, images, labels):
+  def load(self, images: np.ndarray | data_lib.ScaledImages, labels: np.ndarray) -> None:
     """Copies the training set into the graph, unless it holds these arrays already.
 
     Args:
@@ -177,11 +185,11 @@ class MultiStep:
     self._sess.run(self._init, {images_feed: stored, labels_feed: labels})
     self._source = (weakref.ref(stored), labels)
 
-  def start_epoch(self, order):
+  def start_epoch(self, order: np.ndarray) -> None:
     """Sets the epoch's order of examples, int64 `[n]` (`data.epoch_permutation`)."""
     self._sess.run(self._set_order, {self._new_order: order})
 
-  def run(self, first_batch, steps):
+  def run(self, first_batch: int, steps: int) -> np.ndarray:
     """Runs `steps` steps from batch `first_batch` of the epoch; stops after a NaN.
 
     Args:
@@ -195,7 +203,9 @@ class MultiStep:
     return self._run(first_batch, steps)
 
 
-def build(sess, dnn, images, labels, batch_size):
+def build(sess: tf.compat.v1.Session, dnn: "DNN",
+          images: np.ndarray | data_lib.ScaledImages, labels: np.ndarray,
+          batch_size: int) -> MultiStep | None:
   """Returns a `MultiStep` for `dnn`, or None when it must be fed step by step.
 
   One is built per Session, net, batch size and data shape, and kept: a later `fit`
@@ -224,7 +234,8 @@ def build(sess, dnn, images, labels, batch_size):
 
 
 # {Session: {(train op, batch size, data shape, compact): MultiStep}}
-_BUILT = weakref.WeakKeyDictionary()
+_BUILT: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], MultiStep]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _data_variable(name, array):
