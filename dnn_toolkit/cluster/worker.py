@@ -426,11 +426,10 @@ def train_worker(task: TaskSpec, config: "DNNConfig",
   if task.job_name != WORKER:
     raise ValueError(f"Expected a worker task. Received: job_name={task.job_name!r}")
   if not task.is_chief:  # It reads no record: the defaults stand for what is not given.
-    options = dataclasses.replace(
-        options, batch_size=options.batch_size or lifecycle.DEFAULT_BATCH_SIZE,
-        patience=None)
+    batch_size = options.batch_size or lifecycle.DEFAULT_BATCH_SIZE
+    options = dataclasses.replace(options, batch_size=batch_size, patience=None)
     loop.check_fit_arguments(config, as_arrays("train", train)[0].shape[1], train,
-                             validation, options.epochs or 1, options.batch_size, None)
+                             validation, options.epochs or 1, batch_size, None)
   check_port_free(task)
   if not task.is_chief:
     wait_for_ps(task, options.startup_timeout)

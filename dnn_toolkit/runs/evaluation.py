@@ -59,9 +59,10 @@ def evaluate_run(run_dir: str, *, which: str = "best", data: str | None = None,
   if data is None:
     inputs, indices, described = run_data.record_test_split(record)
   else:
-    inputs, indices = run_data.load_examples(record, data, label_column=label_column,
-                                             labels_required=True, scaled=scaled)
-    described = os.path.abspath(data)
+    inputs, labelled = run_data.load_examples(record, data, label_column=label_column,
+                                              labels_required=True, scaled=scaled)
+    assert labelled is not None  # labels_required: a file without them was refused.
+    indices, described = labelled, os.path.abspath(data)
   classes = run_data.class_labels(record)
   with loading.load_run(run_dir, which=which) as loaded:
     metrics = loaded.evaluate(inputs, arrays.class_labels(indices, classes),
