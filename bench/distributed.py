@@ -65,7 +65,7 @@ def single_process(data_path, run_dir, epochs):
 
 def on_cluster(data_path, run_dir, epochs, workers, sync):
   from dnn_toolkit import checkpoints  # pylint: disable=import-outside-toplevel
-  argv = [sys.executable, "-m", "dnn_toolkit.commands.cluster", "--data", data_path,
+  argv = [sys.executable, "-m", "dnn_toolkit", "cluster", "--data", data_path,
           "--validation-size", str(VALIDATION), "--epochs", str(epochs), *FLAGS,
           "--run-dir", run_dir] + (["--sync"] if sync else [])
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

@@ -5,18 +5,14 @@ created.
 """
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import tensorflow as tf
 
 from dnn_toolkit import _validation
+from dnn_toolkit.config import OPTIMIZERS, check_schedule
 
 _V1 = tf.compat.v1
-
-if TYPE_CHECKING:
-  from dnn_toolkit.training.loop import TrainState
-
-from dnn_toolkit.config import OPTIMIZERS, check_schedule
 
 
 def make_optimizer(name: str, learning_rate: float | tf.Tensor,
@@ -135,7 +131,7 @@ class PlateauSchedule:
           name="update")
     self.learning_rate = tf.identity(self.variable, name="learning_rate")
 
-  def after_epoch(self, sess: tf.compat.v1.Session, state: "TrainState",
+  def after_epoch(self, sess: tf.compat.v1.Session, state: Any,
                   metrics: dict[str, float], improved: bool) -> None:
     """Counts the epoch; lowers the rate once `patience` epochs did not improve."""
     del state, metrics  # Unused: the count lives in the graph, for exact resume.

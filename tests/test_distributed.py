@@ -75,12 +75,12 @@ def _write_small_mnist(path, start):
 
 
 def _task_argv(data, run_dir, *flags):
-  return [sys.executable, "-m", "dnn_toolkit.commands.cluster", "--data", data,
+  return [sys.executable, "-m", "dnn_toolkit", "cluster", "--data", data,
           *RUN_FLAGS, "--run-dir", run_dir, *flags]
 
 
 def _launcher_argv(data, run_dir, *flags, workers=2):
-  return [sys.executable, "-m", "dnn_toolkit.commands.cluster", "--ps", "1",
+  return [sys.executable, "-m", "dnn_toolkit", "cluster", "--ps", "1",
           "--workers", str(workers), "--data", data, *RUN_FLAGS, "--run-dir", run_dir,
           *flags]
 
@@ -254,7 +254,7 @@ def test_port_in_use_is_refused_before_the_server_starts():
       cluster.check_port_free(task)
     # The command line: one line naming it, exit code 2, nothing left running.
     proc = subprocess.run(
-        [sys.executable, "-m", "dnn_toolkit.commands.cluster", "--cluster",
+        [sys.executable, "-m", "dnn_toolkit", "cluster", "--cluster",
          json.dumps(task.cluster), "--job-name", "ps", "--task-index", "0"],
         capture_output=True, text=True, timeout=60, env=_quiet_env(), check=False)
   assert proc.returncode == 2, proc.stderr
@@ -287,7 +287,7 @@ def test_unreachable_ps_times_out_with_the_setting_named(small_mnist, tmp_path):
 ])
 def test_launcher_refuses_bad_flags_before_starting_anything(flags, message, tmp_path):
   proc = subprocess.run(
-      [sys.executable, "-m", "dnn_toolkit.commands.cluster", *flags, "--run-dir",
+      [sys.executable, "-m", "dnn_toolkit", "cluster", *flags, "--run-dir",
        str(tmp_path / "run")], capture_output=True, text=True, timeout=EXIT_DEADLINE_S,
       env=_quiet_env(), check=False)
   assert proc.returncode == 2 and message in proc.stderr, proc.stderr
@@ -494,7 +494,7 @@ def test_lost_worker_is_named_rejoins_and_killed_cluster_resumes(small_mnist, tm
   # the run's own batch size and patience (flags not given).
   target = before.state.epoch + 2
   resumed = _Lines()
-  argv = [sys.executable, "-m", "dnn_toolkit.commands.cluster", "--data", small_mnist,
+  argv = [sys.executable, "-m", "dnn_toolkit", "cluster", "--data", small_mnist,
           *NET_FLAGS, "--epochs", str(target), "--run-dir", run_dir]
   with launcher.LocalCluster(1, 2, argv, env=_quiet_env(), stream=resumed,
                              run_dir=run_dir) as local:

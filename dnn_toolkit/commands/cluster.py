@@ -16,13 +16,12 @@ evaluator), as `tf.estimator.train_and_evaluate` expects.
 Exit codes: 0; 1 when a task failed while training (one line names it); 2 for bad input
 or state, refused before training; 130 when interrupted. Errors go through the command
 line's one-line mapping (`cli.error_line`), also in a task started as
-`python -m dnn_toolkit.commands.cluster`.
+`python -m dnn_toolkit cluster`.
 """
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 
 from dnn_toolkit.cluster.tasks import EXIT_FAILED, EXIT_INTERRUPTED
 from dnn_toolkit.commands import _flags
@@ -220,7 +219,7 @@ def _run_script(args):
 
 def task_argv(args: argparse.Namespace, run_dir: str) -> list[str]:
   """The command line of one task: this command with the same train flags."""
-  argv = [sys.executable, "-m", "dnn_toolkit.commands.cluster"]
+  argv = [sys.executable, "-m", "dnn_toolkit", "cluster"]
   skip = set(_LAUNCHER_FLAGS + _TASK_FLAGS + ("run_dir",))
   for action in args._parser._actions:  # pylint: disable=protected-access
     if not action.option_strings or action.dest in skip or action.dest == "help":
@@ -313,16 +312,3 @@ def _failed(line):
   """Reports a task that failed while training (its input was good); returns 1."""
   print(f"dnn-toolkit: error: {line}", file=sys.stderr, flush=True)
   return EXIT_FAILED
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-  """Runs `dnn-toolkit cluster` on its own: how the local launcher starts each task.
-
-  The command line's own `main`, so its errors are the same one line naming flags.
-  """
-  from dnn_toolkit import cli  # pylint: disable=import-outside-toplevel
-  return cli.main(["cluster"] + list(sys.argv[1:] if argv is None else argv))
-
-
-if __name__ == "__main__":
-  sys.exit(main())

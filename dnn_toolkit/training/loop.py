@@ -32,7 +32,6 @@ from dnn_toolkit.training.state import TrainState
 
 if TYPE_CHECKING:
   from dnn_toolkit.config import DNNConfig
-  from dnn_toolkit.model import DNN
 
 _V1 = tf.compat.v1
 
@@ -143,7 +142,7 @@ def run_batched(sess: tf.compat.v1.Session,
   return results if isinstance(fetch, (list, tuple)) else results[0]
 
 
-def evaluate(sess: tf.compat.v1.Session, dnn: "DNN", images: np.ndarray | ScaledImages,
+def evaluate(sess: tf.compat.v1.Session, dnn: Any, images: np.ndarray | ScaledImages,
              labels: np.ndarray, batch_size: int = 5000) -> dict[str, float]:
   """Returns {'loss': mean cross-entropy, 'accuracy': ...} with dropout off.
 
@@ -161,7 +160,7 @@ def evaluate(sess: tf.compat.v1.Session, dnn: "DNN", images: np.ndarray | Scaled
           "accuracy": float(np.sum(correct)) / n}
 
 
-def predict(sess: tf.compat.v1.Session, dnn: "DNN", images: np.ndarray | ScaledImages,
+def predict(sess: tf.compat.v1.Session, dnn: Any, images: np.ndarray | ScaledImages,
             batch_size: int = 5000) -> np.ndarray:
   """Returns the predicted classes `[n]` (int64) of `images` `[n, n_inputs]`."""
   return run_batched(sess, dnn.predictions, {dnn.X: images}, batch_size)

@@ -27,16 +27,13 @@ and data that fits `MAX_IN_GRAPH_BYTES`. Otherwise it feeds each step.
 """
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from dnn_toolkit import compat
 from dnn_toolkit.data import arrays as data_lib
-
-if TYPE_CHECKING:
-  from dnn_toolkit.model import DNN
 
 _V1 = tf.compat.v1
 
@@ -69,7 +66,7 @@ def _step_graph_def(dnn):
     return _V1.graph_util.extract_sub_graph(graph_def, _targets(dnn))
 
 
-def unsupported_reason(dnn: "DNN", images: np.ndarray | data_lib.ScaledImages,
+def unsupported_reason(dnn: Any, images: np.ndarray | data_lib.ScaledImages,
                        labels: np.ndarray,
                        graph_def: tf.compat.v1.GraphDef | None = None) -> str | None:
   """Why `dnn` must be trained by feeding each step, or None when `build` can run.
@@ -117,7 +114,7 @@ class MultiStep:
     num_examples: the training set's size n.
   """
 
-  def __init__(self, sess: tf.compat.v1.Session, dnn: "DNN",
+  def __init__(self, sess: tf.compat.v1.Session, dnn: Any,
                images: np.ndarray | data_lib.ScaledImages, labels: np.ndarray,
                batch_size: int, graph_def: tf.compat.v1.GraphDef) -> None:
     self._sess = sess
@@ -203,7 +200,7 @@ class MultiStep:
     return self._run(first_batch, steps)
 
 
-def build(sess: tf.compat.v1.Session, dnn: "DNN",
+def build(sess: tf.compat.v1.Session, dnn: Any,
           images: np.ndarray | data_lib.ScaledImages, labels: np.ndarray,
           batch_size: int) -> MultiStep | None:
   """Returns a `MultiStep` for `dnn`, or None when it must be fed step by step.
