@@ -147,7 +147,12 @@ def test_model_dir_has_the_layout_of_a_tf1_estimator(data, tmp_path):
     assert f.readline() == 'model_checkpoint_path: "model.ckpt-30"\n'
 
   scalars = summaries.read_scalars(est.model_dir)
-  assert list(scalars["loss"][0]) == [1, 6, 11, 16, 21, 26]
+  # Every 5 steps from the first, as TF 1.x's summary hook: it decides from the step it
+  # fetched with the train op, which may be read before or after that op's increment,
+  # so a summary lands on step 5k or 5k+1.
+  steps = [int(step) for step in scalars["loss"][0]]
+  assert steps[0] == 1 and 26 <= steps[-1] <= 30, steps
+  assert all(4 <= b - a <= 6 for a, b in zip(steps, steps[1:])), steps
   assert "global_step/sec" in scalars
   est.evaluate(eval_input(data))
   est.evaluate(eval_input(data), name="train_data")

@@ -306,7 +306,7 @@ class Chief:
   def _rewind(self, session):
     """Back to the position of the checkpoint the re-created session restored."""
     latest, state, best = self._saved
-    self.state = TrainState.from_dict(state)
+    self._state = TrainState.from_dict(state)
     self.state.epoch_loss_sum = self.state.epoch_correct = 0.0
     self.state.global_step = int(session.run(self.dnn.global_step))
     self.checkpoint.best_checkpoint = best
