@@ -5,8 +5,8 @@ A per-step `sess.run` pays the Python and runtime overhead of one call for every
 share of the step. `MultiStep` keeps the training set in the graph (a variable, uint8
 when the data is `data.ScaledImages`, scaled in the graph) and the epoch's
 order in another variable, set once per epoch; one call then runs K steps, each
-gathering its batch `order[b * batch_size:(b + 1) * batch_size]` in the graph, the
-batches `data.minibatch_indices` gives.
+training on the batch `order[b * batch_size:(b + 1) * batch_size]` gathered in the graph
+(the batches `data.minibatch_indices` gives) while the step before it ran.
 
 The loop body is a copy of the DNN's own training step: the subgraph of `dnn.train_op`,
 `dnn.batch_stats` and `dnn.max_norm_op` is imported into the body with
@@ -135,28 +135,47 @@ class MultiStep:
     self._first = _V1.placeholder(tf.int64, (), name="first_batch")
     self._steps = _V1.placeholder(tf.int32, (), name="steps")
     handles = _variable_handles(dnn.train_op.graph, graph_def)
-    step = _StepBody(dnn, graph_def, handles,
-                     scale=images.scale if compact else None)
+    step = _StepBody(dnn, graph_def, handles)
+    scale = None
+    if compact:  # Created outside the loop: one tensor every step reads.
+      scale = _V1.placeholder_with_default(np.float32(images.scale), (), name="scale")
 
-    def cond(i, finite, stats):
-      del stats  # Unused.
+    def batch(b):
+      """The epoch's batch `b` (int64 scalar): float32 `[<=batch_size, ...]`, int64."""
+      start = b * self.batch_size
+      indices = self._order[start:start + self.batch_size]  # [<=batch_size]
+      X_batch = tf.gather(self._images, indices)
+      if scale is not None:
+        # uint8 -> float32 as NumPy converts: exact casts, then a correctly rounded
+        # division by a scale the graph optimizer cannot fold (a constant divisor
+        # may become a multiplication by 1 / scale, a different rounding). A lookup in
+        # a table of NumPy's 256 quotients gives the same values ten times slower.
+        X_batch = tf.math.truediv(tf.cast(X_batch, tf.float32), scale)
+      return X_batch, tf.gather(self._labels, indices)
+
+    def cond(i, finite, *_):
       return tf.logical_and(i < self._steps, finite)
 
-    def body(i, finite, stats):
+    def body(i, finite, stats, X_batch, y_batch):
       del finite  # Unused: cond stopped the loop if it was False.
-      start = (self._first + tf.cast(i, tf.int64)) * self.batch_size
-      indices = self._order[start:start + self.batch_size]  # [batch_size]
-      loss_accuracy = step(tf.gather(self._images, indices),
-                           tf.gather(self._labels, indices))  # [2]
+      # The next step's batch is gathered while this step runs (it reads no weight),
+      # so the gather keeps a core busy while the step's serial ops run. After the
+      # call's last step it gathers a batch no step uses (empty at the epoch's end).
+      X_next, y_next = batch(self._first + tf.cast(i, tf.int64) + 1)
+      loss_accuracy = step(X_batch, y_batch)  # [2]
       # The loop variables wait for the whole step, so the next step reads the weights
-      # this one wrote (its gather depends on `i`).
+      # this one wrote.
       with tf.control_dependencies([loss_accuracy]):
         return (i + 1, tf.math.is_finite(loss_accuracy[0]),
-                stats.write(i, loss_accuracy))
+                stats.write(i, loss_accuracy), tf.identity(X_next), tf.identity(y_next))
 
     stats = tf.TensorArray(tf.float32, size=self._steps, element_shape=[2])
-    _, _, stats = tf.while_loop(cond, body, [tf.constant(0), tf.constant(True), stats],
-                                parallel_iterations=1)
+    X_first, y_first = batch(self._first)
+    loop_vars = [tf.constant(0), tf.constant(True), stats, X_first, y_first]
+    shapes = [tf.TensorShape([]), tf.TensorShape([]), tf.TensorShape(None),
+              tf.TensorShape([None] + list(stored.shape[1:])), tf.TensorShape([None])]
+    _, _, stats, _, _ = tf.while_loop(cond, body, loop_vars, shape_invariants=shapes,
+                                      parallel_iterations=1)
     self._stats = stats.stack()  # [steps run, 2]
     self._init = [self._images.initializer, self._labels.initializer]
     self._feeds = (images_feed, labels_feed)
@@ -254,12 +273,9 @@ def _variable_handles(graph, graph_def):
 class _StepBody:
   """Imports the training step into the loop body: `step(X, y)` -> loss, accuracy."""
 
-  def __init__(self, dnn, graph_def, handles, scale):
+  def __init__(self, dnn, graph_def, handles):
     self._dnn = dnn
     self._handles = handles
-    self._scale = None
-    if scale is not None:  # Created outside the loop: one tensor every step reads.
-      self._scale = _V1.placeholder_with_default(np.float32(scale), (), name="scale")
     self._train = _as_inputs(graph_def, handles)
     self._clip = None
     if dnn.max_norm_op is not None:
@@ -267,12 +283,6 @@ class _StepBody:
           _V1.graph_util.extract_sub_graph(self._train, [dnn.max_norm_op.name]), handles)
 
   def __call__(self, X_batch, y_batch):
-    if self._scale is not None:
-      # uint8 -> float32 as NumPy converts: exact casts, then a correctly rounded
-      # division by a scale the graph optimizer cannot fold (a constant divisor may
-      # become a multiplication by 1 / scale, a different rounding). A table lookup of
-      # NumPy's 256 quotients gives the same values at a tenth of the speed.
-      X_batch = tf.math.truediv(tf.cast(X_batch, tf.float32), self._scale)
     dnn = self._dnn
     feeds = {dnn.X.name: X_batch, dnn.y.name: y_batch,
              dnn.is_training.name: tf.constant(True)}
