@@ -6,6 +6,8 @@ reported with that step, calls end where hooks need a step (checkpoints every N 
 an interrupt), and a run interrupted and resumed reaches the uninterrupted weights.
 """
 
+import dataclasses
+import json
 import os
 import signal
 import threading
@@ -14,12 +16,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from _cli_jobs import cli
+
 from dnn_toolkit import checkpoints, scopes
 
 from dnn_toolkit.runs import lifecycle
 from dnn_toolkit.config import DNNConfig
 from dnn_toolkit.data import arrays as data
 from dnn_toolkit.data import mnist
+from dnn_toolkit.data import scaling
 from dnn_toolkit.errors import TrainingDivergedError
 from dnn_toolkit.model import build_dnn
 from dnn_toolkit.training import loop as training
@@ -90,6 +95,39 @@ def test_uint8_images_in_the_graph_train_as_their_float32_values(toy_data):
   fed, _, used = _train(FULL, compact, valid, steps_per_call=1)  # Converted per batch.
   assert not used
   _assert_same_values(fed, expected)
+
+
+def test_a_fit_per_epoch_copies_the_training_set_into_the_graph_once(toy_data,
+                                                                     monkeypatch):
+  # A `fit` per epoch (as the benchmark and TF 1.x-style loops call it) must not copy
+  # the training set again each time; the loaders' marked arrays (ScaledArray) too.
+  (X, y), valid = toy_data
+  marked = np.asarray(X, np.float32).view(scaling.ScaledArray)
+  with tf.Graph().as_default() as graph:
+    dnn = build_dnn(PLAIN, N_INPUTS)
+    with V1.Session(graph=graph) as sess:
+      sess.run(V1.global_variables_initializer())
+      fetched = []
+      real_run = sess.run
+      monkeypatch.setattr(sess, "run", lambda fetches, *args, **kwargs: (
+          fetched.append(fetches) or real_run(fetches, *args, **kwargs)))
+
+      def loads():
+        return sum(isinstance(f, list) and any(
+            getattr(op, "name", "") == "multistep/images/Assign" for op in f)
+                   for f in fetched)
+
+      state = training.fit(sess, dnn, (marked, y), valid, **FIT, steps_per_call=4)
+      state = training.fit(sess, dnn, (marked, y), valid, **{**FIT, "epochs": 3},
+                           state=state, steps_per_call=4)
+      assert state.global_step == 24
+      assert loads() == 1
+      other = marked[::-1].copy()  # Another array: its values are loaded.
+      training.fit(sess, dnn, (other, y), valid, **{**FIT, "epochs": 4}, state=state,
+                   steps_per_call=4)
+      assert loads() == 2
+      multi = multistep.build(sess, dnn, other, y, FIT["batch_size"])
+      np.testing.assert_array_equal(real_run(multi._images), other)
 
 
 def test_scaled_images_read_as_numpy_float32_division():
@@ -337,3 +375,147 @@ def test_tf1_behavior_trains_by_feeding_each_step(run_python):
                 any(op.name.startswith("multistep/") for op in graph.get_operations()))
   """)
   assert out.splitlines()[-2:] == ["TF 1.x control flow is enabled", "8 8 False"]
+
+
+@pytest.fixture
+def blocks_of_three(monkeypatch):
+  """Fast mode's compiled blocks hold 3 steps of the toy batch of 32 (96 examples)."""
+  monkeypatch.setattr(multistep, "FAST_BLOCK_EXAMPLES", 96)
+
+
+def _compiled_calls(graph):
+  """The calls of functions XLA must compile in `graph` (the loop bodies hold them)."""
+  library = graph.as_graph_def().library
+  return [node.name for function in library.function for node in function.node_def
+          if node.op in ("PartitionedCall", "StatefulPartitionedCall")
+          and node.attr["_XlaMustCompile"].b]
+
+
+def _train_fast(config, train, valid, **kwargs):
+  """`_train` with `fast=True`; also asserts the steps ran in XLA-compiled calls."""
+  compiled = []
+  real_fit = training.fit
+
+  def fit(sess, *args, **fit_kwargs):
+    state = real_fit(sess, *args, **fit_kwargs)
+    compiled.extend(_compiled_calls(sess.graph))
+    return state
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(training, "fit", fit)
+    values, state, used = _train(config, train, valid, fast=True, **kwargs)
+  assert used and compiled
+  return values, state
+
+
+# Batch norm's statistics are summed in another order by XLA: further from the exact
+# path than the plain net's float32 rounding, still far below a step's size.
+BN_MAXNORM = dataclasses.replace(FULL, dropout_rate=0.0)
+
+
+@pytest.mark.parametrize("config, atol", [(PLAIN, 1e-5), (BN_MAXNORM, 5e-3)],
+                         ids=["plain", "bn-maxnorm"])
+def test_fast_mode_trains_as_the_exact_path_up_to_rounding(toy_data, config, atol,
+                                                             blocks_of_three):
+  expected, expected_state, _ = _train(config, *toy_data, steps_per_call=1)
+  got, state = _train_fast(config, *toy_data)
+  assert state.global_step == expected_state.global_step == 16
+  assert set(got) == set(expected)
+  for name, value in expected.items():
+    np.testing.assert_allclose(got[name], value, rtol=0, atol=atol, err_msg=name)
+  for metrics, reference in zip(state.history, expected_state.history):
+    assert metrics["loss"] == pytest.approx(reference["loss"], rel=atol)
+
+
+def test_fast_mode_dropout_is_seeded_by_the_step_as_the_exact_path(toy_data,
+                                                                  blocks_of_three):
+  # XLA draws dropout's masks with its own Philox stream, so they are not the exact
+  # path's masks; they are as reproducible: the same run twice, the same weights.
+  first, state = _train_fast(FULL, *toy_data, epochs=3)
+  again, _ = _train_fast(FULL, *toy_data, epochs=3)
+  _assert_same_values(again, first)
+  assert state.global_step == 24
+  losses = [metrics["loss"] for metrics in state.history]
+  assert losses[-1] < losses[0]
+
+
+def test_fast_mode_gives_the_same_weights_whatever_the_machine_speed(
+    toy_data, blocks_of_three, monkeypatch):
+  # The automatic K follows the measured speed; in fast mode calls still end on the
+  # compiled blocks' boundaries, so the arithmetic, and the weights, stay the same.
+  runs = []
+  for seconds in (1e-9, 1e9):  # One block per call; as many steps as a call may run.
+    monkeypatch.setattr(training, "TARGET_SECONDS_PER_CALL", seconds)
+    runs.append(_train(PLAIN, *toy_data, epochs=3, fast=True)[0])
+  _assert_same_values(runs[1], runs[0])
+
+
+def test_a_nan_in_fast_mode_is_reported_with_its_step(toy_data, blocks_of_three):
+  with pytest.raises(TrainingDivergedError) as per_step:
+    _train(DIVERGING, *toy_data, epochs=3, steps_per_call=1)
+  with pytest.raises(TrainingDivergedError) as fast:
+    _train(DIVERGING, *toy_data, epochs=3, fast=True)
+  assert str(fast.value) == str(per_step.value)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_a_non_bool_fast_is_refused(toy_data, value):
+  with pytest.raises(TypeError, match="fast"):
+    _train(PLAIN, *toy_data, fast=value)
+
+
+def test_a_step_xla_cannot_compile_trains_on_the_exact_path_and_says_so(
+    toy_data, blocks_of_three):
+  # A piecewise schedule branches on the global step: XLA would get the Switch ops
+  # TensorFlow lowers that branch to.
+  config = dataclasses.replace(PLAIN, schedule="piecewise", boundaries=(5,),
+                               values=(0.01, 0.001))
+  expected, _, _ = _train(config, *toy_data, steps_per_call=1)
+  with pytest.warns(UserWarning) as caught:
+    got, _, used = _train(config, *toy_data, fast=True)
+  assert used
+  _assert_same_values(got, expected)
+  (warning,) = [w for w in caught if "fast=True" in str(w.message)]
+  assert str(warning.message).startswith(
+      "fast=True: XLA cannot compile this net's training step: it branches on other "
+      "values than is_training, at train/PiecewiseConstant/")
+  assert str(warning.message).endswith("It trains on the exact path.")
+
+
+def test_an_op_xla_refuses_when_compiling_falls_back_before_any_step(
+    toy_data, blocks_of_three, monkeypatch):
+  # Without the training specialization, batch norm's gradient keeps Optional ops
+  # XLA refuses when it compiles the first call: no step may have run by then.
+  monkeypatch.setattr(multistep, "_specialized_for_training",
+                      lambda dnn, graph_def: graph_def)
+  expected, _, _ = _train(FULL, *toy_data, steps_per_call=1)
+  with pytest.warns(UserWarning, match=r"^fast=True: XLA cannot compile this net's "
+                    r"training step: it has \w+ ops\. It trains on the exact path\.$"):
+    got, state, _ = _train(FULL, *toy_data, fast=True)
+  _assert_same_values(got, expected)
+  assert state.global_step == 16
+
+
+def test_train_fast_on_the_command_line(tmp_path):
+  data = tmp_path / "flowers.csv"
+  rng = np.random.default_rng(0)
+  classes = rng.integers(0, 3, 240)
+  features = classes[:, None] + rng.normal(scale=0.3, size=(240, 4))
+  with open(data, "w") as f:
+    f.write("a,b,c,d,kind\n")
+    f.writelines(",".join(f"{v:.2f}" for v in row) + f",{c}\n"
+                 for row, c in zip(features, classes))
+  records = {}
+  for name, extra in (("exact", []), ("fast", ["--fast"])):
+    run_dir = str(tmp_path / name)
+    code, _, err = cli("train", "--data", str(data), "--label-column", "kind",
+                       "--hidden-layers", "16", "--epochs", "10", "--batch-size", "20",
+                       "--run-dir", run_dir, "--quiet", *extra)
+    assert (code, err) == (0, ""), err
+    records[name] = checkpoints.RunRecord.read(run_dir)
+  exact, fast = records["exact"].state, records["fast"].state
+  assert fast.global_step == exact.global_step
+  assert fast.history[-1]["val_loss"] < fast.history[0]["val_loss"]
+  assert fast.history[-1]["val_loss"] == pytest.approx(exact.history[-1]["val_loss"],
+                                                       rel=0.25)
+  assert "fast" not in json.dumps(records["fast"].extra)  # Not kept for a resume.

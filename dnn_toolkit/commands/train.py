@@ -48,6 +48,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
   p.add_argument("--steps-per-call", type=int, default=None, metavar="K",
                  help="training steps per Session call (default: chosen so a call "
                       "takes about 0.2 s; 1 for the per-step loop)")
+  p.add_argument("--fast", action="store_true",
+                 help="compile the training steps with XLA, several to a call: faster, "
+                      "but the weights are not bit for bit the exact path's, so a "
+                      "resumed run no longer matches an uninterrupted one exactly "
+                      "(docs/benchmarks.md)")
   return p
 
 
@@ -81,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
       epochs=args.epochs, batch_size=args.batch_size,
       patience=lifecycle.UNSET if args.patience is None else args.patience or None,
       save_every_steps=args.save_every_steps, log_every_steps=args.log_every_steps,
-      steps_per_call=args.steps_per_call, verbose=0 if args.quiet else 1)
+      steps_per_call=args.steps_per_call, fast=args.fast,
+      verbose=0 if args.quiet else 1)
   try:
     result = lifecycle.train(
         nets.PlainNet(changes=changes), *(sets[:2] if sets else (None, None)),

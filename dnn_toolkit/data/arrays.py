@@ -718,7 +718,9 @@ def as_arrays(name: str, data: Any) -> tuple[Any, np.ndarray]:
                        f"Received non-integer labels such as {fractional[0]}")
   labels = labels.astype(np.int64)
   if not isinstance(images, ScaledImages):  # Compact images stay uint8 until used.
-    images = np.asarray(images, np.float32)
+    # The caller's float32 array itself, a subclass (the loaders' ScaledArray) too: a
+    # training set held in the graph is then recognised on the next `fit`.
+    images = np.asanyarray(images, np.float32)
   if images.ndim != 2 or labels.shape != (images.shape[0],):
     raise ValueError(f"Expected `{name}` images [n, n_inputs] and labels [n]. "
                      f"Received: images {images.shape}, labels {labels.shape}")

@@ -78,6 +78,8 @@ class Settings:
     log_every_steps: positive int, the steps between TensorBoard layer diagnostics.
     steps_per_call: positive int, training steps per Session call (default: chosen by
       `loop.fit`).
+    fast: `loop.fit`'s fast mode (XLA-compiled steps, not bit for bit the exact
+      path); for this invocation only, as `steps_per_call`: the record does not keep it.
     verbose: 0 silent, 1 progress.
   """
   epochs: int | None = None
@@ -86,6 +88,7 @@ class Settings:
   save_every_steps: int | None = None
   log_every_steps: int = 100
   steps_per_call: int | None = None
+  fast: bool = False
   verbose: int = 1
 
   def validate(self) -> "Settings":
@@ -96,6 +99,7 @@ class Settings:
     if self.patience is not UNSET and self.patience is not None:
       _validation.check_positive_int("patience", self.patience)
     _validation.check_positive_int("log_every_steps", self.log_every_steps)
+    _validation.check_bool("fast", self.fast)
     _validation.check_choice("verbose", self.verbose, (0, 1))
     return self
 
@@ -470,7 +474,7 @@ class LocalSession:
                           batch_size=s.batch_size, patience=s.patience,
                           hooks=hooks, state=state, best_weights=best_weights,
                           verbose=s.verbose, stream=stream,
-                          steps_per_call=s.steps_per_call)
+                          steps_per_call=s.steps_per_call, fast=s.fast)
       seconds = time.perf_counter() - started
       test_metrics = run.finish(sess, built, test)
     return RunResult(run.run_dir, state, test_metrics, checkpoint.best_checkpoint,

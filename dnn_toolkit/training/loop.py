@@ -170,7 +170,8 @@ def fit(sess: tf.compat.v1.Session, dnn: Any, train: Any, validation: Any, *,
         epochs: int = 20, batch_size: int = 50, patience: int | None = None,
         hooks: Sequence[Any] = (), state: TrainState | None = None,
         best_weights: BestWeights | None = None, verbose: int = 1,
-        stream: TextIO | None = None, steps_per_call: int | None = None) -> TrainState:
+        stream: TextIO | None = None, steps_per_call: int | None = None,
+        fast: bool = False) -> TrainState:
   """Trains `dnn` in `sess`, validating after each epoch, with optional early stopping.
 
   Each epoch visits every training example once, in an order drawn from
@@ -205,6 +206,12 @@ def fit(sess: tf.compat.v1.Session, dnn: Any, train: Any, validation: Any, *,
     steps_per_call: positive int, the most training steps per Session call; 1 feeds
       each step's batch. Default None: sized to about `TARGET_SECONDS_PER_CALL` per
       call where the net allows several (`multistep.unsupported_reason`), else 1.
+    fast: trade exactness for speed where several steps run per call: the steps are
+      compiled with XLA, several to a compiled block (`multistep.MultiStep`). The
+      weights then differ from the per-step path's by float32 rounding (XLA fuses
+      and orders the arithmetic its own way), so a resumed run no longer matches an
+      uninterrupted one bit for bit, and after a NaN loss the rest of its block has
+      run. Default False: the exact path.
 
   Returns:
     The final `TrainState`; `state.history` has one metrics dict per epoch.
@@ -215,13 +222,14 @@ def fit(sess: tf.compat.v1.Session, dnn: Any, train: Any, validation: Any, *,
     KeyboardInterrupt: after the hooks' `on_interrupt` (which save the position). A
       Ctrl-C during a Session call is held until its steps are counted in `state`
       (about `TARGET_SECONDS_PER_CALL` at most with the automatic K).
-    ValueError, TypeError: on a bad argument (`steps_per_call` not a positive int),
-      before any step.
+    ValueError, TypeError: on a bad argument (`steps_per_call` not a positive int,
+      `fast` not a bool), before any step.
   """
   (X, y), validation = check_fit_arguments(
       dnn.config, int(dnn.X.shape[1]), train, validation, epochs, batch_size, patience)
   if steps_per_call is not None:
     _validation.check_positive_int("steps_per_call", steps_per_call)
+  _validation.check_bool("fast", fast)
   if state is None:
     seed = dnn.config.seed if dnn.config.seed is not None else np.random.randint(2**31)
     state = TrainState(shuffle_seed=int(seed))
@@ -234,7 +242,7 @@ def fit(sess: tf.compat.v1.Session, dnn: Any, train: Any, validation: Any, *,
            + list(hooks) + [held])
   call_hooks(hooks, "begin", sess, dnn, state)
   # Built after `begin`: a hook's graph (TensorBoard's) shows the net, not the loop.
-  steps = _StepRunner(sess, dnn, (X, y), batch_size, steps_per_call, hooks)
+  steps = _StepRunner(sess, dnn, (X, y), batch_size, steps_per_call, hooks, fast)
   with guarded(sess, state, hooks), held:
     while state.epoch < epochs and not state.stopped_early:
       started = time.perf_counter()
@@ -315,7 +323,7 @@ def _train_epoch(steps, epochs, state, progress, hooks, sess):
   progress.start_epoch(state.epoch, epochs, n_batches)
   first = state.batch
   while state.batch < n_batches:
-    count = max(1, min(steps.steps_per_call(), n_batches - state.batch,
+    count = max(1, min(steps.steps_per_call(state.batch), n_batches - state.batch,
                        _steps_to_boundary(hooks, state.global_step)))
     stats, (X_batch, y_batch) = steps.run(order, state.batch, count)  # [count, 2]
     bad = np.flatnonzero(~np.isfinite(stats[:, 0]))
@@ -367,7 +375,7 @@ class _StepRunner:
     batch_size, num_examples: the batch size and the training set's size.
   """
 
-  def __init__(self, sess, dnn, train, batch_size, steps_per_call, hooks):
+  def __init__(self, sess, dnn, train, batch_size, steps_per_call, hooks, fast):
     self.X, self.y = train
     self.batch_size, self.num_examples = batch_size, len(self.y)
     self._fixed = steps_per_call
@@ -379,22 +387,29 @@ class _StepRunner:
                   else None)
     self._multi = None
     if steps_per_call != 1 and not any(_needs_every_step(h) for h in hooks):
-      self._multi = multistep.build(sess, dnn, self.X, self.y, batch_size)
+      self._multi = multistep.build(sess, dnn, self.X, self.y, batch_size, fast)
 
   def start_epoch(self, order):
     if self._multi is not None:
       self._multi.start_epoch(order)
 
-  def steps_per_call(self):
-    """The most steps the next call may run."""
+  def steps_per_call(self, batch):
+    """The most steps the next call, from the epoch's batch `batch`, may run."""
     if self._multi is None:
       return 1
     if self._fixed is not None:
       return self._fixed
     if self._seconds_per_step is None:
-      return _FIRST_CALL_STEPS
-    steps = int(TARGET_SECONDS_PER_CALL / max(self._seconds_per_step, 1e-9))
-    return max(1, min(MAX_STEPS_PER_CALL, steps))
+      steps = _FIRST_CALL_STEPS
+    else:
+      steps = int(TARGET_SECONDS_PER_CALL / max(self._seconds_per_step, 1e-9))
+    steps = max(1, min(MAX_STEPS_PER_CALL, steps))
+    block = self._multi.block_steps
+    if block > 1:
+      # Fast mode: calls sized by timing end where compiled blocks end, so which steps
+      # run compiled together never depends on the machine's speed.
+      steps = max((batch + steps) // block, batch // block + 1) * block - batch
+    return steps
 
   def run(self, order, batch, count):
     """Runs `count` steps from `batch`; returns (stats `[m, 2]`, the last batch).
