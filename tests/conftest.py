@@ -9,6 +9,7 @@ TF 1.x mode run in a child process (`run_python`), because
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -24,6 +25,13 @@ from dnn_toolkit import compat
 tf = compat.import_tensorflow_quietly()
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# A suite started in the background by a shell without job control (`make test &` in a
+# script) inherits SIGINT ignored, and so would every child it starts; the Ctrl-C tests
+# need it delivered as a terminal delivers it. (The toolkit itself keeps an ignored
+# SIGINT ignored, as Python does.)
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+  signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
