@@ -385,8 +385,8 @@ def blocks_of_three(monkeypatch):
 
 def _compiled_calls(graph):
   """The calls of functions XLA must compile in `graph` (the loop bodies hold them)."""
-  library = graph.as_graph_def().library
-  return [node.name for function in library.function for node in function.node_def
+  functions = graph.as_graph_def().library.function
+  return [node.name for function in functions for node in function.node_def
           if node.op in ("PartitionedCall", "StatefulPartitionedCall")
           and node.attr["_XlaMustCompile"].b]
 
