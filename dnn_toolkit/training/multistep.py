@@ -271,6 +271,8 @@ class MultiStep:
       when a loss was NaN or infinite (the last row is that step's; in fast mode the
       rest of its block has run too).
     """
+    if self._run_blocks is None:  # One step per iteration: one call.
+      return self._run_part(first_batch, steps, blocked=False)
     # Blocks start at multiples of `block_steps` in the epoch, whatever the calls'
     # sizes, so a run's arithmetic does not depend on where its calls end.
     count, end = self.block_steps, first_batch + steps
